@@ -1,0 +1,201 @@
+"""Rebuild a 10-level price book (MBP-10) from Databento market-by-order (MBO) records.
+
+Semantics follow Databento's MBO docs (https://databento.com/docs/schemas-and-data-formats/mbo):
+`A` adds an order, `C` removes `size` from it, `M` moves/resizes it, `R` clears the book;
+`T` (aggressor) and `F` (resting fill) never change depth: the size leaves the book in the `C`/`M`
+that follows. A row is emitted at every event end (`F_LAST`), at the end of a snapshot
+(`F_SNAPSHOT` records that carry no `F_LAST`), and for every `T` record (as Databento's own MBP-10
+does), so trades are visible in the book stream with the depth they traded against.
+
+Crossed books are real during the pre-open auction before the Globex open; rows before the open of
+their trading date carry `is_preopen=True` and are not altered.
+"""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+import databento as db
+import databento_dbn
+import numpy as np
+import pyarrow as pa
+
+from spymaster_core import calendar, dbn
+from spymaster_core import schemas as S
+
+F_LAST = databento_dbn.F_LAST
+F_SNAPSHOT = databento_dbn.F_SNAPSHOT
+_UNDEF = dbn.UNDEF_PRICE
+
+
+class _Side:
+    """One side of the book: price (int64 1e-9) -> [size, order count], prices kept sorted."""
+
+    def __init__(self, is_bid: bool) -> None:
+        self.is_bid = is_bid
+        self.levels: dict[int, list[int]] = {}
+        self.prices: list[int] = []  # ascending
+
+    def add(self, px: int, size: int) -> None:
+        lvl = self.levels.get(px)
+        if lvl is None:
+            self.levels[px] = [size, 1]
+            bisect.insort(self.prices, px)
+        else:
+            lvl[0] += size
+            lvl[1] += 1
+
+    def remove(self, px: int, size: int, whole_order: bool) -> None:
+        lvl = self.levels.get(px)
+        if lvl is None:
+            return
+        lvl[0] -= size
+        if whole_order:
+            lvl[1] -= 1
+        if lvl[0] <= 0 or lvl[1] <= 0:
+            del self.levels[px]
+            self.prices.pop(bisect.bisect_left(self.prices, px))
+
+    def top(self, n: int) -> list[int]:
+        return self.prices[-1 : -n - 1 : -1] if self.is_bid else self.prices[:n]
+
+    def clear(self) -> None:
+        self.levels.clear()
+        self.prices.clear()
+
+
+def _load(path_or_store: str | Path | db.DBNStore) -> tuple[np.ndarray, dict[int, str], str]:
+    if isinstance(path_or_store, db.DBNStore):
+        store, name = path_or_store, "<DBNStore>"
+    else:
+        store, name = dbn.open_store(path_or_store), str(path_or_store)
+    if str(store.schema) != "mbo":
+        raise ValueError(f"{name}: schema is {store.schema}, mbo_to_mbp10 needs an mbo file")
+    return np.asarray(store.to_ndarray()), dbn.instrument_symbols(store), name
+
+
+def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore, source: str = "mbo_book") -> pa.Table:
+    """Replay MBO records through a per-instrument order book and return `futures.mbp10.v1` rows.
+
+    Input: a path to an MBO DBN file or an open `DBNStore` with schema mbo.
+    Output columns: see `spymaster_core.schemas.FUTURES_MBP10`; prices in points, sizes in contracts;
+    `is_snapshot` marks the row closing a snapshot; `is_preopen` marks rows before the Globex open.
+    Raises `DBNReadError` for unreadable files and ValueError for a non-MBO file.
+    """
+    a, symbols, _ = _load(path_or_store)
+    n = len(a)
+    depth = S.BOOK_DEPTH
+    bid_px = np.full((n, depth), _UNDEF, dtype=np.int64)
+    ask_px = np.full((n, depth), _UNDEF, dtype=np.int64)
+    bid_sz = np.zeros((n, depth), dtype=np.int64)
+    ask_sz = np.zeros((n, depth), dtype=np.int64)
+    bid_ct = np.zeros((n, depth), dtype=np.int64)
+    ask_ct = np.zeros((n, depth), dtype=np.int64)
+    rows = np.zeros(n, dtype=np.int64)
+    snap_rows = np.zeros(n, dtype=bool)
+    books: dict[int, tuple[_Side, _Side, dict[int, list]]] = {}
+
+    actions = a["action"].astype("U1")
+    sides = a["side"].astype("U1")
+    flags = a["flags"].astype(np.int64)
+    order_ids = a["order_id"].astype(np.uint64)
+    pxs = a["price"].astype(np.int64)
+    szs = a["size"].astype(np.int64)
+    iids = a["instrument_id"].astype(np.int64)
+
+    k = 0
+    for i in range(n):
+        iid = int(iids[i])
+        book = books.get(iid)
+        if book is None:
+            book = books[iid] = (_Side(True), _Side(False), {})
+        bids, asks, orders = book
+        act = actions[i]
+        fl = int(flags[i])
+        emit = False
+        if act == "T":
+            emit = True
+        elif act == "R":
+            bids.clear()
+            asks.clear()
+            orders.clear()
+        elif act in ("A", "C", "M"):
+            side_ch = sides[i]
+            oid = int(order_ids[i])
+            px, sz = int(pxs[i]), int(szs[i])
+            if act == "A":
+                if side_ch in ("B", "A"):
+                    (bids if side_ch == "B" else asks).add(px, sz)
+                    orders[oid] = [side_ch, px, sz]
+            elif act == "C":
+                o = orders.get(oid)
+                if o is not None:
+                    side_book = bids if o[0] == "B" else asks
+                    take = min(sz, o[2])
+                    o[2] -= take
+                    side_book.remove(o[1], take, whole_order=o[2] <= 0)
+                    if o[2] <= 0:
+                        del orders[oid]
+            else:  # M: new price and/or size for an existing order (an unknown order is an add)
+                o = orders.pop(oid, None)
+                if o is not None:
+                    (bids if o[0] == "B" else asks).remove(o[1], o[2], whole_order=True)
+                if side_ch in ("B", "A"):
+                    (bids if side_ch == "B" else asks).add(px, sz)
+                    orders[oid] = [side_ch, px, sz]
+        # F (fill) and N (none) never change the book.
+        is_snap = bool(fl & F_SNAPSHOT)
+        if fl & F_LAST:
+            emit = True
+        elif is_snap and (i + 1 == n or not (int(flags[i + 1]) & F_SNAPSHOT)):
+            emit = True  # end of a snapshot that carries no F_LAST
+        if not emit:
+            continue
+        for j, px in enumerate(bids.top(depth)):
+            lvl = bids.levels[px]
+            bid_px[k, j], bid_sz[k, j], bid_ct[k, j] = px, lvl[0], lvl[1]
+        for j, px in enumerate(asks.top(depth)):
+            lvl = asks.levels[px]
+            ask_px[k, j], ask_sz[k, j], ask_ct[k, j] = px, lvl[0], lvl[1]
+        rows[k] = i
+        snap_rows[k] = is_snap
+        k += 1
+
+    sel = a[rows[:k]]
+    cols: dict[str, pa.Array] = {
+        "ts_event_ns": pa.array(sel["ts_event"].astype(np.int64)),
+        "ts_recv_ns": pa.array(sel["ts_recv"].astype(np.int64)),
+        "instrument_id": pa.array(sel["instrument_id"].astype(np.uint32)),
+        "symbol": dbn._symbols(sel["instrument_id"], symbols),
+        "action": pa.array(sel["action"].astype("U1")),
+        "side": pa.array(sel["side"].astype("U1")),
+        "depth": pa.array(np.zeros(k, dtype=np.uint8)),
+        "price": dbn.prices(sel["price"]),
+        "size": pa.array(sel["size"].astype(np.int64)),
+        "flags": pa.array(sel["flags"].astype(np.uint8)),
+        "sequence": pa.array(sel["sequence"].astype(np.uint32)),
+        "is_snapshot": pa.array(snap_rows[:k]),
+        "is_preopen": pa.array(preopen_mask(sel["ts_event"].astype(np.int64))),
+        "source": pa.array([source] * k, type=pa.string()),
+    }
+    for j in range(depth):
+        cols[f"bid_px_{j:02d}"] = dbn.prices(bid_px[:k, j])
+        cols[f"ask_px_{j:02d}"] = dbn.prices(ask_px[:k, j])
+        cols[f"bid_sz_{j:02d}"] = pa.array(bid_sz[:k, j])
+        cols[f"ask_sz_{j:02d}"] = pa.array(ask_sz[:k, j])
+        cols[f"bid_ct_{j:02d}"] = pa.array(bid_ct[:k, j])
+        cols[f"ask_ct_{j:02d}"] = pa.array(ask_ct[:k, j])
+    return pa.table({f.name: cols[f.name] for f in S.FUTURES_MBP10.arrow}, schema=S.FUTURES_MBP10.arrow)
+
+
+def preopen_mask(ts_event_ns: np.ndarray) -> np.ndarray:
+    """True where an event falls in the pre-open auction of its trading date: before the Globex open,
+    or at the open instant itself, where the auction uncross prints (the opening trade arrives
+    before the `C`/`M` records that take the matched orders out of the still-crossed book)."""
+    if len(ts_event_ns) == 0:
+        return np.zeros(0, dtype=bool)
+    dates = calendar.trading_date_of(ts_event_ns)
+    opens = {d: calendar.session_bounds_ns(d)[0] for d in set(dates.tolist())}
+    open_ns = np.array([opens[d] for d in dates], dtype=np.int64)
+    return ts_event_ns <= open_ns

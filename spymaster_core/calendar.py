@@ -1,0 +1,107 @@
+"""CME trading calendar (pandas_market_calendars `CME_Equity`, DESIGN §4).
+
+A trading date's session runs from the previous evening's Globex open to the close; events in
+the daily halt before the open (pre-open auction) belong to the next trading date. Times are
+ns since the Unix epoch, UTC; wall-clock strings are America/New_York.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pandas_market_calendars as mcal
+
+ET = ZoneInfo("America/New_York")
+CALENDAR_NAME = "CME_Equity"
+_CAL_START = "2015-01-01"
+_CAL_END = "2028-12-31"
+
+
+@lru_cache(maxsize=1)
+def _schedule() -> pd.DataFrame:
+    cal = mcal.get_calendar(CALENDAR_NAME)
+    sched = cal.schedule(_CAL_START, _CAL_END)
+    return sched[["market_open", "market_close"]]
+
+
+@lru_cache(maxsize=1)
+def _arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = _schedule()
+    dates = np.array([d.date() for d in s.index])
+    opens = s["market_open"].map(lambda t: t.value).to_numpy(dtype=np.int64)
+    closes = s["market_close"].map(lambda t: t.value).to_numpy(dtype=np.int64)
+    return dates, opens, closes
+
+
+def trading_dates(start: dt.date | str, end: dt.date | str) -> list[dt.date]:
+    """CME_Equity trading dates in [start, end] inclusive."""
+    s, e = _as_date(start), _as_date(end)
+    dates, _, _ = _arrays()
+    return [d for d in dates if s <= d <= e]
+
+
+def is_trading_date(date: dt.date | str) -> bool:
+    """True if the date is a CME_Equity trading date."""
+    d = _as_date(date)
+    return d in set(_arrays()[0])
+
+
+def non_trading_weekdays(start: dt.date | str, end: dt.date | str) -> list[dt.date]:
+    """Weekdays in [start, end] on which CME_Equity does not trade (holidays)."""
+    s, e = _as_date(start), _as_date(end)
+    trading = set(trading_dates(s, e))
+    out = []
+    d = s
+    while d <= e:
+        if d.weekday() < 5 and d not in trading:
+            out.append(d)
+        d += dt.timedelta(days=1)
+    return out
+
+
+def session_bounds_ns(date: dt.date | str) -> tuple[int, int]:
+    """(Globex open, close) of a trading date in ns UTC. Raises ValueError for a non-trading date."""
+    d = _as_date(date)
+    dates, opens, closes = _arrays()
+    idx = np.searchsorted(dates, d)
+    if idx >= len(dates) or dates[idx] != d:
+        raise ValueError(f"{d.isoformat()} is not a {CALENDAR_NAME} trading date")
+    return int(opens[idx]), int(closes[idx])
+
+
+def trading_date_of(ts_ns: int | np.ndarray) -> dt.date | np.ndarray:
+    """The trading date an event belongs to: the first session whose close is at or after ts.
+
+    Accepts a scalar or an int64 array (returns an object array of dates then).
+    Raises ValueError when ts is after the calendar's last session.
+    """
+    dates, _, closes = _arrays()
+    arr = np.atleast_1d(np.asarray(ts_ns, dtype=np.int64))
+    idx = np.searchsorted(closes, arr, side="left")
+    if (idx >= len(dates)).any():
+        raise ValueError(f"timestamp beyond the {CALENDAR_NAME} calendar end {_CAL_END}")
+    out = dates[idx]
+    return out[0] if np.isscalar(ts_ns) or np.ndim(ts_ns) == 0 else out
+
+
+def et_ns(date: dt.date | str, hhmm: str) -> int:
+    """ns UTC of wall-clock `HH:MM` America/New_York on a calendar date (DST aware)."""
+    d = _as_date(date)
+    h, m = (int(x) for x in hhmm.split(":"))
+    local = dt.datetime(d.year, d.month, d.day, h, m, tzinfo=ET)
+    return int(local.timestamp()) * 1_000_000_000
+
+
+def _as_date(d: dt.date | str) -> dt.date:
+    if isinstance(d, dt.datetime):
+        return d.date()
+    if isinstance(d, dt.date):
+        return d
+    try:
+        return dt.date.fromisoformat(d)
+    except ValueError as exc:
+        raise ValueError(f"bad date {d!r}: expected YYYY-MM-DD") from exc

@@ -1,0 +1,340 @@
+"""DBN normalisation: any Databento GLBX.MDP3 file (DBN v1, v2, v3; zstd or plain) into typed
+Arrow tables with the schemas of `spymaster_core.schemas`.
+
+Reads with `databento.DBNStore` (which upgrades v1/v2 records to the current layout) and converts
+the structured numpy records column by column: prices int64 1e-9 -> float64 points with
+`UNDEF_PRICE` -> null, timestamps stay int64 ns UTC (`ts_event_ns`, `ts_recv_ns`).
+Reference: https://databento.com/docs/standards-and-conventions/common-fields-enums-types
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import databento as db
+import databento_dbn
+import numpy as np
+import pyarrow as pa
+
+from spymaster_core import schemas as S
+
+log = logging.getLogger(__name__)
+
+PRICE_SCALE = 1e-9
+UNDEF_PRICE = databento_dbn.UNDEF_PRICE
+UNDEF_TIMESTAMP = databento_dbn.UNDEF_TIMESTAMP
+
+BBO_SCHEMAS = ("mbp-1", "tbbo", "bbo-1s", "bbo-1m")
+OHLCV_SCHEMAS = ("ohlcv-1s", "ohlcv-1m", "ohlcv-1h", "ohlcv-1d", "ohlcv-eod")
+# The schemas a mixed-schema (live) file is split into, in this order.
+MIXED_SCHEMAS = ("trades", "mbp-10", "mbp-1", "mbo", "definition", "statistics", "ohlcv-1m", "status")
+
+
+class DBNReadError(ValueError):
+    """A DBN file that cannot be read: names the file and the problem."""
+
+
+@dataclass
+class DecodedFile:
+    """The tables one DBN file decodes to, keyed by table kind.
+
+    Kinds: `trades`, `mbp10`, `mbo`, `bbo`, `definitions`, `statistics`, `status`, `ohlcv`.
+    `skipped` lists (schema, reason) pairs for record types not normalised.
+    """
+
+    path: Path
+    dataset: str | None
+    schema: str | None
+    version: int
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def open_store(path: str | Path) -> db.DBNStore:
+    """Open a DBN file; raise `DBNReadError` naming the file if it is empty, truncated or not DBN."""
+    p = Path(path)
+    if not p.exists():
+        raise DBNReadError(f"{p}: file does not exist")
+    if p.stat().st_size == 0:
+        raise DBNReadError(f"{p}: file is empty (0 bytes), expected DBN metadata")
+    try:
+        return db.DBNStore.from_file(p)
+    except Exception as exc:  # databento raises ValueError/BentoError/zstd errors for bad input
+        raise DBNReadError(f"{p}: not a readable DBN file ({type(exc).__name__}: {exc})") from exc
+
+
+def _ndarray(store: db.DBNStore, path: Path, schema: str | None = None) -> np.ndarray:
+    try:
+        arr = store.to_ndarray(schema=schema) if schema else store.to_ndarray()
+    except Exception as exc:
+        raise DBNReadError(
+            f"{path}: records cannot be decoded ({type(exc).__name__}: {exc}); truncated or corrupt?"
+        ) from exc
+    return np.asarray(arr)
+
+
+def instrument_symbols(store: db.DBNStore) -> dict[int, str]:
+    """instrument_id -> raw symbol from the file's symbology mappings (empty if none).
+
+    For `stype_in=raw_symbol` and `parent` files the mapping keys are raw symbols and the
+    interval `symbol` is the instrument_id; for `instrument_id` input the reverse.
+    """
+    out: dict[int, str] = {}
+    for key, intervals in (store.metadata.mappings or {}).items():
+        for iv in intervals:
+            sym = str(iv["symbol"])
+            if sym.isdigit():
+                out[int(sym)] = key
+            elif str(key).isdigit():
+                out[int(key)] = sym
+    return out
+
+
+def prices(raw: np.ndarray) -> pa.Array:
+    """int64 fixed-point (1e-9) prices -> float64 points, UNDEF_PRICE -> null."""
+    raw = raw.astype(np.int64, copy=False)
+    mask = raw == UNDEF_PRICE
+    return pa.array(raw * PRICE_SCALE, type=pa.float64(), mask=mask)
+
+
+def _ts_ns(raw: np.ndarray) -> pa.Array:
+    raw = raw.astype(np.uint64, copy=False)
+    mask = raw == np.uint64(UNDEF_TIMESTAMP)
+    return pa.array(raw.astype(np.int64), type=pa.int64(), mask=mask if mask.any() else None)
+
+
+def _chars(raw: np.ndarray) -> pa.Array:
+    return pa.array(raw.astype("U1"), type=pa.string())
+
+
+def _symbols(ids: np.ndarray, symbols: dict[int, str]) -> pa.Array:
+    if len(ids) == 0:
+        return pa.array([], type=pa.string())
+    uniq, inv = np.unique(ids, return_inverse=True)
+    names = pa.array([symbols.get(int(u)) for u in uniq], type=pa.string())
+    return names.take(pa.array(inv.astype(np.int64)))
+
+
+def _aggressor(side: np.ndarray) -> pa.Array:
+    s = side.astype("U1")
+    return pa.array(np.where(s == "B", 1, np.where(s == "A", -1, 0)).astype(np.int8))
+
+
+def _common(a: np.ndarray, symbols: dict[int, str]) -> dict[str, pa.Array]:
+    return {
+        "ts_event_ns": _ts_ns(a["ts_event"]),
+        "ts_recv_ns": _ts_ns(a["ts_recv"]),
+        "instrument_id": pa.array(a["instrument_id"].astype(np.uint32)),
+        "symbol": _symbols(a["instrument_id"], symbols),
+    }
+
+
+def _table(schema: S.TableSchema, cols: dict[str, pa.Array]) -> pa.Table:
+    return pa.table({f.name: cols[f.name] for f in schema.arrow}, schema=schema.arrow)
+
+
+def trades_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
+    """Trade records (trades schema, or `T` actions of mbp-1/tbbo) -> `futures.trades.v1` columns."""
+    n = len(a)
+    cols = _common(a, symbols) | {
+        "price": prices(a["price"]),
+        "size": pa.array(a["size"].astype(np.int64)),
+        "side": _chars(a["side"]),
+        "aggressor": _aggressor(a["side"]),
+        "flags": pa.array(a["flags"].astype(np.uint8)),
+        "sequence": pa.array(a["sequence"].astype(np.uint32)),
+        "source": pa.array([source] * n, type=pa.string()) if n else pa.array([], pa.string()),
+    }
+    return _table(S.FUTURES_TRADES, cols)
+
+
+def mbp10_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
+    """MBP-10 records -> `futures.mbp10.v1` (is_preopen left False; the Bronze layer sets it)."""
+    n = len(a)
+    cols = _common(a, symbols) | {
+        "action": _chars(a["action"]),
+        "side": _chars(a["side"]),
+        "depth": pa.array(a["depth"].astype(np.uint8)),
+        "price": prices(a["price"]),
+        "size": pa.array(a["size"].astype(np.int64)),
+        "flags": pa.array(a["flags"].astype(np.uint8)),
+        "sequence": pa.array(a["sequence"].astype(np.uint32)),
+        "is_snapshot": pa.array((a["flags"] & databento_dbn.F_SNAPSHOT) != 0),
+        "is_preopen": pa.array(np.zeros(n, dtype=bool)),
+        "source": pa.array([source] * n, type=pa.string()) if n else pa.array([], pa.string()),
+    }
+    for i in range(S.BOOK_DEPTH):
+        for side in ("bid", "ask"):
+            cols[f"{side}_px_{i:02d}"] = prices(a[f"{side}_px_{i:02d}"])
+            cols[f"{side}_sz_{i:02d}"] = pa.array(a[f"{side}_sz_{i:02d}"].astype(np.int64))
+            cols[f"{side}_ct_{i:02d}"] = pa.array(a[f"{side}_ct_{i:02d}"].astype(np.int64))
+    return _table(S.FUTURES_MBP10, cols)
+
+
+def mbo_table(a: np.ndarray, symbols: dict[int, str]) -> pa.Table:
+    """MBO records -> `futures.mbo.v1`."""
+    cols = _common(a, symbols) | {
+        "order_id": pa.array(a["order_id"].astype(np.uint64)),
+        "action": _chars(a["action"]),
+        "side": _chars(a["side"]),
+        "price": prices(a["price"]),
+        "size": pa.array(a["size"].astype(np.int64)),
+        "flags": pa.array(a["flags"].astype(np.uint8)),
+        "channel_id": pa.array(a["channel_id"].astype(np.uint8)),
+        "sequence": pa.array(a["sequence"].astype(np.uint32)),
+    }
+    return _table(S.FUTURES_MBO, cols)
+
+
+def bbo_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table:
+    """mbp-1 / tbbo / bbo-1s / bbo-1m records -> `bbo.v1` (top of book after each record)."""
+    n = len(a)
+    cols = _common(a, symbols) | {
+        "bid_px": prices(a["bid_px_00"]),
+        "ask_px": prices(a["ask_px_00"]),
+        "bid_sz": pa.array(a["bid_sz_00"].astype(np.int64)),
+        "ask_sz": pa.array(a["ask_sz_00"].astype(np.int64)),
+        "schema": pa.array([schema] * n, type=pa.string()) if n else pa.array([], pa.string()),
+    }
+    return _table(S.BBO, cols)
+
+
+def definitions_table(a: np.ndarray) -> pa.Table:
+    """Instrument definitions -> `definitions.v1` (strike in points, expiration in ns UTC)."""
+
+    def text(name: str) -> pa.Array:
+        vals = a[name]
+        if vals.dtype.kind == "S":
+            vals = np.char.decode(vals, "utf-8", errors="replace")
+        return pa.array(vals.astype(str), type=pa.string())
+
+    cols = {
+        "ts_event_ns": _ts_ns(a["ts_event"]),
+        "ts_recv_ns": _ts_ns(a["ts_recv"]),
+        "instrument_id": pa.array(a["instrument_id"].astype(np.uint32)),
+        "raw_symbol": text("raw_symbol"),
+        "instrument_class": text("instrument_class"),
+        "asset": text("asset"),
+        "security_type": text("security_type"),
+        "underlying": text("underlying"),
+        "underlying_id": pa.array(a["underlying_id"].astype(np.uint32)),
+        "strike_price": prices(a["strike_price"]),
+        "expiration_ns": _ts_ns(a["expiration"]),
+        "min_price_increment": prices(a["min_price_increment"]),
+        "contract_multiplier": pa.array(a["contract_multiplier"].astype(np.int64)),
+    }
+    return _table(S.DEFINITIONS, cols)
+
+
+def statistics_table(a: np.ndarray, symbols: dict[int, str]) -> pa.Table:
+    """Statistics records -> `statistics.v1` (stat_type 9 is open interest in `quantity`)."""
+    qty = a["quantity"].astype(np.int64)
+    undef_qty = qty == np.int64(databento_dbn.UNDEF_STAT_QUANTITY)
+    cols = _common(a, symbols) | {
+        "ts_ref_ns": _ts_ns(a["ts_ref"]),
+        "stat_type": pa.array(a["stat_type"].astype(np.uint16)),
+        "price": prices(a["price"]),
+        "quantity": pa.array(qty, mask=undef_qty),
+    }
+    return _table(S.STATISTICS, cols)
+
+
+def status_table(a: np.ndarray, symbols: dict[int, str]) -> pa.Table:
+    """Trading-status records -> `status.v1`."""
+    cols = _common(a, symbols) | {
+        "action": pa.array(a["action"].astype(np.uint16)),
+        "reason": pa.array(a["reason"].astype(np.uint16)),
+        "trading_event": pa.array(a["trading_event"].astype(np.uint16)),
+        "is_trading": _chars(a["is_trading"]),
+    }
+    return _table(S.STATUS, cols)
+
+
+def ohlcv_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table:
+    """OHLCV bars -> `ohlcv.v1` (ts_event_ns is the bar open; ts_recv_ns null)."""
+    n = len(a)
+    cols = {
+        "ts_event_ns": _ts_ns(a["ts_event"]),
+        "ts_recv_ns": pa.nulls(n, pa.int64()),
+        "instrument_id": pa.array(a["instrument_id"].astype(np.uint32)),
+        "symbol": _symbols(a["instrument_id"], symbols),
+        "open": prices(a["open"]),
+        "high": prices(a["high"]),
+        "low": prices(a["low"]),
+        "close": prices(a["close"]),
+        "volume": pa.array(a["volume"].astype(np.int64)),
+        "schema": pa.array([schema] * n, type=pa.string()) if n else pa.array([], pa.string()),
+    }
+    return _table(S.OHLCV, cols)
+
+
+def _normalise(schema: str, a: np.ndarray, symbols: dict[int, str], source: str) -> dict[str, pa.Table]:
+    if schema == "trades":
+        return {"trades": trades_table(a, symbols, source)}
+    if schema == "mbp-10":
+        return {"mbp10": mbp10_table(a, symbols, source)}
+    if schema == "mbo":
+        return {"mbo": mbo_table(a, symbols)}
+    if schema in BBO_SCHEMAS:
+        out = {"bbo": bbo_table(a, symbols, schema)}
+        if schema in ("mbp-1", "tbbo"):
+            is_trade = a["action"].astype("U1") == "T"
+            out["trades"] = trades_table(a[is_trade], symbols, source)
+        return out
+    if schema == "definition":
+        return {"definitions": definitions_table(a)}
+    if schema == "statistics":
+        return {"statistics": statistics_table(a, symbols)}
+    if schema == "status":
+        return {"status": status_table(a, symbols)}
+    if schema in OHLCV_SCHEMAS:
+        return {"ohlcv": ohlcv_table(a, symbols, schema)}
+    raise KeyError(schema)
+
+
+def decode_file(path: str | Path, source: str = "dbn_file") -> DecodedFile:
+    """Decode one DBN file into normalised tables.
+
+    Mixed-schema files (live captures, metadata schema None) are split by record type.
+    Unsupported schemas are skipped with a logged reason in `DecodedFile.skipped`.
+    Raises `DBNReadError` for a missing, empty, truncated or corrupt file.
+    """
+    p = Path(path)
+    store = open_store(p)
+    meta = store.metadata
+    schema = str(store.schema) if store.schema is not None else None
+    out = DecodedFile(path=p, dataset=meta.dataset, schema=schema, version=int(meta.version))
+    symbols = instrument_symbols(store)
+    wanted = [schema] if schema is not None else list(MIXED_SCHEMAS)
+    for sch in wanted:
+        try:
+            a = _ndarray(store, p, sch if schema is None else None)
+        except DBNReadError:
+            if schema is not None:
+                raise
+            continue  # a mixed file without records of this schema
+        if schema is None and len(a) == 0:
+            continue
+        try:
+            tables = _normalise(sch, a, symbols, source)
+        except KeyError:
+            reason = f"schema {sch!r} is not normalised by Spymaster"
+            log.warning("%s: skipped: %s", p, reason)
+            out.skipped.append((sch, reason))
+            continue
+        for kind, table in tables.items():
+            out.tables[kind] = pa.concat_tables([out.tables[kind], table]) if kind in out.tables else table
+    if schema is None:
+        # Record types of a mixed file we never normalise (symbol mappings, system, error records).
+        out.skipped.append(("mixed", "symbol-mapping/system/error records carry no market data"))
+    return out
+
+
+def iter_dbn_files(root: str | Path) -> Iterator[Path]:
+    """Every `*.dbn` / `*.dbn.zst` file below root, sorted."""
+    for p in sorted(Path(root).rglob("*")):
+        if p.is_file() and (p.name.endswith(".dbn") or p.name.endswith(".dbn.zst")):
+            yield p

@@ -1,0 +1,289 @@
+"""Arrow schemas of the lake tables, each with a name and version (DESIGN §4).
+
+Column names follow Databento's (`ts_event`, `instrument_id`, `bid_px_00` ...) with our `_ns`
+suffix on nanosecond timestamps. Prices are float64 ES points (DBN int64 1e-9 units divided out);
+sizes are contracts. Adding a required column bumps the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+BOOK_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A named, versioned Arrow schema, e.g. `futures.mbp10.v1`."""
+
+    name: str
+    version: int
+    arrow: pa.Schema
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}.v{self.version}"
+
+
+def _ts() -> list[pa.Field]:
+    return [pa.field("ts_event_ns", pa.int64(), nullable=False), pa.field("ts_recv_ns", pa.int64())]
+
+
+_TRADE_FIELDS = [
+    *_ts(),
+    pa.field("instrument_id", pa.uint32()),
+    pa.field("symbol", pa.string()),
+    pa.field("price", pa.float64()),
+    pa.field("size", pa.int64()),
+    # Databento's trade `side` is the aggressor: 'B' buyer lifted the ask, 'A' seller hit the bid.
+    pa.field("side", pa.string()),
+    pa.field("aggressor", pa.int8()),  # +1 buy, -1 sell, 0 unknown
+    pa.field("flags", pa.uint8()),
+    pa.field("sequence", pa.uint32()),
+    pa.field("source", pa.string()),
+]
+
+FUTURES_TRADES = TableSchema("futures.trades", 1, pa.schema(_TRADE_FIELDS))
+
+_BOOK_FIELDS: list[pa.Field] = []
+for _i in range(BOOK_DEPTH):
+    _BOOK_FIELDS += [
+        pa.field(f"bid_px_{_i:02d}", pa.float64()),
+        pa.field(f"ask_px_{_i:02d}", pa.float64()),
+        pa.field(f"bid_sz_{_i:02d}", pa.int64()),
+        pa.field(f"ask_sz_{_i:02d}", pa.int64()),
+        pa.field(f"bid_ct_{_i:02d}", pa.int64()),
+        pa.field(f"ask_ct_{_i:02d}", pa.int64()),
+    ]
+
+FUTURES_MBP10 = TableSchema(
+    "futures.mbp10",
+    1,
+    pa.schema(
+        [
+            *_ts(),
+            pa.field("instrument_id", pa.uint32()),
+            pa.field("symbol", pa.string()),
+            pa.field("action", pa.string()),
+            pa.field("side", pa.string()),
+            pa.field("depth", pa.uint8()),
+            pa.field("price", pa.float64()),
+            pa.field("size", pa.int64()),
+            pa.field("flags", pa.uint8()),
+            pa.field("sequence", pa.uint32()),
+            *_BOOK_FIELDS,
+            pa.field("is_snapshot", pa.bool_()),
+            # True before the Globex open of the trading date (pre-open auction): crossed books are real there.
+            pa.field("is_preopen", pa.bool_()),
+            pa.field("source", pa.string()),
+        ]
+    ),
+)
+
+FUTURES_MBO = TableSchema(
+    "futures.mbo",
+    1,
+    pa.schema(
+        [
+            *_ts(),
+            pa.field("instrument_id", pa.uint32()),
+            pa.field("symbol", pa.string()),
+            pa.field("order_id", pa.uint64()),
+            pa.field("action", pa.string()),
+            pa.field("side", pa.string()),
+            pa.field("price", pa.float64()),
+            pa.field("size", pa.int64()),
+            pa.field("flags", pa.uint8()),
+            pa.field("channel_id", pa.uint8()),
+            pa.field("sequence", pa.uint32()),
+        ]
+    ),
+)
+
+BBO = TableSchema(
+    "bbo",
+    1,
+    pa.schema(
+        [
+            *_ts(),
+            pa.field("instrument_id", pa.uint32()),
+            pa.field("symbol", pa.string()),
+            pa.field("bid_px", pa.float64()),
+            pa.field("ask_px", pa.float64()),
+            pa.field("bid_sz", pa.int64()),
+            pa.field("ask_sz", pa.int64()),
+            pa.field("schema", pa.string()),  # the DBN schema it came from: mbp-1, tbbo, bbo-1s, bbo-1m
+        ]
+    ),
+)
+
+OPTIONS_TRADES = TableSchema("options.trades", 1, pa.schema(_TRADE_FIELDS))
+OPTIONS_BBO = TableSchema("options.bbo", 1, BBO.arrow)
+
+DEFINITIONS = TableSchema(
+    "definitions",
+    1,
+    pa.schema(
+        [
+            *_ts(),
+            pa.field("instrument_id", pa.uint32()),
+            pa.field("raw_symbol", pa.string()),
+            pa.field("instrument_class", pa.string()),  # F future, C call, P put, S spread, ...
+            pa.field("asset", pa.string()),
+            pa.field("security_type", pa.string()),
+            pa.field("underlying", pa.string()),
+            pa.field("underlying_id", pa.uint32()),
+            pa.field("strike_price", pa.float64()),
+            pa.field("expiration_ns", pa.int64()),
+            pa.field("min_price_increment", pa.float64()),
+            pa.field("contract_multiplier", pa.int64()),
+        ]
+    ),
+)
+OPTIONS_DEFINITIONS = TableSchema("options.definitions", 1, DEFINITIONS.arrow)
+
+STATISTICS = TableSchema(
+    "statistics",
+    1,
+    pa.schema(
+        [
+            *_ts(),
+            pa.field("ts_ref_ns", pa.int64()),
+            pa.field("instrument_id", pa.uint32()),
+            pa.field("symbol", pa.string()),
+            pa.field("stat_type", pa.uint16()),  # 9 = open interest
+            pa.field("price", pa.float64()),
+            pa.field("quantity", pa.int64()),
+        ]
+    ),
+)
+
+STATUS = TableSchema(
+    "status",
+    1,
+    pa.schema(
+        [
+            *_ts(),
+            pa.field("instrument_id", pa.uint32()),
+            pa.field("symbol", pa.string()),
+            pa.field("action", pa.uint16()),
+            pa.field("reason", pa.uint16()),
+            pa.field("trading_event", pa.uint16()),
+            pa.field("is_trading", pa.string()),
+        ]
+    ),
+)
+
+OHLCV = TableSchema(
+    "ohlcv",
+    1,
+    pa.schema(
+        [
+            *_ts(),
+            pa.field("instrument_id", pa.uint32()),
+            pa.field("symbol", pa.string()),
+            pa.field("open", pa.float64()),
+            pa.field("high", pa.float64()),
+            pa.field("low", pa.float64()),
+            pa.field("close", pa.float64()),
+            pa.field("volume", pa.int64()),
+            pa.field("schema", pa.string()),
+        ]
+    ),
+)
+
+BARS_2M = TableSchema(
+    "silver.bars_2m",
+    1,
+    pa.schema(
+        [
+            pa.field("bar_start_ns", pa.int64(), nullable=False),
+            pa.field("open", pa.float64()),
+            pa.field("high", pa.float64()),
+            pa.field("low", pa.float64()),
+            pa.field("close", pa.float64()),
+            pa.field("volume", pa.int64()),
+            pa.field("n_trades", pa.int64()),
+        ]
+    ),
+)
+
+LEVELS = TableSchema(
+    "silver.levels",
+    1,
+    pa.schema(
+        [
+            pa.field("level_id", pa.string(), nullable=False),
+            pa.field("kind", pa.string()),  # PM_HIGH, PM_LOW, OR_HIGH, OR_LOW, SMA_200, SMA_400 ...
+            pa.field("price", pa.float64()),  # static levels; SMA rows give the value at valid_from
+            pa.field("valid_from_ns", pa.int64()),  # first time the level is known (no look-ahead)
+            pa.field("is_dynamic", pa.bool_()),
+        ]
+    ),
+)
+
+TOUCHES = TableSchema(
+    "silver.touches",
+    1,
+    pa.schema(
+        [
+            pa.field("touch_id", pa.string(), nullable=False),
+            pa.field("date", pa.string()),
+            pa.field("ts_ns", pa.int64()),
+            pa.field("level_id", pa.string()),
+            pa.field("level_kind", pa.string()),
+            pa.field("level_price", pa.float64()),
+            pa.field("direction", pa.string()),  # SUPPORT (approached from above) or RESISTANCE
+            pa.field("touch_price", pa.float64()),
+            pa.field("prior_touches", pa.int64()),  # earlier touches of the same level this date
+        ]
+    ),
+)
+
+LABELS = TableSchema(
+    "silver.labels",
+    1,
+    pa.schema(
+        [
+            pa.field("touch_id", pa.string(), nullable=False),
+            pa.field("outcome", pa.string()),  # BREAK, BOUNCE, CHOP (first threshold)
+            pa.field("outcome_10", pa.string()),
+            pa.field("outcome_25", pa.string()),
+            pa.field("outcome_75", pa.string()),
+            pa.field("time_to_threshold_s", pa.float64()),  # first threshold, null for CHOP
+            pa.field("strength_pt", pa.float64()),  # highest threshold hit (0 if none)
+            # Excursions from the level price within the look-forward, in points, both >= 0:
+            pa.field("max_through_pt", pa.float64()),  # furthest beyond the level (break side)
+            pa.field("max_away_pt", pa.float64()),  # furthest back from the level (bounce side)
+            pa.field("lookforward_complete", pa.bool_()),
+        ]
+    ),
+)
+
+REGISTRY: dict[str, TableSchema] = {
+    s.id: s
+    for s in [
+        FUTURES_TRADES,
+        FUTURES_MBP10,
+        FUTURES_MBO,
+        BBO,
+        OPTIONS_TRADES,
+        OPTIONS_BBO,
+        DEFINITIONS,
+        OPTIONS_DEFINITIONS,
+        STATISTICS,
+        STATUS,
+        OHLCV,
+        BARS_2M,
+        LEVELS,
+        TOUCHES,
+        LABELS,
+    ]
+}
+
+
+def empty_table(schema: TableSchema) -> pa.Table:
+    """A zero-row table with the given schema."""
+    return schema.arrow.empty_table()

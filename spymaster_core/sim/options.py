@@ -1,0 +1,166 @@
+"""A 0DTE ES option chain for a simulated session: definitions, BBO (mbp-1) and trades.
+
+Strikes every 5 points within +/-100 points of the 09:30 price; expiration 16:00 ET on the session
+date; the underlying is the simulated front-month future. Quotes are Black-76 values
+(Black 1976, "The pricing of commodity contracts", J. Financial Economics 3) on a skewed smile,
+refreshed once a minute through RTH, half-spread 0.25 points plus 2% of value, on a 0.05 grid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import databento_dbn as dbn
+import numpy as np
+from scipy.special import ndtr
+
+from spymaster_core.sim.path import TICK, PricePath
+from spymaster_core.sim.writer import empty_records
+
+PX_SCALE = 1_000_000_000
+OPT_TICK = 0.05
+
+
+def black76_price(
+    F: np.ndarray, K: np.ndarray, t: np.ndarray, sigma: np.ndarray, is_call: np.ndarray
+) -> np.ndarray:
+    """Black-76 option value in points (r = 0): F, K points; t years; sigma annualised."""
+    t = np.maximum(t, 1e-9)
+    sd = sigma * np.sqrt(t)
+    d1 = (np.log(F / K) + 0.5 * sd * sd) / sd
+    d2 = d1 - sd
+    call = F * ndtr(d1) - K * ndtr(d2)
+    put = K * ndtr(-d2) - F * ndtr(-d1)
+    return np.where(is_call, call, put)
+
+
+def smile_vol(F: float, K: np.ndarray, atm_vol: float = 0.14) -> np.ndarray:
+    """Skewed smile: higher vol for low strikes (put skew), mild call-side curvature."""
+    m = np.log(K / F)
+    return atm_vol * (1.0 - 2.5 * m + 18.0 * m * m)
+
+
+def daily_root(date: dt.date) -> str:
+    """CME-style 0DTE root: E{week}{A..D} Monday-Thursday, EW{week} on Friday."""
+    week = (date.day - 1) // 7 + 1
+    if date.weekday() == 4:
+        return f"EW{week}"
+    return f"E{week}{'ABCD'[date.weekday()]}"
+
+
+def chain_definitions(
+    date: dt.date,
+    center: float,
+    underlying: str,
+    underlying_id: int,
+    expiration_ns: int,
+    ts_ns: int,
+    first_id: int,
+    month_code: str,
+) -> tuple[list[dbn.InstrumentDefMsg], dict]:
+    """Definitions for calls and puts at 5-point strikes around `center`; returns (defs, info by id)."""
+    root = daily_root(date)
+    strikes = np.arange(np.floor(center / 5) * 5 - 100, np.floor(center / 5) * 5 + 105, 5.0)
+    defs, info = [], {}
+    iid = first_id
+    for k in strikes:
+        for cp in ("C", "P"):
+            sym = f"{root}{month_code} {cp}{int(k)}"
+            defs.append(
+                dbn.InstrumentDefMsg(
+                    publisher_id=1,
+                    instrument_id=iid,
+                    ts_event=ts_ns,
+                    ts_recv=ts_ns,
+                    min_price_increment=int(OPT_TICK * PX_SCALE),
+                    display_factor=PX_SCALE,
+                    raw_symbol=sym,
+                    asset=root,
+                    security_type="OOF",
+                    instrument_class=dbn.InstrumentClass.CALL if cp == "C" else dbn.InstrumentClass.PUT,
+                    security_update_action=dbn.SecurityUpdateAction.ADD,
+                    expiration=expiration_ns,
+                    strike_price=int(k * PX_SCALE),
+                    underlying_id=underlying_id,
+                    underlying=underlying,
+                    contract_multiplier=50,
+                    currency="USD",
+                    exchange="XCME",
+                    strike_price_currency="USD",
+                )
+            )
+            info[iid] = (sym, float(k), cp == "C")
+            iid += 1
+    return defs, info
+
+
+def simulate_options(
+    rng: np.random.Generator,
+    path: PricePath,
+    t0_ns: int,
+    info: dict,
+    expiration_ns: int,
+    rth_open_s: int,
+    rth_close_s: int,
+    trade_rate: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bbo mbp-1 records, trade records) for the chain, sorted by ts_event."""
+    ids = np.array(sorted(info), dtype=np.int64)
+    K = np.array([info[i][1] for i in ids])
+    is_call = np.array([info[i][2] for i in ids])
+    minutes = np.arange(rth_open_s, rth_close_s, 60)
+    n_q = len(minutes) * len(ids)
+    bbo = empty_records("mbp-1", n_q)
+    tr_rows = []
+    k = 0
+    for s in minutes:
+        ts = t0_ns + int(s) * 1_000_000_000 + 500_000_000
+        F = (path.bid_ticks[s] + 0.5) * TICK
+        t_years = max((expiration_ns - ts) / 1e9, 60.0) / (365.0 * 86400.0)
+        val = black76_price(np.full(len(K), F), K, np.full(len(K), t_years), smile_vol(F, K), is_call)
+        half = 0.25 + 0.02 * val
+        bid = np.maximum(np.floor((val - half) / OPT_TICK) * OPT_TICK, 0.0)
+        ask = np.maximum(np.ceil((val + half) / OPT_TICK) * OPT_TICK, OPT_TICK)
+        rows = bbo[k : k + len(ids)]
+        rows["ts_event"] = ts + np.arange(len(ids)) * 1000
+        rows["ts_recv"] = rows["ts_event"] + 200_000
+        rows["instrument_id"] = ids
+        rows["action"] = b"A"
+        rows["side"] = b"N"
+        rows["flags"] = 128
+        rows["price"] = np.round(bid * PX_SCALE).astype(np.int64)
+        rows["bid_px_00"] = np.round(bid * PX_SCALE).astype(np.int64)
+        rows["ask_px_00"] = np.round(ask * PX_SCALE).astype(np.int64)
+        rows["bid_sz_00"] = rng.integers(5, 200, len(ids))
+        rows["ask_sz_00"] = rng.integers(5, 200, len(ids))
+        rows["bid_ct_00"] = 1
+        rows["ask_ct_00"] = 1
+        k += len(ids)
+        # Customer flow concentrates near the money; buys lift the ask, sells hit the bid.
+        near = np.exp(-np.abs(K - F) / 25.0)
+        n_tr = rng.poisson(trade_rate * near)
+        for j in np.nonzero(n_tr)[0]:
+            for _ in range(int(n_tr[j])):
+                buy = rng.random() < 0.55
+                tr_rows.append(
+                    (
+                        ts + int(rng.integers(1_000_000, 59_000_000_000)),
+                        int(ids[j]),
+                        ask[j] if buy else bid[j],
+                        int(rng.integers(1, 30)),
+                        b"B" if buy else b"A",
+                    )
+                )
+    tr_rows.sort()
+    trades = empty_records("trades", len(tr_rows))
+    if tr_rows:
+        ts_arr, iid_arr, px_arr, sz_arr, side_arr = zip(*tr_rows, strict=True)
+        trades["ts_event"] = ts_arr
+        trades["ts_recv"] = np.array(ts_arr, dtype=np.uint64) + 200_000
+        trades["instrument_id"] = iid_arr
+        trades["price"] = np.round(np.array(px_arr) * PX_SCALE).astype(np.int64)
+        trades["size"] = sz_arr
+        trades["action"] = b"T"
+        trades["side"] = side_arr
+        trades["flags"] = 128
+    return bbo[:k], trades

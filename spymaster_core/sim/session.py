@@ -1,0 +1,116 @@
+"""One simulated session written to landing as DBN files (see package docstring)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spymaster_core import calendar
+from spymaster_core.sim import futures, options, writer
+from spymaster_core.sim.path import TICK, simulate_path
+
+MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
+SCALES = {"demo": (0.9, 1.6, 0.5), "small": (0.3, 0.6, 0.2)}  # trade rate, quote rate, option trades/min
+
+
+@dataclass
+class SimResult:
+    """What one simulated session wrote: files by schema, record counts, planted reactions."""
+
+    date: dt.date
+    files: dict[str, Path] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    planted: list[tuple[int, float, str]] = field(default_factory=list)
+    front_month: str = ""
+
+
+def _third_friday(year: int, month: int) -> dt.date:
+    d = dt.date(year, month, 15)
+    return d + dt.timedelta(days=(4 - d.weekday()) % 7)
+
+
+def front_month_symbol(date: dt.date) -> str:
+    """Quarterly ES contract trading as front month on `date` (rolls 8 days before expiry), e.g. ESZ6."""
+    y, m = date.year, date.month
+    while True:
+        qm = next(q for q in (3, 6, 9, 12) if q >= m)
+        if date <= _third_friday(y, qm) - dt.timedelta(days=8):
+            return f"ES{MONTH_CODES[qm]}{y % 10}"
+        m = qm + 1
+        if m > 12:
+            y, m = y + 1, 1
+
+
+def start_price(date: dt.date) -> float:
+    """Opening price of a simulated day: a smooth function of the date so consecutive days connect."""
+    o = date.toordinal()
+    return round((6800.0 + 60.0 * np.sin(o / 5.0) + 25.0 * np.sin(o / 1.7)) / TICK) * TICK
+
+
+def simulate_session(date: dt.date | str, seed: int, out_dir: str | Path, scale: str = "demo") -> SimResult:
+    """Write the session's DBN files under `out_dir` (landing layout) and return what was written.
+
+    Raises ValueError for a date that is not a CME trading date or an unknown scale.
+    """
+    d = dt.date.fromisoformat(date) if isinstance(date, str) else date
+    if not calendar.is_trading_date(d):
+        raise ValueError(f"--date {d.isoformat()} is not a CME_Equity trading date")
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
+    trade_rate, quote_rate, opt_rate = SCALES[scale]
+    rng = np.random.default_rng([seed, d.toordinal()])
+    t0 = calendar.et_ns(d, "04:00")
+    n_s = (calendar.et_ns(d, "16:00") - t0) // 1_000_000_000
+    rth_open = (calendar.et_ns(d, "09:30") - t0) // 1_000_000_000
+    or_end = (calendar.et_ns(d, "09:45") - t0) // 1_000_000_000
+    path = simulate_path(rng, start_price(d), int(n_s), int(rth_open), int(or_end), int(n_s))
+
+    fut_sym = front_month_symbol(d)
+    fut_id = zlib.crc32(fut_sym.encode()) % 1_000_000 + 1_000
+    trades, mbp10 = futures.simulate_futures(rng, path, t0, fut_id, trade_rate, quote_rate)
+
+    expiration = calendar.et_ns(d, "16:00")
+    center = (path.bid_ticks[rth_open] + 0.5) * TICK
+    defs, info = options.chain_definitions(
+        d, center, fut_sym, fut_id, expiration, t0 - 3_600_000_000_000, 5_000_000, fut_sym[2:]
+    )
+    opt_bbo, opt_trades = options.simulate_options(
+        rng, path, t0, info, expiration, int(rth_open), int(n_s), opt_rate
+    )
+
+    out = Path(out_dir) / writer.DATASET
+    stem = f"sim-{d.isoformat()}-seed{seed}"
+    fut_syms = {fut_sym: fut_id}
+    opt_syms = {v[0]: k for k, v in info.items()}
+    res = SimResult(date=d, planted=path.planted, front_month=fut_sym)
+    res.files["trades"] = writer.write_records(
+        out / "trades" / d.isoformat() / f"{stem}.es.trades.dbn.zst", "trades", trades, fut_syms, d
+    )
+    res.files["mbp-10"] = writer.write_records(
+        out / "mbp-10" / d.isoformat() / f"{stem}.es.mbp-10.dbn.zst", "mbp-10", mbp10, fut_syms, d
+    )
+    res.files["definition"] = writer.write_definitions(
+        out / "definition" / d.isoformat() / f"{stem}.es-opt.definition.dbn.zst",
+        defs,
+        opt_syms,
+        d,
+        t0 - 3_600_000_000_000,
+    )
+    res.files["mbp-1"] = writer.write_records(
+        out / "mbp-1" / d.isoformat() / f"{stem}.es-opt.mbp-1.dbn.zst", "mbp-1", opt_bbo, opt_syms, d
+    )
+    res.files["opt-trades"] = writer.write_records(
+        out / "trades" / d.isoformat() / f"{stem}.es-opt.trades.dbn.zst", "trades", opt_trades, opt_syms, d
+    )
+    res.counts = {
+        "futures_trades": len(trades),
+        "futures_mbp10": len(mbp10),
+        "option_definitions": len(defs),
+        "option_bbo": len(opt_bbo),
+        "option_trades": len(opt_trades),
+    }
+    return res

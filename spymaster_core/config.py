@@ -35,7 +35,7 @@ class BandsConfig(_Section):
     TOUCH_BAND_pt: float = 2.0
     BARRIER_ZONE_TICKS: int = 2
     tick_size_pt: float = 0.25
-    tape_band_pt: float = 1.0
+    tape_band_pt: float = 5.0
 
 
 class SessionConfig(_Section):

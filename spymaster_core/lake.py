@@ -1,0 +1,88 @@
+"""The lake on local disk (DESIGN §4): partition paths, atomic Parquet writes, reads.
+
+Every write goes to a temporary directory beside the target and is swapped in with renames, so a
+failed run leaves the previous good partition untouched and a reader never sees half a partition.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DEFAULT_LAKE = Path("data/lake")
+ROW_GROUP_ROWS = 256_000
+
+TABLE_DIRS: dict[str, str] = {
+    "futures_trades": "bronze/futures/trades/symbol=ES",
+    "futures_mbp10": "bronze/futures/mbp10/symbol=ES",
+    "options_definitions": "bronze/options/definitions/underlying=ES",
+    "options_trades": "bronze/options/trades/underlying=ES",
+    "options_bbo": "bronze/options/bbo/underlying=ES",
+    "options_statistics": "bronze/options/statistics/underlying=ES",
+    "bars_2m": "silver/bars_2m",
+    "levels": "silver/levels",
+    "touches": "silver/touches",
+    "features": "silver/features",
+    "labels": "silver/labels",
+}
+
+
+def lake_root() -> Path:
+    """`SPYMASTER_LAKE` or ./data/lake."""
+    return Path(os.environ.get("SPYMASTER_LAKE", str(DEFAULT_LAKE))).resolve()
+
+
+def partition_dir(root: Path, table: str, date: str) -> Path:
+    """Directory of one daily partition, e.g. root/silver/touches/date=2026-11-16."""
+    if table not in TABLE_DIRS:
+        raise KeyError(f"unknown lake table {table!r}; known: {sorted(TABLE_DIRS)}")
+    return root / TABLE_DIRS[table] / f"date={date}"
+
+
+def write_partition(root: Path, table: str, date: str, data: pa.Table | pl.DataFrame) -> Path:
+    """Atomically replace one partition with `data` (one Parquet file, zstd, sized row groups).
+
+    Returns the partition directory. The old partition stays in place until the new one is complete.
+    """
+    if isinstance(data, pl.DataFrame):
+        data = data.to_arrow()
+    final = partition_dir(root, table, date)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    tmp = final.with_name(f".{final.name}.tmp-{token}")
+    tmp.mkdir()
+    try:
+        pq.write_table(data, tmp / "part-0.parquet", compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        old = final.with_name(f".{final.name}.old-{token}")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return final
+
+
+def read_partition(root: Path, table: str, date: str) -> pl.DataFrame | None:
+    """The partition as a DataFrame, or None if it was never written."""
+    d = partition_dir(root, table, date)
+    files = sorted(d.glob("*.parquet"))
+    if not files:
+        return None
+    return pl.read_parquet(files)
+
+
+def written_dates(root: Path, table: str) -> list[str]:
+    """Dates (YYYY-MM-DD) with a written partition of `table`, sorted."""
+    base = root / TABLE_DIRS[table]
+    if not base.exists():
+        return []
+    return sorted(p.name.removeprefix("date=") for p in base.glob("date=*") if any(p.glob("*.parquet")))

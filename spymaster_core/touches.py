@@ -1,0 +1,80 @@
+"""Level touches (DESIGN §6).
+
+Within RTH 09:30-13:30 ET, a touch is the first trade within TOUCH_BAND of a level after price
+has traded at least MONITOR_BAND away from it (the level re-arms each time price goes that far).
+Direction is SUPPORT when the approach came from above, RESISTANCE from below. Dynamic levels
+(SMAs) are compared with their latest value known at the trade (as-of join, no look-ahead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from spymaster_core import calendar
+from spymaster_core import schemas as S
+from spymaster_core.config import Config
+
+
+def touch_indices(price: np.ndarray, level: np.ndarray, monitor_band: float, touch_band: float) -> list[tuple[int, int]]:
+    """(trade index, approach sign) of each touch on one level's price series.
+
+    price, level: float arrays of equal length (level may vary: dynamic levels; NaN = unknown).
+    approach sign is +1 when price came from above the level (SUPPORT), -1 from below.
+    """
+    out: list[tuple[int, int]] = []
+    armed_sign = 0  # sign of the side price was last seen MONITOR_BAND away on; 0 = not armed
+    dist = price - level
+    for i in range(len(price)):
+        d = dist[i]
+        if np.isnan(d):
+            continue
+        if abs(d) >= monitor_band:
+            armed_sign = 1 if d > 0 else -1
+        elif abs(d) <= touch_band and armed_sign != 0:
+            out.append((i, armed_sign))
+            armed_sign = 0
+    return out
+
+
+def detect_touches(trades: pl.DataFrame, levels: pl.DataFrame, date: dt.date | str, cfg: Config) -> pl.DataFrame:
+    """Touches of every level on one date; `silver.touches.v1` columns.
+
+    trades: `ts_event_ns`, `price` sorted by time. levels: `silver.levels.v1`.
+    """
+    d = date if isinstance(date, str) else date.isoformat()
+    t0 = calendar.et_ns(d, cfg.session.rth_open)
+    t1 = calendar.et_ns(d, cfg.session.touch_window_end)
+    # Arming may happen before the window opens, from the time the level is known.
+    day = trades.filter(pl.col("ts_event_ns") < t1).select("ts_event_ns", "price").sort("ts_event_ns")
+    rows: list[dict] = []
+    for level_id in levels["level_id"].unique(maintain_order=True).to_list():
+        lv = levels.filter(pl.col("level_id") == level_id).sort("valid_from_ns")
+        kind = lv["kind"][0]
+        joined = day.join_asof(lv.select("valid_from_ns", "price").rename({"price": "level_price"}),
+                               left_on="ts_event_ns", right_on="valid_from_ns", strategy="backward")
+        px = joined["price"].to_numpy()
+        lvl = joined["level_price"].fill_null(np.nan).to_numpy().astype(np.float64)
+        ts = joined["ts_event_ns"].to_numpy()
+        n_prior = 0
+        for i, sign in touch_indices(px, lvl, cfg.bands.MONITOR_BAND_pt, cfg.bands.TOUCH_BAND_pt):
+            if ts[i] < t0:
+                continue
+            rows.append({
+                "touch_id": f"{d}:{level_id}:{int(ts[i])}",
+                "date": d,
+                "ts_ns": int(ts[i]),
+                "level_id": level_id,
+                "level_kind": kind,
+                "level_price": float(lvl[i]),
+                "direction": "SUPPORT" if sign > 0 else "RESISTANCE",
+                "touch_price": float(px[i]),
+                "prior_touches": n_prior,
+            })
+            n_prior += 1
+    empty = pl.from_arrow(S.TOUCHES.arrow.empty_table())
+    if not rows:
+        return empty
+    return pl.DataFrame(rows, schema=empty.schema).sort("ts_ns", "level_id")

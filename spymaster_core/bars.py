@@ -15,9 +15,9 @@ def time_bars(trades: pl.DataFrame, minutes: int = 2) -> pl.DataFrame:
     """
     if trades.is_empty():
         return pl.from_arrow(S.BARS_2M.arrow.empty_table())
-    df = trades.select(
-        pl.col("ts_event_ns").cast(pl.Datetime("ns", "UTC")).alias("t"), "price", "size"
-    ).sort("t")
+    df = trades.select(pl.col("ts_event_ns").cast(pl.Datetime("ns", "UTC")).alias("t"), "price", "size").sort(
+        "t"
+    )
     bars = df.group_by_dynamic("t", every=f"{minutes}m", closed="left", label="left").agg(
         open=pl.col("price").first(),
         high=pl.col("price").max(),
@@ -26,5 +26,6 @@ def time_bars(trades: pl.DataFrame, minutes: int = 2) -> pl.DataFrame:
         volume=pl.col("size").sum().cast(pl.Int64),
         n_trades=pl.len().cast(pl.Int64),
     )
-    return bars.select(pl.col("t").dt.epoch("ns").alias("bar_start_ns"), "open", "high", "low", "close", "volume",
-                       "n_trades")
+    return bars.select(
+        pl.col("t").dt.epoch("ns").alias("bar_start_ns"), "open", "high", "low", "close", "volume", "n_trades"
+    )

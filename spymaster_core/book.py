@@ -65,25 +65,34 @@ class _Side:
         self.prices.clear()
 
 
-def _load(path_or_store: str | Path | db.DBNStore) -> tuple[np.ndarray, dict[int, str], str]:
-    if isinstance(path_or_store, db.DBNStore):
-        store, name = path_or_store, "<DBNStore>"
-    else:
-        store, name = dbn.open_store(path_or_store), str(path_or_store)
-    if str(store.schema) != "mbo":
-        raise ValueError(f"{name}: schema is {store.schema}, mbo_to_mbp10 needs an mbo file")
-    return np.asarray(store.to_ndarray()), dbn.instrument_symbols(store), name
+def _load(source: str | Path | db.DBNStore | list[Path]) -> tuple[np.ndarray, dict[int, str]]:
+    items = source if isinstance(source, list) else [source]
+    arrays, symbols = [], {}
+    for item in items:
+        if isinstance(item, db.DBNStore):
+            store, name = item, "<DBNStore>"
+        else:
+            store, name = dbn.open_store(item), str(item)
+        if str(store.schema) != "mbo":
+            raise ValueError(f"{name}: schema is {store.schema}, mbo_to_mbp10 needs an mbo file")
+        arrays.append(dbn._ndarray(store, Path(name)))
+        symbols |= dbn.instrument_symbols(store)
+    a = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    if len(arrays) > 1:
+        a = a[np.lexsort((a["sequence"], a["ts_recv"]))]
+    return a, symbols
 
 
-def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore, source: str = "mbo_book") -> pa.Table:
+def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: str = "mbo_book") -> pa.Table:
     """Replay MBO records through a per-instrument order book and return `futures.mbp10.v1` rows.
 
-    Input: a path to an MBO DBN file or an open `DBNStore` with schema mbo.
+    Input: a path to an MBO DBN file, an open `DBNStore` with schema mbo, or a list of paths (merged
+    by ts_recv, sequence). A snapshot restates the whole book: the book is cleared when one starts.
     Output columns: see `spymaster_core.schemas.FUTURES_MBP10`; prices in points, sizes in contracts;
     `is_snapshot` marks the row closing a snapshot; `is_preopen` marks rows before the Globex open.
     Raises `DBNReadError` for unreadable files and ValueError for a non-MBO file.
     """
-    a, symbols, _ = _load(path_or_store)
+    a, symbols = _load(path_or_store)
     n = len(a)
     depth = S.BOOK_DEPTH
     bid_px = np.full((n, depth), _UNDEF, dtype=np.int64)
@@ -114,6 +123,10 @@ def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore, source: str = "mbo_boo
         act = actions[i]
         fl = int(flags[i])
         emit = False
+        if fl & F_SNAPSHOT and (i == 0 or not (int(flags[i - 1]) & F_SNAPSHOT)):
+            bids.clear()
+            asks.clear()
+            orders.clear()
         if act == "T":
             emit = True
         elif act == "R":

@@ -154,3 +154,20 @@ def config_hash(config: Config, sections: Iterable[str]) -> str:
         chosen[name] = dumped[name]
     canonical = json.dumps(chosen, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_config() -> Config:
+    """`Config` from the JSON file named by `SPYMASTER_CONFIG` (partial overrides allowed), else defaults.
+
+    Raises ValueError naming the file when it cannot be read or does not validate.
+    """
+    import os
+    from pathlib import Path
+
+    path = os.environ.get("SPYMASTER_CONFIG")
+    if not path:
+        return DEFAULT_CONFIG
+    try:
+        return Config.model_validate_json(Path(path).read_text())
+    except Exception as exc:
+        raise ValueError(f"{path}: invalid Spymaster config ({exc})") from exc

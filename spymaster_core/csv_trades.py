@@ -62,7 +62,11 @@ def read_trades_csv(path: str | Path, symbol: str = "ES", source: str = "csv") -
         i = int(bad_px.arg_true()[0])
         raise TradesCSVError(f"{p}: line {i + 2}: field price: bad price {raw['price'][i]!r}")
     n = raw.height
-    size = raw["size"].cast(pl.Int64, strict=False).fill_null(1) if "size" in raw.columns else pl.repeat(1, n, eager=True)
+    size = (
+        raw["size"].cast(pl.Int64, strict=False).fill_null(1)
+        if "size" in raw.columns
+        else pl.repeat(1, n, eager=True)
+    )
     df = pl.DataFrame({"ts_event_ns": ts.dt.epoch("ns"), "price": price, "size": size.cast(pl.Int64)})
     if "side" in raw.columns:
         s = raw["side"].str.to_uppercase().str.slice(0, 1).fill_null("N")

@@ -10,6 +10,7 @@ Reference: https://databento.com/docs/standards-and-conventions/common-fields-en
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,11 +69,18 @@ def open_store(path: str | Path) -> db.DBNStore:
 
 def _ndarray(store: db.DBNStore, path: Path, schema: str | None = None) -> np.ndarray:
     try:
-        arr = store.to_ndarray(schema=schema) if schema else store.to_ndarray()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr = store.to_ndarray(schema=schema) if schema else store.to_ndarray()
     except Exception as exc:
         raise DBNReadError(
             f"{path}: records cannot be decoded ({type(exc).__name__}: {exc}); truncated or corrupt?"
         ) from exc
+    for w in caught:
+        if "truncated" in str(w.message) or "incomplete record" in str(w.message):
+            # databento drops the partial record with a warning; a partial file must not pass as whole.
+            raise DBNReadError(f"{path}: {w.message}")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return np.asarray(arr)
 
 

@@ -43,17 +43,28 @@ def touch_features(trades: pl.DataFrame, touches: pl.DataFrame, cfg: Config) -> 
     rows = []
     for r in touches.iter_rows(named=True):
         k = kinematics(ts, px, r["ts_ns"], r["level_price"], r["direction"], hz)
-        t = tape_metrics(ts, px, sz, ag, r["ts_ns"], r["level_price"], r["direction"], cfg.windows.W_t_s,
-                         cfg.bands.tape_band_pt)
-        rows.append({
-            "touch_id": r["touch_id"],
-            "distance_pt": k.distance_pt,
-            **{f"velocity_{int(h)}s_pt_s": v for h, v in k.velocity_pt_s.items()},
-            "acceleration_pt_s2": k.acceleration_pt_s2,
-            "tape_buy_volume": t.buy_volume,
-            "tape_sell_volume": t.sell_volume,
-            "tape_imbalance": t.imbalance,
-            "tape_imbalance_through": t.imbalance_through,
-            "tape_n_trades": float(t.n_trades),
-        })
+        t = tape_metrics(
+            ts,
+            px,
+            sz,
+            ag,
+            r["ts_ns"],
+            r["level_price"],
+            r["direction"],
+            cfg.windows.W_t_s,
+            cfg.bands.tape_band_pt,
+        )
+        rows.append(
+            {
+                "touch_id": r["touch_id"],
+                "distance_pt": k.distance_pt,
+                **{f"velocity_{int(h)}s_pt_s": v for h, v in k.velocity_pt_s.items()},
+                "acceleration_pt_s2": k.acceleration_pt_s2,
+                "tape_buy_volume": t.buy_volume,
+                "tape_sell_volume": t.sell_volume,
+                "tape_imbalance": t.imbalance,
+                "tape_imbalance_through": t.imbalance_through,
+                "tape_n_trades": float(t.n_trades),
+            }
+        )
     return pl.DataFrame(rows, schema=schema)

@@ -15,8 +15,15 @@ from spymaster_core import schemas as S
 from spymaster_core.config import Config
 
 
-def label_one(ts: np.ndarray, price: np.ndarray, t_touch: int, level: float, direction: str,
-              thresholds: tuple[float, ...], lookforward_ns: int) -> dict:
+def label_one(
+    ts: np.ndarray,
+    price: np.ndarray,
+    t_touch: int,
+    level: float,
+    direction: str,
+    thresholds: tuple[float, ...],
+    lookforward_ns: int,
+) -> dict:
     """Label one touch from the trade path (`ts` ns sorted, `price` points).
 
     Returns outcome per threshold, time to the first threshold (s), strength (highest threshold

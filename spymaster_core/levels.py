@@ -21,13 +21,26 @@ def _range_levels(trades: pl.DataFrame, start_ns: int, end_ns: int, hi: str, lo:
     if w.is_empty():
         return []
     return [
-        {"level_id": hi, "kind": hi, "price": float(w["price"].max()), "valid_from_ns": end_ns, "is_dynamic": False},
-        {"level_id": lo, "kind": lo, "price": float(w["price"].min()), "valid_from_ns": end_ns, "is_dynamic": False},
+        {
+            "level_id": hi,
+            "kind": hi,
+            "price": float(w["price"].max()),
+            "valid_from_ns": end_ns,
+            "is_dynamic": False,
+        },
+        {
+            "level_id": lo,
+            "kind": lo,
+            "price": float(w["price"].min()),
+            "valid_from_ns": end_ns,
+            "is_dynamic": False,
+        },
     ]
 
 
-def compute_levels(trades: pl.DataFrame, bars_history: pl.DataFrame, date: dt.date | str,
-                   cfg: Config) -> tuple[pl.DataFrame, list[str]]:
+def compute_levels(
+    trades: pl.DataFrame, bars_history: pl.DataFrame, date: dt.date | str, cfg: Config
+) -> tuple[pl.DataFrame, list[str]]:
     """Levels of one date and the list of level kinds that could not be built (with reasons).
 
     trades: the date's futures trades (`ts_event_ns`, `price`).
@@ -54,13 +67,21 @@ def compute_levels(trades: pl.DataFrame, bars_history: pl.DataFrame, date: dt.da
     for n in cfg.levels.sma_periods:
         kind = f"SMA_{n}"
         sma = hist.with_columns(sma=pl.col("close").rolling_mean(window_size=n)).filter(
-            (pl.col("bar_start_ns") >= day_start) & (pl.col("bar_start_ns") < day_end) & pl.col("sma").is_not_null()
+            (pl.col("bar_start_ns") >= day_start)
+            & (pl.col("bar_start_ns") < day_end)
+            & pl.col("sma").is_not_null()
         )
         if sma.is_empty():
             missing.append(f"{kind}: fewer than {n} two-minute bars of history up to this date")
             continue
         rows += [
-            {"level_id": kind, "kind": kind, "price": float(v), "valid_from_ns": int(t) + bar_ns, "is_dynamic": True}
+            {
+                "level_id": kind,
+                "kind": kind,
+                "price": float(v),
+                "valid_from_ns": int(t) + bar_ns,
+                "is_dynamic": True,
+            }
             for t, v in zip(sma["bar_start_ns"], sma["sma"], strict=True)
         ]
     if not rows:

@@ -18,7 +18,9 @@ from spymaster_core import schemas as S
 from spymaster_core.config import Config
 
 
-def touch_indices(price: np.ndarray, level: np.ndarray, monitor_band: float, touch_band: float) -> list[tuple[int, int]]:
+def touch_indices(
+    price: np.ndarray, level: np.ndarray, monitor_band: float, touch_band: float
+) -> list[tuple[int, int]]:
     """(trade index, approach sign) of each touch on one level's price series.
 
     price, level: float arrays of equal length (level may vary: dynamic levels; NaN = unknown).
@@ -39,7 +41,9 @@ def touch_indices(price: np.ndarray, level: np.ndarray, monitor_band: float, tou
     return out
 
 
-def detect_touches(trades: pl.DataFrame, levels: pl.DataFrame, date: dt.date | str, cfg: Config) -> pl.DataFrame:
+def detect_touches(
+    trades: pl.DataFrame, levels: pl.DataFrame, date: dt.date | str, cfg: Config
+) -> pl.DataFrame:
     """Touches of every level on one date; `silver.touches.v1` columns.
 
     trades: `ts_event_ns`, `price` sorted by time. levels: `silver.levels.v1`.
@@ -53,8 +57,12 @@ def detect_touches(trades: pl.DataFrame, levels: pl.DataFrame, date: dt.date | s
     for level_id in levels["level_id"].unique(maintain_order=True).to_list():
         lv = levels.filter(pl.col("level_id") == level_id).sort("valid_from_ns")
         kind = lv["kind"][0]
-        joined = day.join_asof(lv.select("valid_from_ns", "price").rename({"price": "level_price"}),
-                               left_on="ts_event_ns", right_on="valid_from_ns", strategy="backward")
+        joined = day.join_asof(
+            lv.select("valid_from_ns", "price").rename({"price": "level_price"}),
+            left_on="ts_event_ns",
+            right_on="valid_from_ns",
+            strategy="backward",
+        )
         px = joined["price"].to_numpy()
         lvl = joined["level_price"].fill_null(np.nan).to_numpy().astype(np.float64)
         ts = joined["ts_event_ns"].to_numpy()
@@ -62,17 +70,19 @@ def detect_touches(trades: pl.DataFrame, levels: pl.DataFrame, date: dt.date | s
         for i, sign in touch_indices(px, lvl, cfg.bands.MONITOR_BAND_pt, cfg.bands.TOUCH_BAND_pt):
             if ts[i] < t0:
                 continue
-            rows.append({
-                "touch_id": f"{d}:{level_id}:{int(ts[i])}",
-                "date": d,
-                "ts_ns": int(ts[i]),
-                "level_id": level_id,
-                "level_kind": kind,
-                "level_price": float(lvl[i]),
-                "direction": "SUPPORT" if sign > 0 else "RESISTANCE",
-                "touch_price": float(px[i]),
-                "prior_touches": n_prior,
-            })
+            rows.append(
+                {
+                    "touch_id": f"{d}:{level_id}:{int(ts[i])}",
+                    "date": d,
+                    "ts_ns": int(ts[i]),
+                    "level_id": level_id,
+                    "level_kind": kind,
+                    "level_price": float(lvl[i]),
+                    "direction": "SUPPORT" if sign > 0 else "RESISTANCE",
+                    "touch_price": float(px[i]),
+                    "prior_touches": n_prior,
+                }
+            )
             n_prior += 1
     empty = pl.from_arrow(S.TOUCHES.arrow.empty_table())
     if not rows:

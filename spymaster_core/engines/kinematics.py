@@ -32,8 +32,9 @@ def price_at(ts: np.ndarray, price: np.ndarray, t_ns: int) -> float:
     return float(price[i]) if i >= 0 else float("nan")
 
 
-def kinematics(ts: np.ndarray, price: np.ndarray, t_ns: int, level: float, direction: str,
-               horizons_s: tuple[float, ...]) -> Kinematics:
+def kinematics(
+    ts: np.ndarray, price: np.ndarray, t_ns: int, level: float, direction: str, horizons_s: tuple[float, ...]
+) -> Kinematics:
     """Kinematics at t_ns from trades strictly before it.
 
     ts: int64 ns sorted; price: points. Velocity over horizon h = (p(t) - p(t-h)) / h in the level frame.

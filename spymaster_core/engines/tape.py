@@ -23,8 +23,17 @@ class TapeMetrics:
     n_trades: int
 
 
-def tape_metrics(ts: np.ndarray, price: np.ndarray, size: np.ndarray, aggressor: np.ndarray, t_ns: int,
-                 level: float, direction: str, window_s: float, band_pt: float) -> TapeMetrics:
+def tape_metrics(
+    ts: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    aggressor: np.ndarray,
+    t_ns: int,
+    level: float,
+    direction: str,
+    window_s: float,
+    band_pt: float,
+) -> TapeMetrics:
     """Tape metrics from trades strictly before t_ns (ts sorted int64 ns; aggressor +1/-1/0)."""
     lo = np.searchsorted(ts, t_ns - int(window_s * 1e9), side="left")
     hi = np.searchsorted(ts, t_ns, side="left")

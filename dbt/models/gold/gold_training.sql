@@ -1,0 +1,26 @@
+-- One row per level touch: the touch, its Silver features (known strictly before the touch) and its labels.
+{{ config(location=env_var('SPYMASTER_LAKE') ~ '/gold/training/gold_training.parquet', format='parquet') }}
+select
+    t.touch_id,
+    t.date,
+    t.ts_ns,
+    t.level_id,
+    t.level_kind,
+    t.level_price,
+    t.direction,
+    t.touch_price,
+    t.prior_touches,
+    f.* exclude (touch_id),
+    l.outcome,
+    l.outcome_10,
+    l.outcome_25,
+    l.outcome_75,
+    l.time_to_threshold_s,
+    l.strength_pt,
+    l.max_through_pt,
+    l.max_away_pt,
+    l.lookforward_complete
+from {{ source('silver', 'touches') }} as t
+join {{ source('silver', 'features') }} as f using (touch_id)
+join {{ source('silver', 'labels') }} as l using (touch_id)
+order by t.ts_ns, t.level_id

@@ -1,0 +1,1 @@
+"""Models over Gold: XGBoost heads, walk-forward evaluation, MLflow tracking."""

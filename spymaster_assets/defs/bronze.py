@@ -1,0 +1,129 @@
+"""Bronze assets: landing files -> typed, filtered, sorted Parquet per trading date."""
+
+import dagster as dg
+import polars as pl
+
+from spymaster_assets.io import write_and_describe
+from spymaster_assets.partitions import trading_day_partitions
+from spymaster_assets.resources import LakeResource
+from spymaster_assets.versioning import code_version
+from spymaster_core import bronze
+from spymaster_core import lake as lake_io
+from spymaster_core import schemas as S
+
+
+def _sorted_check(df: pl.DataFrame, name: str = "timestamps_sorted") -> dg.AssetCheckResult:
+    ok = df.is_empty() or bool(df["ts_event_ns"].is_sorted())
+    return dg.AssetCheckResult(check_name=name, passed=ok, metadata={"rows": df.height})
+
+
+def _front(lake: LakeResource, date: str) -> str | None:
+    t = lake_io.read_partition(lake.path, "futures_trades", date)
+    return None if t is None or t.is_empty() else str(t["symbol"][0])
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="bronze",
+    code_version=code_version(),
+    check_specs=[
+        dg.AssetCheckSpec("timestamps_sorted", asset="bronze_futures_trades"),
+        dg.AssetCheckSpec("single_front_month", asset="bronze_futures_trades"),
+    ],
+)
+def bronze_futures_trades(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """ES front-month trades (`futures.trades.v1`) from trades/tbbo/mbp-1/mbo DBN files or trades CSVs."""
+    date = context.partition_key
+    res = bronze.futures_trades(lake.landing, date)
+    df = pl.from_arrow(res.table)
+    checks = [
+        _sorted_check(df),
+        dg.AssetCheckResult(check_name="single_front_month", passed=df["symbol"].n_unique() <= 1),
+    ]
+    return write_and_describe(lake, "futures_trades", date, res.table, (), res.metadata(), checks)
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="bronze",
+    code_version=code_version(),
+    deps=[bronze_futures_trades],
+    check_specs=[
+        dg.AssetCheckSpec("timestamps_sorted", asset="bronze_futures_mbp10"),
+        dg.AssetCheckSpec("no_crossed_book_outside_preopen", asset="bronze_futures_mbp10"),
+    ],
+)
+def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """ES front-month MBP-10 (`futures.mbp10.v1`) from mbp-10 files, or rebuilt from MBO."""
+    date = context.partition_key
+    res = bronze.futures_mbp10(lake.landing, date, _front(lake, date))
+    crossed = int(res.notes.get("crossed_rows_outside_preopen", 0))
+    checks = [
+        _sorted_check(pl.from_arrow(res.table)),
+        dg.AssetCheckResult(
+            check_name="no_crossed_book_outside_preopen",
+            passed=crossed == 0,
+            metadata={"crossed_rows": crossed},
+        ),
+    ]
+    return write_and_describe(lake, "futures_mbp10", date, res.table, (), res.metadata(), checks)
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="bronze",
+    code_version=code_version(),
+    deps=[bronze_futures_trades],
+    check_specs=[dg.AssetCheckSpec("expirations_on_partition_date", asset="bronze_options_definitions")],
+)
+def bronze_options_definitions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """0DTE ES option definitions whose underlying is the front month (`options.definitions.v1`)."""
+    date = context.partition_key
+    res = bronze.options_definitions(lake.landing, date, _front(lake, date))
+    df = pl.from_arrow(res.table)
+    exp_dates = (
+        df["expiration_ns"].cast(pl.Datetime("ns", "UTC")).dt.convert_time_zone("America/New_York").dt.date()
+    )
+    ok = bool((exp_dates.cast(pl.String) == date).all()) if df.height else True
+    checks = [dg.AssetCheckResult(check_name="expirations_on_partition_date", passed=ok)]
+    return write_and_describe(lake, "options_definitions", date, res.table, (), res.metadata(), checks)
+
+
+def _definitions(lake: LakeResource, date: str):
+    d = lake_io.read_partition(lake.path, "options_definitions", date)
+    return S.OPTIONS_DEFINITIONS.arrow.empty_table() if d is None else d.to_arrow()
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="bronze",
+    code_version=code_version(),
+    deps=[bronze_options_definitions],
+)
+def bronze_options_bbo(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """BBO of the 0DTE options (`options.bbo.v1`) from mbp-1/tbbo/bbo-1s/bbo-1m files."""
+    date = context.partition_key
+    res = bronze.options_bbo(lake.landing, date, _definitions(lake, date))
+    return write_and_describe(lake, "options_bbo", date, res.table, (), res.metadata())
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="bronze",
+    code_version=code_version(),
+    deps=[bronze_options_definitions],
+)
+def bronze_options_trades(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Trades of the 0DTE options (`options.trades.v1`)."""
+    date = context.partition_key
+    res = bronze.options_trades(lake.landing, date, _definitions(lake, date))
+    return write_and_describe(lake, "options_trades", date, res.table, (), res.metadata())
+
+
+assets = [
+    bronze_futures_trades,
+    bronze_futures_mbp10,
+    bronze_options_definitions,
+    bronze_options_bbo,
+    bronze_options_trades,
+]

@@ -1,0 +1,108 @@
+"""Silver assets: 2-minute bars, levels, touches, labels and features per trading date."""
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from spymaster_assets.defs.bronze import bronze_futures_trades
+from spymaster_assets.io import write_and_describe
+from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
+from spymaster_assets.resources import LakeResource
+from spymaster_assets.versioning import CONFIG, code_version
+from spymaster_core import bars, features, labels, levels, touches
+from spymaster_core import lake as lake_io
+from spymaster_core import schemas as S
+
+
+def _trades(lake: LakeResource, date: str) -> pl.DataFrame:
+    t = lake_io.read_partition(lake.path, "futures_trades", date)
+    return pl.from_arrow(S.FUTURES_TRADES.arrow.empty_table()) if t is None else t
+
+
+def _read(lake: LakeResource, table: str, date: str, schema: S.TableSchema) -> pl.DataFrame:
+    t = lake_io.read_partition(lake.path, table, date)
+    return pl.from_arrow(schema.arrow.empty_table()) if t is None else t
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="silver",
+    code_version=code_version("levels"),
+    deps=[bronze_futures_trades],
+)
+def silver_bars_2m(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """2-minute OHLCV bars of the front-month future (`silver.bars_2m.v1`)."""
+    date = context.partition_key
+    b = bars.time_bars(_trades(lake, date), CONFIG.levels.bar_minutes)
+    return write_and_describe(lake, "bars_2m", date, b, ("levels",))
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="silver",
+    code_version=code_version("levels", "session"),
+    deps=[bronze_futures_trades, dg.AssetDep(silver_bars_2m, partition_mapping=sma_warmup_mapping)],
+)
+def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """PM/OR high/low and SMA-200/400 levels (`silver.levels.v1`); SMAs warm up on the previous
+    SMA_WARMUP_DAYS dates' bars that exist in the lake. Missing kinds are listed in metadata."""
+    date = context.partition_key
+    earlier = [d for d in lake_io.written_dates(lake.path, "bars_2m") if d < date]
+    warm = earlier[-CONFIG.levels.SMA_WARMUP_DAYS :]
+    hist = pl.concat([_read(lake, "bars_2m", d, S.BARS_2M) for d in [*warm, date]])
+    lv, missing = levels.compute_levels(_trades(lake, date), hist, date, CONFIG)
+    md = {"missing": missing, "warmup_dates": warm, "kinds": sorted(lv["kind"].unique().to_list())}
+    return write_and_describe(lake, "levels", date, lv, ("levels", "session"), md)
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="silver",
+    code_version=code_version("bands", "session"),
+    deps=[silver_levels, bronze_futures_trades],
+)
+def silver_touches(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Level touches within RTH 09:30-13:30 ET (`silver.touches.v1`)."""
+    date = context.partition_key
+    tc = touches.detect_touches(_trades(lake, date), _read(lake, "levels", date, S.LEVELS), date, CONFIG)
+    by_kind = {k: n for k, n in tc.group_by("level_kind").len().iter_rows()} if tc.height else {}
+    return write_and_describe(lake, "touches", date, tc, ("bands", "session"), {"touches_by_kind": by_kind})
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="silver",
+    code_version=code_version("labels"),
+    deps=[silver_touches, bronze_futures_trades],
+    check_specs=[dg.AssetCheckSpec("one_label_per_touch", asset="silver_labels")],
+)
+def silver_labels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Competing-risk BREAK/BOUNCE/CHOP labels per touch (`silver.labels.v1`)."""
+    date = context.partition_key
+    tc = _read(lake, "touches", date, S.TOUCHES)
+    lb = labels.label_touches(_trades(lake, date), tc, CONFIG)
+    counts = {k: n for k, n in lb.group_by("outcome").len().iter_rows()} if lb.height else {}
+    check = dg.AssetCheckResult(
+        check_name="one_label_per_touch",
+        passed=lb.height == tc.height and lb["touch_id"].n_unique() == lb.height,
+    )
+    return write_and_describe(lake, "labels", date, lb, ("labels",), {"outcomes": counts}, [check])
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="silver",
+    code_version=code_version("windows", "bands", "tape"),
+    deps=[silver_touches, bronze_futures_trades],
+    check_specs=[dg.AssetCheckSpec("features_finite", asset="silver_features")],
+)
+def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Per-touch features from the engines (this release: kinematics, tape imbalance)."""
+    date = context.partition_key
+    ft = features.touch_features(_trades(lake, date), _read(lake, "touches", date, S.TOUCHES), CONFIG)
+    vals = ft.select(features.FEATURE_COLUMNS).to_numpy()
+    check = dg.AssetCheckResult(check_name="features_finite", passed=bool(np.isfinite(vals).all()))
+    return write_and_describe(lake, "features", date, ft, ("windows", "bands", "tape"), None, [check])
+
+
+assets = [silver_bars_2m, silver_levels, silver_touches, silver_labels, silver_features]

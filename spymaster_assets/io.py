@@ -1,0 +1,38 @@
+"""Write a partition to the lake and describe it for the Dagster UI."""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+import polars as pl
+import pyarrow as pa
+
+from spymaster_assets.resources import LakeResource
+from spymaster_assets.versioning import version_metadata
+from spymaster_core import lake as lake_io
+
+
+def write_and_describe(
+    lake: LakeResource,
+    table: str,
+    date: str,
+    data: pa.Table | pl.DataFrame,
+    sections: tuple[str, ...],
+    metadata: dict | None = None,
+    checks: list[dg.AssetCheckResult] | None = None,
+) -> dg.MaterializeResult:
+    """Atomically write one partition; return MaterializeResult with rows, path, config hash and a
+    data version equal to the sha256 of the written Parquet file's content (identical inputs and
+    config give an identical version)."""
+    path = lake_io.write_partition(lake.path, table, date, data)
+    digest = hashlib.sha256()
+    for f in sorted(path.glob("*.parquet")):
+        digest.update(f.read_bytes())
+    rows = data.num_rows if isinstance(data, pa.Table) else data.height
+    md: dict = {"rows": rows, "path": dg.MetadataValue.path(str(path)), **version_metadata(*sections)}
+    for k, v in (metadata or {}).items():
+        md[k] = dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+    return dg.MaterializeResult(
+        metadata=md, data_version=dg.DataVersion(digest.hexdigest()[:32]), check_results=checks or []
+    )

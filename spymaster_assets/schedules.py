@@ -1,0 +1,25 @@
+"""Schedules: a nightly build of the last trading date's partition (Bronze and Silver)."""
+
+import datetime as dt
+
+import dagster as dg
+
+from spymaster_core import calendar
+
+daily_job = dg.define_asset_job("daily_partition_job", selection=dg.AssetSelection.groups("bronze", "silver"))
+
+gold_and_models_job = dg.define_asset_job(
+    "gold_and_models_job",
+    selection=dg.AssetSelection.groups("models") | dg.AssetSelection.assets("gold_training"),
+)
+
+
+@dg.schedule(job=daily_job, cron_schedule="0 19 * * 1-5", execution_timezone="America/New_York")
+def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    """At 19:00 ET on weekdays, build the partition of the last trading date on or before today."""
+    today = context.scheduled_execution_time.date() if context.scheduled_execution_time else dt.date.today()
+    dates = calendar.trading_dates(today - dt.timedelta(days=10), today)
+    if not dates:
+        return dg.SkipReason(f"no trading date in the 10 days before {today}")
+    key = dates[-1].isoformat()
+    return dg.RunRequest(run_key=key, partition_key=key)

@@ -1,0 +1,255 @@
+"""Bronze builders: a trading date's landing files -> normalised, filtered, sorted tables.
+
+Landing layout: `landing/GLBX.MDP3/<schema>/<YYYY-MM-DD>/*.dbn[.zst]` and
+`landing/CSV/trades/<YYYY-MM-DD>/*.csv`. Filters (DESIGN §3): the front month is the outright ES
+future with the most traded volume in the session (spreads excluded); options kept are those whose
+definition's underlying is that contract and whose expiration falls on the session date (0DTE).
+Each builder returns (table, metadata) where metadata lists inputs, filters and what was missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from spymaster_core import book, calendar, csv_trades, dbn
+from spymaster_core import schemas as S
+
+ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")
+DATASET_DIR = "GLBX.MDP3"
+
+
+@dataclass
+class BronzeResult:
+    """A Bronze table with the metadata a person reads in the Dagster UI."""
+
+    table: pa.Table
+    schema: S.TableSchema
+    inputs: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "rows": self.table.num_rows,
+            "schema": self.schema.id,
+            "input_files": self.inputs,
+            "missing": self.missing,
+            **self.notes,
+        }
+
+
+def landing_files(landing: Path, schema: str, date: str) -> list[Path]:
+    """DBN files landed for a schema and date, sorted."""
+    d = landing / DATASET_DIR / schema / date
+    return sorted(dbn.iter_dbn_files(d)) if d.exists() else []
+
+
+def sha256(path: Path) -> str:
+    """sha256 hex of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _in_session(table: pa.Table, date: str) -> pa.Table:
+    if table.num_rows == 0:
+        return table
+    df = pl.from_arrow(table)
+    lo, hi = calendar.session_bounds_ns(date)
+    prev_close = calendar.session_bounds_ns(_prev_trading_date(date))[1]
+    df = df.filter((pl.col("ts_event_ns") > prev_close) & (pl.col("ts_event_ns") <= hi))
+    return df.to_arrow().cast(table.schema)
+
+
+def _prev_trading_date(date: str) -> str:
+    d = dt.date.fromisoformat(date)
+    prev = calendar.trading_dates(d - dt.timedelta(days=10), d - dt.timedelta(days=1))
+    return prev[-1].isoformat()
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by([("ts_event_ns", "ascending"), ("sequence", "ascending")])
+
+
+def front_month(trades: pa.Table) -> str | None:
+    """The ES outright with the most traded volume (contracts) in the table, or None."""
+    if trades.num_rows == 0:
+        return None
+    df = pl.from_arrow(trades).filter(pl.col("symbol").str.contains(ES_OUTRIGHT.pattern))
+    if df.is_empty():
+        return None
+    vol = df.group_by("symbol").agg(pl.col("size").sum()).sort(["size", "symbol"], descending=[True, False])
+    return str(vol["symbol"][0])
+
+
+def futures_trades(landing: Path, date: str) -> BronzeResult:
+    """ES front-month trades of a date: from `trades` files; else from mbp-1/tbbo `T` records; else
+    from MBO `T` records; plus any trades CSVs landed for the date."""
+    res = BronzeResult(S.FUTURES_TRADES.arrow.empty_table(), S.FUTURES_TRADES)
+    parts: list[pa.Table] = []
+    for schema in ("trades", "tbbo", "mbp-1", "mbo"):
+        files = landing_files(landing, schema, date)
+        got = []
+        for f in files:
+            dec = dbn.decode_file(f)
+            t = dec.tables.get("trades")
+            if t is None and "mbo" in dec.tables:
+                t = _mbo_trades(dec.tables["mbo"])
+            if t is not None and t.num_rows:
+                got.append(t)
+                res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+        if got:
+            parts = got
+            res.notes["trades_from_schema"] = schema
+            break
+    csv_dir = landing / "CSV" / "trades" / date
+    for f in sorted(csv_dir.glob("*.csv")) if csv_dir.exists() else []:
+        sym = f.name.split("_")[0] if ES_OUTRIGHT.match(f.name.split("_")[0]) else "ES"
+        parts.append(csv_trades.read_trades_csv(f, symbol=sym))
+        res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+        res.notes["trades_from_schema"] = "csv"
+    if not parts:
+        res.missing.append("futures trades: no trades/tbbo/mbp-1/mbo DBN or trades CSV landed")
+        return res
+    allt = _in_session(pa.concat_tables(parts), date)
+    fm = front_month(allt)
+    if fm is None and allt.num_rows and set(allt.column("symbol").to_pylist()) == {"ES"}:
+        fm = "ES"  # a CSV without a contract code
+    res.notes["front_month"] = fm
+    if fm is None:
+        res.missing.append("futures trades: no ES outright contract among the trades")
+        return res
+    df = pl.from_arrow(allt).filter(pl.col("symbol") == fm)
+    res.table = _sorted(df.to_arrow().cast(S.FUTURES_TRADES.arrow))
+    return res
+
+
+def _mbo_trades(mbo: pa.Table) -> pa.Table:
+    df = pl.from_arrow(mbo).filter(pl.col("action") == "T")
+    df = df.with_columns(
+        aggressor=pl.when(pl.col("side") == "B")
+        .then(1)
+        .when(pl.col("side") == "A")
+        .then(-1)
+        .otherwise(0)
+        .cast(pl.Int8),
+        source=pl.lit("mbo"),
+    )
+    return df.select([f.name for f in S.FUTURES_TRADES.arrow]).to_arrow().cast(S.FUTURES_TRADES.arrow)
+
+
+def futures_mbp10(landing: Path, date: str, front: str | None) -> BronzeResult:
+    """ES front-month MBP-10 of a date from mbp-10 files, else rebuilt from MBO by our book.
+    `is_preopen` marks the pre-open auction."""
+    res = BronzeResult(S.FUTURES_MBP10.arrow.empty_table(), S.FUTURES_MBP10)
+    parts = []
+    for f in landing_files(landing, "mbp-10", date):
+        t = dbn.decode_file(f).tables.get("mbp10")
+        if t is not None:
+            parts.append(t)
+            res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+    if parts:
+        res.notes["mbp10_from"] = "mbp-10"
+    else:
+        mbo_files = landing_files(landing, "mbo", date)
+        if mbo_files:
+            parts.append(book.mbo_to_mbp10(mbo_files))
+            res.inputs += [f"{f.name} sha256={sha256(f)[:16]}" for f in mbo_files]
+        if parts:
+            res.notes["mbp10_from"] = "mbo (rebuilt by spymaster_core.book)"
+    if not parts:
+        res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")
+        return res
+    df = pl.from_arrow(_in_session(pa.concat_tables(parts), date))
+    fm = front
+    if fm is None:
+        trades_like = df.filter(pl.col("action") == "T").select("symbol", "size")
+        fm = front_month(trades_like.to_arrow()) if trades_like.height else None
+    if fm is None and df.height:
+        fm = str(df["symbol"].mode().sort()[0])
+    res.notes["front_month"] = fm
+    df = df.filter(pl.col("symbol") == fm).with_columns(
+        is_preopen=pl.Series(book.preopen_mask(df.filter(pl.col("symbol") == fm)["ts_event_ns"].to_numpy()))
+    )
+    res.table = _sorted(df.to_arrow().cast(S.FUTURES_MBP10.arrow))
+    res.notes["crossed_rows_outside_preopen"] = int(
+        df.filter(~pl.col("is_preopen") & (pl.col("bid_px_00") >= pl.col("ask_px_00"))).height
+    )
+    return res
+
+
+def options_definitions(landing: Path, date: str, front: str | None) -> BronzeResult:
+    """0DTE option definitions on the front month: instrument_class C/P, underlying == front month,
+    expiration on the session date (America/New_York)."""
+    res = BronzeResult(S.OPTIONS_DEFINITIONS.arrow.empty_table(), S.OPTIONS_DEFINITIONS)
+    parts = []
+    for f in landing_files(landing, "definition", date):
+        parts.append(dbn.decode_file(f).tables["definitions"])
+        res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+    if not parts:
+        res.missing.append("option definitions: no definition DBN landed")
+        return res
+    df = pl.from_arrow(pa.concat_tables(parts)).filter(pl.col("instrument_class").is_in(["C", "P"]))
+    n_opts = df.height
+    exp_date = (
+        pl.col("expiration_ns")
+        .cast(pl.Datetime("ns", "UTC"))
+        .dt.convert_time_zone("America/New_York")
+        .dt.date()
+    )
+    df = df.filter((pl.col("underlying") == front) & (exp_date == dt.date.fromisoformat(date)))
+    df = df.sort("ts_event_ns").unique("instrument_id", keep="last", maintain_order=True)
+    res.notes.update(front_month=front, options_in_files=n_opts, kept_0dte=df.height)
+    if front is None:
+        res.missing.append("option definitions: no front-month future known for the date")
+    res.table = df.sort("instrument_id").to_arrow().cast(S.OPTIONS_DEFINITIONS.arrow)
+    return res
+
+
+def _option_records(
+    landing: Path, date: str, ids: set[int], schemas: tuple[str, ...], kind: str, res: BronzeResult
+) -> pa.Table | None:
+    parts = []
+    for schema in schemas:
+        for f in landing_files(landing, schema, date):
+            t = dbn.decode_file(f).tables.get(kind)
+            if t is None or t.num_rows == 0:
+                continue
+            df = pl.from_arrow(t).filter(pl.col("instrument_id").is_in(list(ids)))
+            if df.height:
+                parts.append(df.to_arrow().cast(t.schema))
+                res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+    return pa.concat_tables(parts) if parts else None
+
+
+def options_bbo(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
+    """BBO of the kept 0DTE options from mbp-1, tbbo, bbo-1s or bbo-1m files."""
+    res = BronzeResult(S.OPTIONS_BBO.arrow.empty_table(), S.OPTIONS_BBO)
+    ids = set(definitions.column("instrument_id").to_pylist())
+    t = _option_records(landing, date, ids, dbn.BBO_SCHEMAS, "bbo", res) if ids else None
+    if t is None:
+        res.missing.append("option BBO: none for the kept 0DTE instruments")
+        return res
+    res.table = _in_session(t, date).sort_by([("ts_event_ns", "ascending")])
+    return res
+
+
+def options_trades(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
+    """Trades of the kept 0DTE options (trades, tbbo or mbp-1 files)."""
+    res = BronzeResult(S.OPTIONS_TRADES.arrow.empty_table(), S.OPTIONS_TRADES)
+    ids = set(definitions.column("instrument_id").to_pylist())
+    t = _option_records(landing, date, ids, ("trades",), "trades", res) if ids else None
+    if t is None:
+        res.missing.append("option trades: none for the kept 0DTE instruments")
+        return res
+    res.table = _sorted(_in_session(t, date))
+    return res

@@ -1,0 +1,1 @@
+"""Live service (NATS JetStream, replay, streaming core, gateway). Hosts the `spymaster` CLI."""

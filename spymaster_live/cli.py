@@ -1,0 +1,74 @@
+"""The `spymaster` command line (Typer): demo, simulate, ingest.
+
+The CLI is the one place that reaches both halves of the product; each command imports its
+package lazily so `spymaster simulate` never loads Dagster.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Spymaster: ES level break/bounce research platform.", no_args_is_help=True)
+
+
+@app.command()
+def demo(
+    data_dir: Path = typer.Option(Path("data"), help="Where the lake, Dagster home and MLflow store go."),
+    days: int = typer.Option(8, min=5, help="Number of simulated trading dates (at least 5)."),
+    seed: int = typer.Option(7, help="Simulator seed."),
+    samples: bool = typer.Option(True, help="Also land the real Databento samples from ../shared/data."),
+) -> None:
+    """Simulate sessions, land real samples, materialize every asset through Dagster, print a summary."""
+    from spymaster_assets.demo import default_dates, run_demo
+
+    run_demo(data_dir, default_dates(days), seed=seed, with_samples=samples, echo=typer.echo)
+
+
+@app.command()
+def simulate(
+    date: str = typer.Option(..., help="Trading date YYYY-MM-DD."),
+    seed: int = typer.Option(0, help="Random seed: same date and seed give identical files."),
+    out: Path = typer.Option(..., help="Output directory (landing layout GLBX.MDP3/<schema>/<date>/)."),
+    scale: str = typer.Option("demo", help="Size of the day: demo or small."),
+) -> None:
+    """Write a simulated session (ES trades + MBP-10, 0DTE options) as DBN files."""
+    from spymaster_core.sim import simulate_session
+
+    try:
+        res = simulate_session(date, seed, out, scale=scale)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    for kind, path in res.files.items():
+        typer.echo(f"{kind}: {path}")
+    typer.echo(f"records: {res.counts}; planted reactions: {len(res.planted)}")
+
+
+@app.command()
+def ingest(
+    path: Path = typer.Argument(..., help="A DBN file (or trades CSV) to decode and summarise."),
+) -> None:
+    """Decode one DBN file (or trades CSV) and print the normalised tables' row counts."""
+    from spymaster_core import csv_trades, dbn
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        if path.suffix == ".csv":
+            t = csv_trades.read_trades_csv(path)
+            typer.echo(f"trades: {t.num_rows} rows")
+            return
+        dec = dbn.decode_file(path)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{path}: schema={dec.schema} dbn_version={dec.version} dataset={dec.dataset}")
+    for kind, table in dec.tables.items():
+        typer.echo(f"  {kind}: {table.num_rows} rows")
+    for schema, reason in dec.skipped:
+        typer.echo(f"  skipped {schema}: {reason}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,20 @@
+"""Shared fixtures: the real Databento samples in ../shared/data (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = Path(os.environ.get("SPYMASTER_SAMPLES", str(REPO.parent / "shared" / "data"))).resolve()
+MBO_DAY = SAMPLES / "nautilus_trader/tests/test_data/databento/esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+ESM8_CSV = SAMPLES / "rTrawl/data/ESM8_trades_2018-05-07.from_RData.csv"
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.exists():
+        pytest.fail(f"real sample folder {SAMPLES} is missing (expected ../shared/data beside the repo)")
+    return SAMPLES

@@ -1,0 +1,104 @@
+"""Every real DBN sample decodes into typed tables; bad files give one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from spymaster_core import dbn
+from spymaster_core import schemas as S
+
+KIND_SCHEMA = {
+    "trades": S.FUTURES_TRADES,
+    "mbp10": S.FUTURES_MBP10,
+    "mbo": S.FUTURES_MBO,
+    "bbo": S.BBO,
+    "definitions": S.DEFINITIONS,
+    "statistics": S.STATISTICS,
+    "status": S.STATUS,
+    "ohlcv": S.OHLCV,
+}
+
+
+def test_every_sample_file_decodes(samples: Path) -> None:
+    files = list(dbn.iter_dbn_files(samples))
+    assert len(files) >= 70
+    versions = set()
+    for f in files:
+        dec = dbn.decode_file(f)
+        versions.add(dec.version)
+        assert dec.tables, f"{f} decoded to nothing"
+        assert sum(t.num_rows for t in dec.tables.values()) > 0, f
+        for kind, table in dec.tables.items():
+            assert table.schema.equals(KIND_SCHEMA[kind].arrow), (f, kind)
+    assert versions == {1, 2, 3}
+
+
+def test_prices_are_points_and_timestamps_ns(samples: Path) -> None:
+    f = samples / "databento-python/tests/data/GLBX.MDP3/test_data.mbp-10.dbn.zst"
+    t = dbn.decode_file(f).tables["mbp10"]
+    bid = t.column("bid_px_00").to_pylist()
+    assert all(3_600 < p < 3_800 for p in bid)  # ESH1 near 3,700 points in Dec 2020
+    ts = t.column("ts_event_ns").to_pylist()
+    assert all(1_609_000_000 * 10**9 < x < 1_609_300_000 * 10**9 for x in ts)
+
+
+def test_trade_aggressor_from_side(samples: Path) -> None:
+    f = (
+        samples
+        / "nautilus_trader/tests/test_data/databento/historical_bars_catalog/databento/futures_trades_2024-07-01T23-58_2024-07-02T00-02.dbn.zst"
+    )
+    t = dbn.decode_file(f).tables["trades"].to_pydict()
+    assert len(t["price"]) == 120 and sum(t["size"]) == 253
+    for side, agg in zip(t["side"], t["aggressor"], strict=True):
+        assert agg == {"B": 1, "A": -1, "N": 0}[side]
+    assert set(t["symbol"]) == {"ESU4"}
+
+
+def test_mixed_live_file_is_split_by_record_type(samples: Path) -> None:
+    dec = dbn.decode_file(samples / "databento-python/tests/data/LIVE/test_data.live.dbn.zst")
+    assert dec.schema is None
+    assert dec.tables["mbo"].num_rows == 5 and dec.tables["statistics"].num_rows == 9
+    assert dec.skipped
+
+
+def test_unsupported_schema_is_skipped_not_crashed(samples: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(schema, *a, **k):
+        raise KeyError(schema)
+
+    monkeypatch.setattr(dbn, "_normalise", refuse)
+    dec = dbn.decode_file(samples / "databento-python/tests/data/GLBX.MDP3/test_data.status.dbn.zst")
+    assert dec.tables == {} and dec.skipped[0][0] == "status"
+
+
+def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "empty.dbn.zst"
+    f.write_bytes(b"")
+    with pytest.raises(dbn.DBNReadError, match=r"empty\.dbn\.zst: file is empty"):
+        dbn.decode_file(f)
+
+
+def test_truncated_file_is_a_clear_error(samples: Path, tmp_path: Path) -> None:
+    src = samples / "databento-python/tests/data/GLBX.MDP3/test_data.mbp-10.dbn.zst"
+    raw = __import__("zstandard").ZstdDecompressor().decompress(src.read_bytes(), max_output_size=10**7)
+    f = tmp_path / "truncated.mbp-10.dbn"
+    f.write_bytes(raw[: len(raw) - 100])  # cut inside the last record
+    with pytest.raises(dbn.DBNReadError, match="truncated.mbp-10.dbn"):
+        dbn.decode_file(f)
+
+
+def test_not_dbn_is_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "junk.dbn"
+    f.write_bytes(b"this is not DBN at all")
+    with pytest.raises(dbn.DBNReadError, match="junk.dbn"):
+        dbn.decode_file(f)
+
+
+def test_symbols_from_metadata(samples: Path) -> None:
+    store = dbn.open_store(
+        samples / "nautilus_trader/tests/test_data/databento/esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+    )
+    assert dbn.instrument_symbols(store) == {17077: "ESH4"}
+    assert isinstance(dbn.prices(__import__("numpy").array([dbn.UNDEF_PRICE])), pa.Array)

@@ -1,0 +1,79 @@
+"""The Dagster code location loads: every asset, check, job and schedule; code versions carry config hashes."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from spymaster_assets.definitions import defs
+from spymaster_assets.partitions import trading_day_partitions
+from spymaster_core.config import DEFAULT_CONFIG, config_hash
+
+EXPECTED = {
+    "bronze_futures_trades",
+    "bronze_futures_mbp10",
+    "bronze_options_definitions",
+    "bronze_options_bbo",
+    "bronze_options_trades",
+    "silver_bars_2m",
+    "silver_levels",
+    "silver_touches",
+    "silver_labels",
+    "silver_features",
+    "gold_training",
+    "break_bounce_model",
+}
+
+
+def test_every_asset_loads() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert EXPECTED <= keys
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_checks_jobs_schedules() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {c.name for c in graph.asset_check_keys}
+    assert {
+        "timestamps_sorted",
+        "no_crossed_book_outside_preopen",
+        "single_front_month",
+        "expirations_on_partition_date",
+        "features_finite",
+        "one_label_per_touch",
+    } <= checks
+    assert defs.resolve_job_def("daily_partition_job") is not None
+    assert defs.resolve_schedule_def("nightly_schedule").cron_schedule == "0 19 * * 1-5"
+
+
+def test_gold_reads_silver_lineage() -> None:
+    graph = defs.resolve_asset_graph()
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey("gold_training")).parent_keys}
+    assert {"silver_touches", "silver_labels", "silver_features"} <= parents
+
+
+def test_partitions_follow_cme_calendar() -> None:
+    keys = trading_day_partitions.get_partition_keys_in_range(
+        dg.PartitionKeyRange("2023-12-21", "2024-01-03")
+    )
+    assert keys == [
+        "2023-12-21",
+        "2023-12-22",
+        "2023-12-26",
+        "2023-12-27",
+        "2023-12-28",
+        "2023-12-29",
+        "2024-01-02",
+        "2024-01-03",
+    ]
+
+
+def test_code_versions_carry_config_hash() -> None:
+    graph = defs.resolve_asset_graph()
+    labels_cv = graph.get(dg.AssetKey("silver_labels")).code_version
+    assert labels_cv.endswith(config_hash(DEFAULT_CONFIG, ["labels"]))
+    changed = DEFAULT_CONFIG.model_copy(
+        update={"labels": DEFAULT_CONFIG.labels.model_copy(update={"LOOKFORWARD_MINUTES": 10.0})}
+    )
+    assert config_hash(changed, ["labels"]) != config_hash(DEFAULT_CONFIG, ["labels"])
+    assert config_hash(changed, ["bands"]) == config_hash(DEFAULT_CONFIG, ["bands"])

@@ -1,0 +1,37 @@
+"""Atomic partition writes: a failed write leaves the previous good partition untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from spymaster_core import lake
+
+
+def test_write_read_replace(tmp_path: Path) -> None:
+    lake.write_partition(tmp_path, "touches", "2026-11-16", pl.DataFrame({"a": [1, 2]}))
+    lake.write_partition(tmp_path, "touches", "2026-11-16", pl.DataFrame({"a": [3]}))
+    assert lake.read_partition(tmp_path, "touches", "2026-11-16")["a"].to_list() == [3]
+    assert lake.written_dates(tmp_path, "touches") == ["2026-11-16"]
+    assert not [p for p in (tmp_path / "silver/touches").iterdir() if p.name.startswith(".")]
+
+
+def test_failed_write_keeps_previous_partition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lake.write_partition(tmp_path, "labels", "2026-11-16", pl.DataFrame({"a": [1, 2]}))
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", boom)
+    with pytest.raises(OSError, match="disk full"):
+        lake.write_partition(tmp_path, "labels", "2026-11-16", pl.DataFrame({"a": [9]}))
+    assert lake.read_partition(tmp_path, "labels", "2026-11-16")["a"].to_list() == [1, 2]
+    assert not [p for p in (tmp_path / "silver/labels").iterdir() if p.name.startswith(".")]
+
+
+def test_unknown_table(tmp_path: Path) -> None:
+    with pytest.raises(KeyError, match="unknown lake table 'nope'"):
+        lake.partition_dir(tmp_path, "nope", "2026-11-16")

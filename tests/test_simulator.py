@@ -1,0 +1,74 @@
+"""Simulator v0: genuine DBN files, deterministic for a seed, with real levels and touches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from spymaster_core import calendar, dbn, levels, touches
+from spymaster_core.bars import time_bars
+from spymaster_core.config import DEFAULT_CONFIG as C
+from spymaster_core.sim import front_month_symbol, simulate_session
+
+DATE = "2026-11-16"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory):
+    return simulate_session(DATE, 3, tmp_path_factory.mktemp("sim"), scale="small")
+
+
+def test_files_read_back_as_dbn(sim) -> None:
+    dec = {k: dbn.decode_file(p) for k, p in sim.files.items()}
+    assert all(d.dataset == "GLBX.MDP3" for d in dec.values())
+    tr = pl.from_arrow(dec["trades"].tables["trades"])
+    assert tr.height == sim.counts["futures_trades"] and set(tr["symbol"]) == {"ESZ6"}
+    t0, t1 = calendar.et_ns(DATE, "04:00"), calendar.et_ns(DATE, "16:00")
+    assert tr["ts_event_ns"].min() >= t0 and tr["ts_event_ns"].max() < t1
+    assert tr["ts_event_ns"].is_sorted()
+    assert (tr["price"] * 4 % 1 == 0).all()  # 0.25 tick
+    mbp = pl.from_arrow(dec["mbp-10"].tables["mbp10"])
+    assert (mbp["bid_px_00"] < mbp["ask_px_00"]).all()
+    defs = pl.from_arrow(dec["definition"].tables["definitions"])
+    assert set(defs["underlying"]) == {"ESZ6"} and set(defs["instrument_class"]) == {"C", "P"}
+    assert (defs["strike_price"] % 5 == 0).all()
+    assert dec["mbp-1"].tables["bbo"].num_rows > 0 and dec["opt-trades"].tables["trades"].num_rows > 0
+
+
+def test_trade_record_then_size_removal(sim) -> None:
+    mbp = pl.from_arrow(dbn.decode_file(sim.files["mbp-10"]).tables["mbp10"])
+    i = mbp.with_row_index().filter(pl.col("action") == "T")["index"][10]
+    t, c = mbp.row(i, named=True), mbp.row(i + 1, named=True)
+    prev = mbp.row(i - 1, named=True)
+    assert t["ask_sz_00"] == prev["ask_sz_00"] and t["bid_sz_00"] == prev["bid_sz_00"]  # T leaves depth alone
+    assert c["action"] == "C" and c["flags"] & 128 and c["size"] == t["size"]
+
+
+def test_deterministic_for_a_seed(tmp_path: Path, sim) -> None:
+    again = simulate_session(DATE, 3, tmp_path, scale="small")
+    for k in sim.files:
+        assert again.files[k].read_bytes() == sim.files[k].read_bytes()
+    other = simulate_session(DATE, 4, tmp_path / "other", scale="small")
+    assert other.files["trades"].read_bytes() != sim.files["trades"].read_bytes()
+
+
+def test_session_has_levels_and_touches(sim) -> None:
+    tr = pl.from_arrow(dbn.decode_file(sim.files["trades"]).tables["trades"])
+    lv, _ = levels.compute_levels(tr, time_bars(tr), DATE, C)
+    assert {"PM_HIGH", "PM_LOW", "OR_HIGH", "OR_LOW", "SMA_200"} <= set(lv["kind"])
+    assert touches.detect_touches(tr, lv, DATE, C).height >= 3
+    assert len(sim.planted) >= 3
+
+
+def test_bad_date_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="2026-12-25 is not a CME_Equity trading date"):
+        simulate_session("2026-12-25", 1, tmp_path)  # Christmas
+
+
+def test_front_month_roll() -> None:
+    import datetime as dt
+
+    assert front_month_symbol(dt.date(2026, 12, 9)) == "ESZ6"
+    assert front_month_symbol(dt.date(2026, 12, 11)) == "ESH7"  # 8 days before the 18 Dec expiry

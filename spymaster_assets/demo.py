@@ -38,7 +38,8 @@ def _setup_env(data_dir: Path) -> None:
     os.environ.setdefault("SPYMASTER_DATA", str(data_dir))
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     os.environ.setdefault("DAGSTER_HOME", str(home))
 
 
@@ -85,6 +86,7 @@ def run_demo(
     graph = defs.resolve_asset_graph()
     daily = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
     all_assets = list(defs.assets)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progress lines come from us
     ordered = sorted(d for d in dates if d >= "2018-01-01")
     for i, d in enumerate(ordered, 1):
         t0 = time.time()

@@ -200,6 +200,10 @@ def options_definitions(landing: Path, date: str, front: str | None) -> BronzeRe
         return res
     df = pl.from_arrow(pa.concat_tables(parts)).filter(pl.col("instrument_class").is_in(["C", "P"]))
     n_opts = df.height
+    if front is None:
+        res.notes.update(front_month=None, options_in_files=n_opts, kept_0dte=0)
+        res.missing.append("option definitions: no front-month future known for the date")
+        return res
     exp_date = (
         pl.col("expiration_ns")
         .cast(pl.Datetime("ns", "UTC"))
@@ -209,8 +213,6 @@ def options_definitions(landing: Path, date: str, front: str | None) -> BronzeRe
     df = df.filter((pl.col("underlying") == front) & (exp_date == dt.date.fromisoformat(date)))
     df = df.sort("ts_event_ns").unique("instrument_id", keep="last", maintain_order=True)
     res.notes.update(front_month=front, options_in_files=n_opts, kept_0dte=df.height)
-    if front is None:
-        res.missing.append("option definitions: no front-month future known for the date")
     res.table = df.sort("instrument_id").to_arrow().cast(S.OPTIONS_DEFINITIONS.arrow)
     return res
 

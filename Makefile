@@ -24,7 +24,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 dagster: $(STAMP)
-	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home SPYMASTER_LAKE=$(CURDIR)/data/lake \
+	SPYMASTER_DUCKDB=$(CURDIR)/data/spymaster.duckdb $(BIN)/dagster dev -w workspace.yaml
 
 mlflow: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db

@@ -48,6 +48,7 @@ def run_demo(
 ) -> dict:
     """Run the whole platform end to end; return the summary dict that was printed."""
     t_start = time.time()
+    data_dir = data_dir.resolve()  # dbt runs in dbt/: every path it sees must be absolute
     _setup_env(data_dir)
     import dagster as dg
     import polars as pl

@@ -20,7 +20,7 @@ if not dbt_project.manifest_path.exists():
     subprocess.run(
         [DBT_EXECUTABLE, "parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet"],
         check=True,
-        env={**os.environ, "SPYMASTER_LAKE": os.environ.get("SPYMASTER_LAKE", "data/lake")},
+        env={**os.environ, "SPYMASTER_LAKE": os.path.abspath(os.environ.get("SPYMASTER_LAKE", "data/lake"))},
     )
 
 

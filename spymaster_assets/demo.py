@@ -97,7 +97,7 @@ def run_demo(
             instance=instance,
             resources=defs.resources,
             selection=dg.AssetSelection.assets(*daily),
-            raise_on_error=True,
+            run_config=quiet,
         )
         echo(
             f"[materialize {i}/{len(ordered)}] {d}: {len(res.get_asset_materialization_events())} assets "
@@ -109,6 +109,7 @@ def run_demo(
         instance=instance,
         resources=defs.resources,
         selection=dg.AssetSelection.assets("gold_training", "break_bounce_model"),
+        run_config=quiet,
     )
     echo(f"[materialize] gold_training (dbt) + break_bounce_model ({time.time() - t0:.1f}s)")
     model_md = {}

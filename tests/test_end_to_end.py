@@ -36,8 +36,13 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     graph = defs.resolve_asset_graph()
     daily = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
     for d in ["2018-05-07", "2023-12-26", *SIM_DATES]:
-        res = dg.materialize(list(defs.assets), partition_key=d, instance=instance, resources=defs.resources,
-                             selection=dg.AssetSelection.assets(*daily))
+        res = dg.materialize(
+            list(defs.assets),
+            partition_key=d,
+            instance=instance,
+            resources=defs.resources,
+            selection=dg.AssetSelection.assets(*daily),
+        )
         assert res.success
         failed = [c for c in res.get_asset_check_evaluations() if not c.passed]
         assert not failed, failed
@@ -63,13 +68,21 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     assert defs_t.height == 82 and set(defs_t["underlying"]) == {"ESZ6"}
     assert "SMA_400" in set(lake.read_partition(root, "levels", "2026-11-18")["kind"])
 
-    res = dg.materialize(list(defs.assets), instance=instance, resources=defs.resources,
-                         selection=dg.AssetSelection.assets("gold_training", "break_bounce_model"))
+    res = dg.materialize(
+        list(defs.assets),
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets("gold_training", "break_bounce_model"),
+    )
     assert res.success
     gold = pl.read_parquet(root / "gold" / "training" / "gold_training.parquet")
-    n_touches = sum(lake.read_partition(root, "touches", d).height for d in ["2018-05-07", "2023-12-26", *SIM_DATES])
+    n_touches = sum(
+        lake.read_partition(root, "touches", d).height for d in ["2018-05-07", "2023-12-26", *SIM_DATES]
+    )
     assert gold.height == n_touches and gold["touch_id"].is_unique().all()
-    model_ev = [e for e in res.get_asset_materialization_events() if e.asset_key == dg.AssetKey("break_bounce_model")]
+    model_ev = [
+        e for e in res.get_asset_materialization_events() if e.asset_key == dg.AssetKey("break_bounce_model")
+    ]
     md = model_ev[0].materialization.metadata
     import mlflow
 

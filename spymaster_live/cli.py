@@ -11,7 +11,11 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Spymaster: ES level break/bounce research platform.", no_args_is_help=True)
+app = typer.Typer(
+    help="Spymaster: ES level break/bounce research platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals hold whole tables: rendering them hangs on an error
+)
 
 
 @app.command()

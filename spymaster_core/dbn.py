@@ -105,7 +105,8 @@ def prices(raw: np.ndarray) -> pa.Array:
     """int64 fixed-point (1e-9) prices -> float64 points, UNDEF_PRICE -> null."""
     raw = raw.astype(np.int64, copy=False)
     mask = raw == UNDEF_PRICE
-    return pa.array(raw * PRICE_SCALE, type=pa.float64(), mask=mask)
+    # Division (not * 1e-9) is correctly rounded: a price on the 0.25 grid comes out exact.
+    return pa.array(raw / 1e9, type=pa.float64(), mask=mask if mask.any() else None)
 
 
 def _ts_ns(raw: np.ndarray) -> pa.Array:
@@ -114,13 +115,24 @@ def _ts_ns(raw: np.ndarray) -> pa.Array:
     return pa.array(raw.astype(np.int64), type=pa.int64(), mask=mask if mask.any() else None)
 
 
+_BYTE_STRINGS = pa.array([chr(i) if i else "" for i in range(256)], type=pa.string())
+
+
 def _chars(raw: np.ndarray) -> pa.Array:
-    return pa.array(raw.astype("U1"), type=pa.string())
+    """One-byte DBN char fields (action, side, ...) -> Arrow strings, by table lookup (O(n), no Python loop)."""
+    return _BYTE_STRINGS.take(pa.array(np.ascontiguousarray(raw).view(np.uint8)))
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    return pa.array([value], type=pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
 def _symbols(ids: np.ndarray, symbols: dict[int, str]) -> pa.Array:
     if len(ids) == 0:
         return pa.array([], type=pa.string())
+    if ids.min() == ids.max():
+        name = symbols.get(int(ids[0]))
+        return pa.nulls(len(ids), pa.string()) if name is None else _repeat(name, len(ids))
     uniq, inv = np.unique(ids, return_inverse=True)
     names = pa.array([symbols.get(int(u)) for u in uniq], type=pa.string())
     return names.take(pa.array(inv.astype(np.int64)))
@@ -129,6 +141,24 @@ def _symbols(ids: np.ndarray, symbols: dict[int, str]) -> pa.Array:
 def _aggressor(side: np.ndarray) -> pa.Array:
     s = side.astype("U1")
     return pa.array(np.where(s == "B", 1, np.where(s == "A", -1, 0)).astype(np.int8))
+
+
+_BLOCK_RECORDS = 8192  # ~3 MB of MBP-10 records: stays in cache while every field is copied out
+
+
+def columns(a: np.ndarray, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Contiguous per-field copies of a structured record array.
+
+    Copying block by block keeps each block in CPU cache across all fields; copying a field at a
+    time over the whole array re-reads every 368-byte MBP-10 record once per field (3x slower here).
+    """
+    names = list(names or a.dtype.names)
+    out = {n: np.empty(len(a), dtype=a.dtype[n]) for n in names}
+    for i in range(0, len(a), _BLOCK_RECORDS):
+        blk = a[i : i + _BLOCK_RECORDS]
+        for n in names:
+            out[n][i : i + _BLOCK_RECORDS] = blk[n]
+    return out
 
 
 def _common(a: np.ndarray, symbols: dict[int, str]) -> dict[str, pa.Array]:
@@ -154,7 +184,7 @@ def trades_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Tabl
         "aggressor": _aggressor(a["side"]),
         "flags": pa.array(a["flags"].astype(np.uint8)),
         "sequence": pa.array(a["sequence"].astype(np.uint32)),
-        "source": pa.array([source] * n, type=pa.string()) if n else pa.array([], pa.string()),
+        "source": _repeat(source, n),
     }
     return _table(S.FUTURES_TRADES, cols)
 
@@ -162,23 +192,24 @@ def trades_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Tabl
 def mbp10_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
     """MBP-10 records -> `futures.mbp10.v1` (is_preopen left False; the Bronze layer sets it)."""
     n = len(a)
-    cols = _common(a, symbols) | {
-        "action": _chars(a["action"]),
-        "side": _chars(a["side"]),
-        "depth": pa.array(a["depth"].astype(np.uint8)),
-        "price": prices(a["price"]),
-        "size": pa.array(a["size"].astype(np.int64)),
-        "flags": pa.array(a["flags"].astype(np.uint8)),
-        "sequence": pa.array(a["sequence"].astype(np.uint32)),
-        "is_snapshot": pa.array((a["flags"] & databento_dbn.F_SNAPSHOT) != 0),
+    c = columns(a)
+    cols = _common(c, symbols) | {
+        "action": _chars(c["action"]),
+        "side": _chars(c["side"]),
+        "depth": pa.array(c["depth"].astype(np.uint8, copy=False)),
+        "price": prices(c["price"]),
+        "size": pa.array(c["size"].astype(np.int64)),
+        "flags": pa.array(c["flags"].astype(np.uint8, copy=False)),
+        "sequence": pa.array(c["sequence"].astype(np.uint32, copy=False)),
+        "is_snapshot": pa.array((c["flags"] & databento_dbn.F_SNAPSHOT) != 0),
         "is_preopen": pa.array(np.zeros(n, dtype=bool)),
-        "source": pa.array([source] * n, type=pa.string()) if n else pa.array([], pa.string()),
+        "source": _repeat(source, n),
     }
     for i in range(S.BOOK_DEPTH):
         for side in ("bid", "ask"):
-            cols[f"{side}_px_{i:02d}"] = prices(a[f"{side}_px_{i:02d}"])
-            cols[f"{side}_sz_{i:02d}"] = pa.array(a[f"{side}_sz_{i:02d}"].astype(np.int64))
-            cols[f"{side}_ct_{i:02d}"] = pa.array(a[f"{side}_ct_{i:02d}"].astype(np.int64))
+            cols[f"{side}_px_{i:02d}"] = prices(c[f"{side}_px_{i:02d}"])
+            cols[f"{side}_sz_{i:02d}"] = pa.array(c[f"{side}_sz_{i:02d}"].astype(np.int64))
+            cols[f"{side}_ct_{i:02d}"] = pa.array(c[f"{side}_ct_{i:02d}"].astype(np.int64))
     return _table(S.FUTURES_MBP10, cols)
 
 
@@ -205,7 +236,7 @@ def bbo_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table:
         "ask_px": prices(a["ask_px_00"]),
         "bid_sz": pa.array(a["bid_sz_00"].astype(np.int64)),
         "ask_sz": pa.array(a["ask_sz_00"].astype(np.int64)),
-        "schema": pa.array([schema] * n, type=pa.string()) if n else pa.array([], pa.string()),
+        "schema": _repeat(schema, n),
     }
     return _table(S.BBO, cols)
 
@@ -274,7 +305,7 @@ def ohlcv_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table
         "low": prices(a["low"]),
         "close": prices(a["close"]),
         "volume": pa.array(a["volume"].astype(np.int64)),
-        "schema": pa.array([schema] * n, type=pa.string()) if n else pa.array([], pa.string()),
+        "schema": _repeat(schema, n),
     }
     return _table(S.OHLCV, cols)
 
@@ -346,3 +377,30 @@ def iter_dbn_files(root: str | Path) -> Iterator[Path]:
     for p in sorted(Path(root).rglob("*")):
         if p.is_file() and (p.name.endswith(".dbn") or p.name.endswith(".dbn.zst")):
             yield p
+
+
+def iter_chunks(
+    path: str | Path, chunk_records: int = 1_000_000
+) -> Iterator[tuple[str, np.ndarray, dict[int, str]]]:
+    """Stream a single-schema DBN file as (schema, structured records, symbols) chunks of at most
+    `chunk_records`, so memory is bounded by the chunk, not the file.
+
+    Raises `DBNReadError` naming the file for an unreadable, mixed-schema or truncated file.
+    """
+    p = Path(path)
+    store = open_store(p)
+    if store.schema is None:
+        raise DBNReadError(f"{p}: mixed-schema file cannot be streamed by schema; use decode_file")
+    schema = str(store.schema)
+    symbols = instrument_symbols(store)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            for chunk in store.to_ndarray(count=chunk_records):
+                yield schema, np.asarray(chunk), symbols
+        except Exception as exc:
+            raise DBNReadError(f"{p}: records cannot be decoded ({type(exc).__name__}: {exc})") from exc
+    for w in caught:
+        if "truncated" in str(w.message) or "incomplete record" in str(w.message):
+            raise DBNReadError(f"{p}: {w.message}")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

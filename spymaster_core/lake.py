@@ -45,6 +45,38 @@ def partition_dir(root: Path, table: str, date: str) -> Path:
     return root / TABLE_DIRS[table] / f"date={date}"
 
 
+class PartitionWriter:
+    """Write one partition incrementally and swap it in atomically on `commit()`.
+
+    Usage: `with PartitionWriter(root, table, date) as w: w.path ...; w.commit()`. Files go to a
+    temporary directory beside the target; without `commit()` (an exception, a crash) the
+    temporary directory is removed and the previous partition is untouched.
+    """
+
+    def __init__(self, root: Path, table: str, date: str) -> None:
+        self.final = partition_dir(root, table, date)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.token = uuid.uuid4().hex[:8]
+        self.path = self.final.with_name(f".{self.final.name}.tmp-{self.token}")
+
+    def __enter__(self) -> PartitionWriter:
+        self.path.mkdir()
+        return self
+
+    def commit(self) -> Path:
+        old = self.final.with_name(f".{self.final.name}.old-{self.token}")
+        if self.final.exists():
+            os.replace(self.final, old)
+        os.replace(self.path, self.final)
+        if old.exists():
+            shutil.rmtree(old)
+        return self.final
+
+    def __exit__(self, *exc: object) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+
+
 def write_partition(root: Path, table: str, date: str, data: pa.Table | pl.DataFrame) -> Path:
     """Atomically replace one partition with `data` (one Parquet file, zstd, sized row groups).
 
@@ -52,23 +84,9 @@ def write_partition(root: Path, table: str, date: str, data: pa.Table | pl.DataF
     """
     if isinstance(data, pl.DataFrame):
         data = data.to_arrow()
-    final = partition_dir(root, table, date)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:8]
-    tmp = final.with_name(f".{final.name}.tmp-{token}")
-    tmp.mkdir()
-    try:
-        pq.write_table(data, tmp / "part-0.parquet", compression="zstd", row_group_size=ROW_GROUP_ROWS)
-        old = final.with_name(f".{final.name}.old-{token}")
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old.exists():
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return final
+    with PartitionWriter(root, table, date) as w:
+        pq.write_table(data, w.path / "part-0.parquet", compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        return w.commit()
 
 
 def read_partition(root: Path, table: str, date: str) -> pl.DataFrame | None:

@@ -36,7 +36,7 @@ def simulate(
     date: str = typer.Option(..., help="Trading date YYYY-MM-DD."),
     seed: int = typer.Option(0, help="Random seed: same date and seed give identical files."),
     out: Path = typer.Option(..., help="Output directory (landing layout GLBX.MDP3/<schema>/<date>/)."),
-    scale: str = typer.Option("demo", help="Size of the day: demo or small."),
+    scale: str = typer.Option("demo", help="Size of the day: demo, small, or bench (>= 5 M MBP-10 records)."),
 ) -> None:
     """Write a simulated session (ES trades + MBP-10, 0DTE options) as DBN files."""
     from spymaster_core.sim import simulate_session

@@ -18,7 +18,7 @@ DEPTH = 10
 
 
 def _fresh_size(rng: np.random.Generator, level: int) -> int:
-    return int(rng.integers(5, 40) + 6 * level + rng.integers(0, 30))
+    return int(rng.integers(5, 70)) + 6 * level
 
 
 def simulate_futures(
@@ -52,74 +52,74 @@ def simulate_futures(
     out_bid_sz = np.zeros((len(mbp), DEPTH), dtype=np.int64)
     out_ask_sz = np.zeros((len(mbp), DEPTH), dtype=np.int64)
     k = 0
-    ti = 0
-    seq = 1000
 
     def recentre(best_bid: int) -> None:
         for j in range(DEPTH):
             bp, ap = best_bid - j, best_bid + 1 + j
             bid_px[j], ask_px[j] = bp, ap
-            bid_sz[j] = book_bid.setdefault(bp, _fresh_size(rng, j))
-            ask_sz[j] = book_ask.setdefault(ap, _fresh_size(rng, j))
-        for p in [p for p in book_bid if p > best_bid]:
+            if bp not in book_bid:
+                book_bid[bp] = _fresh_size(rng, j)
+            if ap not in book_ask:
+                book_ask[ap] = _fresh_size(rng, j)
+            bid_sz[j], ask_sz[j] = book_bid[bp], book_ask[ap]
+        # Levels that left the book's 10-level window are forgotten; they come back fresh.
+        for p in [p for p in book_bid if p > best_bid or p <= best_bid - DEPTH]:
             del book_bid[p]
-        for p in [p for p in book_ask if p <= best_bid]:
+        for p in [p for p in book_ask if p <= best_bid or p > best_bid + DEPTH]:
             del book_ask[p]
 
-    def emit(ts: int, action: str, side: str, px_ticks: int, size: int, flags: int) -> None:
-        nonlocal k, seq
-        r = mbp[k]
-        r["ts_event"] = ts
-        r["ts_recv"] = ts + 150_000
-        r["instrument_id"] = instrument_id
-        r["action"] = action.encode()
-        r["side"] = side.encode()
-        r["price"] = px_ticks * int(TICK * PX_SCALE)
-        r["size"] = size
-        r["flags"] = flags
-        r["sequence"] = seq
+    n_cap = len(mbp)
+    ev_ts = np.zeros(n_cap, dtype=np.int64)
+    ev_action = np.zeros(n_cap, dtype="S1")
+    ev_side = np.zeros(n_cap, dtype="S1")
+    ev_px = np.zeros(n_cap, dtype=np.int64)
+    ev_size = np.zeros(n_cap, dtype=np.int64)
+    ev_flags = np.zeros(n_cap, dtype=np.int64)
+
+    def emit(ts: int, action: bytes, side: bytes, px_ticks: int, size: int, flags: int) -> None:
+        nonlocal k
+        ev_ts[k], ev_action[k], ev_side[k], ev_px[k], ev_size[k], ev_flags[k] = (
+            ts,
+            action,
+            side,
+            px_ticks,
+            size,
+            flags,
+        )
         out_bid_px[k], out_ask_px[k], out_bid_sz[k], out_ask_sz[k] = bid_px, ask_px, bid_sz, ask_sz
-        seq += 1
         k += 1
 
+    trade_rows: list[int] = []
     prev_bid = None
     for s in range(n_s):
         base = t0_ns + s * 1_000_000_000
         b = int(path.bid_ticks[s])
         if b != prev_bid:
             recentre(b)
-            emit(
-                base,
-                "A",
-                "B" if prev_bid is None or b > prev_bid else "A",
-                b if prev_bid is None or b > prev_bid else b + 1,
-                int(bid_sz[0]),
-                F_LAST,
-            )
+            up = prev_bid is None or b > prev_bid
+            emit(base, b"A", b"B" if up else b"A", b if up else b + 1, int(bid_sz[0]), F_LAST)
             prev_bid = b
         nt, nq = int(n_tr[s]), int(n_q[s])
-        offs = np.sort(rng.integers(1_000, 999_000_000, nt + nq))
-        kinds = rng.permutation(np.r_[np.ones(nt, dtype=bool), np.zeros(nq, dtype=bool)])
-        for off, is_trade in zip(offs, kinds, strict=True):
-            ts = base + int(off)
-            if is_trade:
-                buy = rng.random() < path.p_buy[s]
-                size = int(
-                    min(1 + rng.geometric(0.35) - 1 + (rng.random() < 0.03) * rng.integers(10, 60), 120)
-                )
+        n = nt + nq
+        if n == 0:
+            continue
+        # Draw the second's randomness at once; the book walk below stays event by event.
+        offs = np.sort(rng.integers(1_000, 999_000_000, n)).tolist()
+        kinds = rng.permutation(np.r_[np.ones(nt, dtype=bool), np.zeros(nq, dtype=bool)]).tolist()
+        buys = (rng.random(n) < path.p_buy[s]).tolist()
+        blocks = (rng.random(n) < 0.03) * rng.integers(10, 60, n)
+        tsizes = np.minimum(rng.geometric(0.35, n) + blocks, 120).tolist()
+        is_bids = (rng.random(n) < 0.5).tolist()
+        lvls = np.minimum(rng.geometric(0.3, n) - 1, DEPTH - 1).tolist()
+        deltas = rng.integers(1, 15, n).tolist()
+        adds = (rng.random(n) < 0.5).tolist()
+        for e in range(n):
+            ts = base + offs[e]
+            if kinds[e]:
+                buy, size = buys[e], tsizes[e]
                 px = int(ask_px[0] if buy else bid_px[0])
-                side = "B" if buy else "A"  # aggressor side
-                t = trades[ti]
-                t["ts_event"], t["ts_recv"], t["instrument_id"] = ts, ts + 150_000, instrument_id
-                t["price"], t["size"], t["action"], t["side"] = (
-                    px * int(TICK * PX_SCALE),
-                    size,
-                    b"T",
-                    side.encode(),
-                )
-                t["flags"], t["sequence"] = F_LAST, seq
-                ti += 1
-                emit(ts, "T", side, px, size, 0)
+                trade_rows.append(k)
+                emit(ts, b"T", b"B" if buy else b"A", px, size, 0)  # side = aggressor
                 # The resting side loses the traded size; a depleted level is refilled at once.
                 book, sz_arr = (book_ask, ask_sz) if buy else (book_bid, bid_sz)
                 remaining = int(sz_arr[0]) - size
@@ -127,19 +127,26 @@ def simulate_futures(
                     remaining = _fresh_size(rng, 0)
                 book[px] = remaining
                 sz_arr[0] = remaining
-                emit(ts, "C", "A" if buy else "B", px, size, F_LAST)
+                emit(ts, b"C", b"A" if buy else b"B", px, size, F_LAST)
             else:
-                is_bid = rng.random() < 0.5
-                j = int(min(rng.geometric(0.3) - 1, DEPTH - 1))
+                is_bid, j, delta = is_bids[e], lvls[e], deltas[e]
                 book, sz_arr, px_arr = (book_bid, bid_sz, bid_px) if is_bid else (book_ask, ask_sz, ask_px)
-                delta = int(rng.integers(1, 15))
-                add = rng.random() < 0.5 or sz_arr[j] <= delta
+                add = adds[e] or sz_arr[j] <= delta
                 new = int(sz_arr[j] + delta if add else sz_arr[j] - delta)
                 sz_arr[j] = new
                 book[int(px_arr[j])] = new
-                emit(ts, "A" if add else "C", "B" if is_bid else "A", int(px_arr[j]), delta, F_LAST)
+                emit(ts, b"A" if add else b"C", b"B" if is_bid else b"A", int(px_arr[j]), delta, F_LAST)
     mbp = mbp[:k]
     scale = int(TICK * PX_SCALE)
+    mbp["ts_event"] = ev_ts[:k]
+    mbp["ts_recv"] = ev_ts[:k] + 150_000
+    mbp["instrument_id"] = instrument_id
+    mbp["action"] = ev_action[:k]
+    mbp["side"] = ev_side[:k]
+    mbp["price"] = ev_px[:k] * scale
+    mbp["size"] = ev_size[:k]
+    mbp["flags"] = ev_flags[:k]
+    mbp["sequence"] = 1000 + np.arange(k)
     for j in range(DEPTH):
         mbp[f"bid_px_{j:02d}"] = out_bid_px[:k, j] * scale
         mbp[f"ask_px_{j:02d}"] = out_ask_px[:k, j] * scale
@@ -147,4 +154,10 @@ def simulate_futures(
         mbp[ask_cols[j]] = out_ask_sz[:k, j]
         mbp[f"bid_ct_{j:02d}"] = np.maximum(1, out_bid_sz[:k, j] // 4)
         mbp[f"ask_ct_{j:02d}"] = np.maximum(1, out_ask_sz[:k, j] // 4)
-    return trades[:ti], mbp
+    rows = np.array(trade_rows, dtype=np.int64)
+    trades = trades[: len(rows)]
+    for name in ("ts_event", "ts_recv", "instrument_id", "price", "size", "side", "sequence"):
+        trades[name] = mbp[name][rows]
+    trades["action"] = b"T"
+    trades["flags"] = F_LAST
+    return trades, mbp

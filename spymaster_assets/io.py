@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -26,10 +27,18 @@ def write_and_describe(
     data version equal to the sha256 of the written Parquet file's content (identical inputs and
     config give an identical version)."""
     path = lake_io.write_partition(lake.path, table, date, data)
+    rows = data.num_rows if isinstance(data, pa.Table) else data.height
+    return describe_partition(path, rows, sections, metadata, checks)
+
+
+def describe_partition(path: Path, rows: int, sections: tuple[str, ...], metadata: dict | None = None,
+                       checks: list[dg.AssetCheckResult] | None = None) -> dg.MaterializeResult:
+    """MaterializeResult for a partition already written at `path` (see `write_and_describe`)."""
     digest = hashlib.sha256()
     for f in sorted(path.glob("*.parquet")):
-        digest.update(f.read_bytes())
-    rows = data.num_rows if isinstance(data, pa.Table) else data.height
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
     md: dict = {"rows": rows, "path": dg.MetadataValue.path(str(path)), **version_metadata(*sections)}
     for k, v in (metadata or {}).items():
         md[k] = dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v

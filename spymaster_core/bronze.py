@@ -17,8 +17,9 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from spymaster_core import book, calendar, csv_trades, dbn
+from spymaster_core import book, bronze_stream, calendar, csv_trades, dbn
 from spymaster_core import schemas as S
 
 ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")
@@ -32,6 +33,7 @@ class BronzeResult:
     table: pa.Table
     schema: S.TableSchema
     inputs: list[str] = field(default_factory=list)
+    rows: int | None = None  # set when the data was written to disk instead of held in `table`
     missing: list[str] = field(default_factory=list)
     notes: dict[str, object] = field(default_factory=dict)
 
@@ -147,43 +149,41 @@ def _mbo_trades(mbo: pa.Table) -> pa.Table:
     return df.select([f.name for f in S.FUTURES_TRADES.arrow]).to_arrow().cast(S.FUTURES_TRADES.arrow)
 
 
-def futures_mbp10(landing: Path, date: str, front: str | None) -> BronzeResult:
-    """ES front-month MBP-10 of a date from mbp-10 files, else rebuilt from MBO by our book.
-    `is_preopen` marks the pre-open auction."""
+def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -> BronzeResult:
+    """Write the ES front-month MBP-10 of a date to `out_file` (Parquet, `futures.mbp10.v1`).
+
+    From mbp-10 files by the streaming writer (bounded memory), else rebuilt from MBO by our book.
+    `is_preopen` marks the pre-open auction. The result's `table` is empty (the data is on disk);
+    `rows` and notes (crossed rows and the first crossed record, input order) describe it.
+    """
     res = BronzeResult(S.FUTURES_MBP10.arrow.empty_table(), S.FUTURES_MBP10)
-    parts = []
-    for f in landing_files(landing, "mbp-10", date):
-        t = dbn.decode_file(f).tables.get("mbp10")
-        if t is not None:
-            parts.append(t)
-            res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
-    if parts:
-        res.notes["mbp10_from"] = "mbp-10"
-    else:
-        mbo_files = landing_files(landing, "mbo", date)
-        if mbo_files:
-            parts.append(book.mbo_to_mbp10(mbo_files))
-            res.inputs += [f"{f.name} sha256={sha256(f)[:16]}" for f in mbo_files]
-        if parts:
-            res.notes["mbp10_from"] = "mbo (rebuilt by spymaster_core.book)"
-    if not parts:
-        res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")
+    files = landing_files(landing, "mbp-10", date)
+    res.inputs += [f"{f.name} sha256={sha256(f)[:16]}" for f in files]
+    if files:
+        st = bronze_stream.stream_futures_mbp10(files, out_file, date, front)
+        res.rows = st.rows_out
+        res.notes.update(mbp10_from="mbp-10", front_month=front or next(iter(st.instruments), None),
+                         rows_in_files=st.rows_in, crossed_rows_outside_preopen=st.crossed_rows,
+                         first_crossed_record=st.first_crossed, input_out_of_order=st.out_of_order,
+                         resorted=st.resorted)
         return res
-    df = pl.from_arrow(_in_session(pa.concat_tables(parts), date))
-    fm = front
-    if fm is None:
-        trades_like = df.filter(pl.col("action") == "T").select("symbol", "size")
-        fm = front_month(trades_like.to_arrow()) if trades_like.height else None
-    if fm is None and df.height:
-        fm = str(df["symbol"].mode().sort()[0])
-    res.notes["front_month"] = fm
-    df = df.filter(pl.col("symbol") == fm).with_columns(
-        is_preopen=pl.Series(book.preopen_mask(df.filter(pl.col("symbol") == fm)["ts_event_ns"].to_numpy()))
-    )
-    res.table = _sorted(df.to_arrow().cast(S.FUTURES_MBP10.arrow))
-    res.notes["crossed_rows_outside_preopen"] = int(
-        df.filter(~pl.col("is_preopen") & (pl.col("bid_px_00") >= pl.col("ask_px_00"))).height
-    )
+    mbo_files = landing_files(landing, "mbo", date)
+    res.inputs += [f"{f.name} sha256={sha256(f)[:16]}" for f in mbo_files]
+    table = S.FUTURES_MBP10.arrow.empty_table()
+    if mbo_files:
+        df = pl.from_arrow(_in_session(book.mbo_to_mbp10(mbo_files), date))
+        fm = front or (str(df["symbol"].mode().sort()[0]) if df.height else None)
+        df = df.filter(pl.col("symbol") == fm)
+        crossed = df.filter(~pl.col("is_preopen") & (pl.col("bid_px_00") >= pl.col("ask_px_00")))
+        res.notes.update(mbp10_from="mbo (rebuilt by spymaster_core.book)", front_month=fm,
+                         crossed_rows_outside_preopen=crossed.height,
+                         first_crossed_record=None if crossed.is_empty() else
+                         f"sequence {crossed['sequence'][0]} at ts_event_ns {crossed['ts_event_ns'][0]}")
+        table = _sorted(df.to_arrow().cast(S.FUTURES_MBP10.arrow))
+    else:
+        res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")
+    pq.write_table(table, out_file, compression="zstd")
+    res.rows = table.num_rows
     return res
 
 

@@ -96,7 +96,7 @@ def stream_futures_mbp10(
                 if not order_ok or first_key < last_key:
                     stats.resorted = True
                     if stats.out_of_order is None:
-                        bad = np.flatnonzero((ts[1:] < ts[:-1]))
+                        bad = np.flatnonzero(ts[1:] < ts[:-1])
                         i = int(bad[0]) + 1 if len(bad) else 0
                         stats.out_of_order = f"{f.name}: sequence {int(seq[i])} at ts_event_ns {int(ts[i])} is earlier than the record before it"
                 last_key = max(last_key, (int(ts[-1]), int(seq[-1])))

@@ -45,7 +45,10 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
         )
         assert res.success
         failed = [c for c in res.get_asset_check_evaluations() if not c.passed]
-        assert not failed, failed
+        errors = [c for c in failed if c.severity == dg.AssetCheckSeverity.ERROR]
+        assert not errors, errors
+        if d == "2018-05-07":  # trades-only CSV day: the MBP-10 partition is empty, flagged as a warning
+            assert [(c.asset_key.path[-1], c.check_name) for c in failed] == [("bronze_futures_mbp10", "non_empty")]
 
     # The real MBO day: MBP-10 rebuilt by our book, trades from its T records, first hour of Globex only.
     mbp = lake.read_partition(root, "futures_mbp10", "2023-12-26")

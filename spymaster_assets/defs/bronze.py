@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from spymaster_assets.io import write_and_describe
+from spymaster_assets.io import describe_partition, write_and_describe
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version
@@ -50,23 +50,36 @@ def bronze_futures_trades(context: dg.AssetExecutionContext, lake: LakeResource)
     deps=[bronze_futures_trades],
     check_specs=[
         dg.AssetCheckSpec("timestamps_sorted", asset="bronze_futures_mbp10"),
+        dg.AssetCheckSpec("input_timestamps_in_order", asset="bronze_futures_mbp10"),
         dg.AssetCheckSpec("no_crossed_book_outside_preopen", asset="bronze_futures_mbp10"),
+        dg.AssetCheckSpec("non_empty", asset="bronze_futures_mbp10"),
     ],
 )
 def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """ES front-month MBP-10 (`futures.mbp10.v1`) from mbp-10 files, or rebuilt from MBO."""
+    """ES front-month MBP-10 (`futures.mbp10.v1`), streamed from mbp-10 files or rebuilt from MBO."""
     date = context.partition_key
-    res = bronze.futures_mbp10(lake.landing, date, _front(lake, date))
+    with lake_io.PartitionWriter(lake.path, "futures_mbp10", date) as w:
+        res = bronze.futures_mbp10(lake.landing, date, _front(lake, date), w.path / "part-0.parquet")
+        ts = pl.scan_parquet(w.path / "part-0.parquet").select("ts_event_ns").collect()["ts_event_ns"]
+        path = w.commit()
     crossed = int(res.notes.get("crossed_rows_outside_preopen", 0))
+    disorder = res.notes.get("input_out_of_order")
     checks = [
-        _sorted_check(pl.from_arrow(res.table)),
+        dg.AssetCheckResult(check_name="timestamps_sorted", passed=bool(ts.is_sorted())),
+        dg.AssetCheckResult(
+            check_name="input_timestamps_in_order",
+            passed=disorder is None,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"first_out_of_order": disorder or "", "resorted": bool(res.notes.get("resorted"))},
+        ),
         dg.AssetCheckResult(
             check_name="no_crossed_book_outside_preopen",
             passed=crossed == 0,
-            metadata={"crossed_rows": crossed},
+            metadata={"crossed_rows": crossed, "first_crossed_record": res.notes.get("first_crossed_record") or ""},
         ),
+        dg.AssetCheckResult(check_name="non_empty", passed=len(ts) > 0, severity=dg.AssetCheckSeverity.WARN),
     ]
-    return write_and_describe(lake, "futures_mbp10", date, res.table, (), res.metadata(), checks)
+    return describe_partition(path, len(ts), (), res.metadata(), checks)
 
 
 @dg.asset(

@@ -31,8 +31,13 @@ def write_and_describe(
     return describe_partition(path, rows, sections, metadata, checks)
 
 
-def describe_partition(path: Path, rows: int, sections: tuple[str, ...], metadata: dict | None = None,
-                       checks: list[dg.AssetCheckResult] | None = None) -> dg.MaterializeResult:
+def describe_partition(
+    path: Path,
+    rows: int,
+    sections: tuple[str, ...],
+    metadata: dict | None = None,
+    checks: list[dg.AssetCheckResult] | None = None,
+) -> dg.MaterializeResult:
     """MaterializeResult for a partition already written at `path` (see `write_and_describe`)."""
     digest = hashlib.sha256()
     for f in sorted(path.glob("*.parquet")):

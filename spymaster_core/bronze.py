@@ -48,9 +48,13 @@ class BronzeResult:
 
 
 def landing_files(landing: Path, schema: str, date: str) -> list[Path]:
-    """DBN files landed for a schema and date, sorted."""
+    """DBN files landed for a schema and date, sorted. Raises ValueError naming a file whose dataset is
+    not GLBX.MDP3, and `DBNReadError` for an unreadable one."""
     d = landing / DATASET_DIR / schema / date
-    return sorted(dbn.iter_dbn_files(d)) if d.exists() else []
+    files = sorted(dbn.iter_dbn_files(d)) if d.exists() else []
+    for f in files:
+        dbn.check_dataset(f, DATASET_DIR)
+    return files
 
 
 def sha256(path: Path) -> str:
@@ -70,6 +74,12 @@ def _in_session(table: pa.Table, date: str) -> pa.Table:
     prev_close = calendar.session_bounds_ns(_prev_trading_date(date))[1]
     df = df.filter((pl.col("ts_event_ns") > prev_close) & (pl.col("ts_event_ns") <= hi))
     return df.to_arrow().cast(table.schema)
+
+
+def pc_min_max(t: pa.Table) -> tuple[str, str]:
+    """First/last ts_event of a table as UTC strings (for error messages)."""
+    ts = pl.from_arrow(t.select(["ts_event_ns"]))["ts_event_ns"].cast(pl.Datetime("ns", "UTC"))
+    return str(ts.min()), str(ts.max())
 
 
 def _prev_trading_date(date: str) -> str:
@@ -93,6 +103,26 @@ def front_month(trades: pa.Table) -> str | None:
     return str(vol["symbol"][0])
 
 
+def front_month_from_definitions(definitions: pa.Table, date: str) -> str | None:
+    """Fallback when a date has no futures trades: the ES outright (class F, spreads excluded) with the
+    earliest expiration after the date's 09:30 ET open, e.g. ESH6 on 2025-12-19 (ESZ5 expires 09:30 ET)."""
+    if definitions.num_rows == 0:
+        return None
+    rth_open = calendar.et_ns(date, "09:30")
+    df = pl.from_arrow(definitions).filter(
+        (pl.col("instrument_class") == "F")
+        & pl.col("raw_symbol").str.contains(ES_OUTRIGHT.pattern)
+        & (pl.col("expiration_ns") > rth_open)
+    )
+    return None if df.is_empty() else str(df.sort("expiration_ns")["raw_symbol"][0])
+
+
+def landed_definitions(landing: Path, date: str) -> pa.Table:
+    """All instrument definitions landed for a date (futures and options), one table."""
+    parts = [dbn.decode_file(f).tables["definitions"] for f in landing_files(landing, "definition", date)]
+    return pa.concat_tables(parts) if parts else S.DEFINITIONS.arrow.empty_table()
+
+
 def futures_trades(landing: Path, date: str) -> BronzeResult:
     """ES front-month trades of a date: from `trades` files; else from mbp-1/tbbo `T` records; else
     from MBO `T` records; plus any trades CSVs landed for the date."""
@@ -107,6 +137,12 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
             if t is None and "mbo" in dec.tables:
                 t = _mbo_trades(dec.tables["mbo"])
             if t is not None and t.num_rows:
+                if _in_session(t, date).num_rows == 0:
+                    lo, hi = pc_min_max(t)
+                    raise ValueError(
+                        f"{f}: none of its {t.num_rows:,} trades (ts_event {lo} to {hi}) fall in the "
+                        f"{date} session; the file does not belong to partition {date}"
+                    )
                 got.append(t)
                 res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
         if got:
@@ -162,10 +198,15 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -
     if files:
         st = bronze_stream.stream_futures_mbp10(files, out_file, date, front)
         res.rows = st.rows_out
-        res.notes.update(mbp10_from="mbp-10", front_month=front or next(iter(st.instruments), None),
-                         rows_in_files=st.rows_in, crossed_rows_outside_preopen=st.crossed_rows,
-                         first_crossed_record=st.first_crossed, input_out_of_order=st.out_of_order,
-                         resorted=st.resorted)
+        res.notes.update(
+            mbp10_from="mbp-10",
+            front_month=front or next(iter(st.instruments), None),
+            rows_in_files=st.rows_in,
+            crossed_rows_outside_preopen=st.crossed_rows,
+            first_crossed_record=st.first_crossed,
+            input_out_of_order=st.out_of_order,
+            resorted=st.resorted,
+        )
         return res
     mbo_files = landing_files(landing, "mbo", date)
     res.inputs += [f"{f.name} sha256={sha256(f)[:16]}" for f in mbo_files]
@@ -175,10 +216,14 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -
         fm = front or (str(df["symbol"].mode().sort()[0]) if df.height else None)
         df = df.filter(pl.col("symbol") == fm)
         crossed = df.filter(~pl.col("is_preopen") & (pl.col("bid_px_00") >= pl.col("ask_px_00")))
-        res.notes.update(mbp10_from="mbo (rebuilt by spymaster_core.book)", front_month=fm,
-                         crossed_rows_outside_preopen=crossed.height,
-                         first_crossed_record=None if crossed.is_empty() else
-                         f"sequence {crossed['sequence'][0]} at ts_event_ns {crossed['ts_event_ns'][0]}")
+        res.notes.update(
+            mbp10_from="mbo (rebuilt by spymaster_core.book)",
+            front_month=fm,
+            crossed_rows_outside_preopen=crossed.height,
+            first_crossed_record=None
+            if crossed.is_empty()
+            else f"sequence {crossed['sequence'][0]} at ts_event_ns {crossed['ts_event_ns'][0]}",
+        )
         table = _sorted(df.to_arrow().cast(S.FUTURES_MBP10.arrow))
     else:
         res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")

@@ -42,6 +42,14 @@ class StreamStats:
     first_crossed: str | None = None
 
 
+def _utc(ts_ns: int | None) -> str:
+    return (
+        "?"
+        if ts_ns is None
+        else dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+
+
 def _session(date: str) -> tuple[int, int, int]:
     open_ns, close_ns = calendar.session_bounds_ns(date)
     d = dt.date.fromisoformat(date)
@@ -74,10 +82,20 @@ def stream_futures_mbp10(
     try:
         for f in files:
             stats.files.append(f.name)
+            dbn.check_dataset(f)
+            rows_in_file = kept_in_file = 0
+            span = [None, None]
             for schema, a, symbols in dbn.iter_chunks(f, chunk_records):
                 if schema != "mbp-10":
                     raise ValueError(f"{f}: schema is {schema}, expected mbp-10")
                 stats.rows_in += len(a)
+                rows_in_file += len(a)
+                if len(a):
+                    t_lo, t_hi = int(a["ts_event"].min()), int(a["ts_event"].max())
+                    span = [
+                        t_lo if span[0] is None else min(span[0], t_lo),
+                        t_hi if span[1] is None else max(span[1], t_hi),
+                    ]
                 if front is None:
                     ids, counts = np.unique(a["instrument_id"], return_counts=True)
                     front = symbols.get(int(ids[np.argmax(counts)]), str(ids[np.argmax(counts)]))
@@ -88,6 +106,7 @@ def stream_futures_mbp10(
                 keep = (ts > prev_close) & (ts <= close_ns) & np.isin(a["instrument_id"], front_ids)
                 if not keep.all():
                     a, ts = a[keep], ts[keep]
+                kept_in_file += len(a)
                 if len(a) == 0:
                     continue
                 seq = a["sequence"].astype(np.int64)
@@ -119,6 +138,11 @@ def stream_futures_mbp10(
                 pending = pool.submit(writer.write_table, table, row_group_size=ROW_GROUP_ROWS)
                 stats.rows_out += len(a)
                 stats.instruments[front] = stats.instruments.get(front, 0) + len(a)
+            if rows_in_file and not kept_in_file:
+                raise ValueError(
+                    f"{f}: none of its {rows_in_file:,} records (ts_event {_utc(span[0])} to {_utc(span[1])}) "
+                    f"fall in the {date} session or are {front}; the file does not belong to partition {date}"
+                )
         if pending is not None:
             pending.result()
         writer.close()

@@ -84,6 +84,15 @@ def _ndarray(store: db.DBNStore, path: Path, schema: str | None = None) -> np.nd
     return np.asarray(arr)
 
 
+def check_dataset(path: str | Path, expected: str = "GLBX.MDP3") -> None:
+    """Raise ValueError naming the file when its metadata dataset is not `expected`."""
+    store = open_store(path)
+    if store.metadata.dataset != expected:
+        raise ValueError(
+            f"{path}: dataset is {store.metadata.dataset!r}, expected {expected!r} (CME Globex MDP 3.0)"
+        )
+
+
 def instrument_symbols(store: db.DBNStore) -> dict[int, str]:
     """instrument_id -> raw symbol from the file's symbology mappings (empty if none).
 

@@ -69,3 +69,20 @@ def test_bad_landing_file_fails_clearly_and_keeps_partition(
     after = lake.read_partition(root, "futures_trades", DATE)
     assert after.equals(before)
     shutil.rmtree(land)
+
+
+def test_rematerialization_is_idempotent(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "lake"
+    monkeypatch.setenv("SPYMASTER_LAKE", str(root))
+    from spymaster_assets.definitions import defs
+
+    landing.land_csv(ESM8_CSV, root / "landing")
+    instance = dg.DagsterInstance.ephemeral()
+    versions = []
+    for _ in range(2):
+        res = _materialize(defs, instance)
+        ev = res.get_asset_materialization_events()[0]
+        versions.append(ev.materialization.tags["dagster/data_version"])
+    assert versions[0] == versions[1] and len(versions[0]) == 32

@@ -48,7 +48,9 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
         errors = [c for c in failed if c.severity == dg.AssetCheckSeverity.ERROR]
         assert not errors, errors
         if d == "2018-05-07":  # trades-only CSV day: the MBP-10 partition is empty, flagged as a warning
-            assert [(c.asset_key.path[-1], c.check_name) for c in failed] == [("bronze_futures_mbp10", "non_empty")]
+            assert [(c.asset_key.path[-1], c.check_name) for c in failed] == [
+                ("bronze_futures_mbp10", "non_empty")
+            ]
 
     # The real MBO day: MBP-10 rebuilt by our book, trades from its T records, first hour of Globex only.
     mbp = lake.read_partition(root, "futures_mbp10", "2023-12-26")

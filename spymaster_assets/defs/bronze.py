@@ -18,8 +18,11 @@ def _sorted_check(df: pl.DataFrame, name: str = "timestamps_sorted") -> dg.Asset
 
 
 def _front(lake: LakeResource, date: str) -> str | None:
+    """Front month: the contract of the date's Bronze trades (most volume), else from the definitions."""
     t = lake_io.read_partition(lake.path, "futures_trades", date)
-    return None if t is None or t.is_empty() else str(t["symbol"][0])
+    if t is not None and not t.is_empty():
+        return str(t["symbol"][0])
+    return bronze.front_month_from_definitions(bronze.landed_definitions(lake.landing, date), date)
 
 
 @dg.asset(
@@ -75,7 +78,10 @@ def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) 
         dg.AssetCheckResult(
             check_name="no_crossed_book_outside_preopen",
             passed=crossed == 0,
-            metadata={"crossed_rows": crossed, "first_crossed_record": res.notes.get("first_crossed_record") or ""},
+            metadata={
+                "crossed_rows": crossed,
+                "first_crossed_record": res.notes.get("first_crossed_record") or "",
+            },
         ),
         dg.AssetCheckResult(check_name="non_empty", passed=len(ts) > 0, severity=dg.AssetCheckSeverity.WARN),
     ]

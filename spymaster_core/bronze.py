@@ -144,7 +144,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
                         f"{date} session; the file does not belong to partition {date}"
                     )
                 got.append(t)
-                res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+                res.inputs.append(f"{f.name} sha256={sha256(f)}")
         if got:
             parts = got
             res.notes["trades_from_schema"] = schema
@@ -153,7 +153,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
     for f in sorted(csv_dir.glob("*.csv")) if csv_dir.exists() else []:
         sym = f.name.split("_")[0] if ES_OUTRIGHT.match(f.name.split("_")[0]) else "ES"
         parts.append(csv_trades.read_trades_csv(f, symbol=sym))
-        res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+        res.inputs.append(f"{f.name} sha256={sha256(f)}")
         res.notes["trades_from_schema"] = "csv"
     if not parts:
         res.missing.append("futures trades: no trades/tbbo/mbp-1/mbo DBN or trades CSV landed")
@@ -194,7 +194,7 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -
     """
     res = BronzeResult(S.FUTURES_MBP10.arrow.empty_table(), S.FUTURES_MBP10)
     files = landing_files(landing, "mbp-10", date)
-    res.inputs += [f"{f.name} sha256={sha256(f)[:16]}" for f in files]
+    res.inputs += [f"{f.name} sha256={sha256(f)}" for f in files]
     if files:
         st = bronze_stream.stream_futures_mbp10(files, out_file, date, front)
         res.rows = st.rows_out
@@ -209,7 +209,7 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -
         )
         return res
     mbo_files = landing_files(landing, "mbo", date)
-    res.inputs += [f"{f.name} sha256={sha256(f)[:16]}" for f in mbo_files]
+    res.inputs += [f"{f.name} sha256={sha256(f)}" for f in mbo_files]
     table = S.FUTURES_MBP10.arrow.empty_table()
     if mbo_files:
         df = pl.from_arrow(_in_session(book.mbo_to_mbp10(mbo_files), date))
@@ -239,7 +239,7 @@ def options_definitions(landing: Path, date: str, front: str | None) -> BronzeRe
     parts = []
     for f in landing_files(landing, "definition", date):
         parts.append(dbn.decode_file(f).tables["definitions"])
-        res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+        res.inputs.append(f"{f.name} sha256={sha256(f)}")
     if not parts:
         res.missing.append("option definitions: no definition DBN landed")
         return res
@@ -274,7 +274,7 @@ def _option_records(
             df = pl.from_arrow(t).filter(pl.col("instrument_id").is_in(list(ids)))
             if df.height:
                 parts.append(df.to_arrow().cast(t.schema))
-                res.inputs.append(f"{f.name} sha256={sha256(f)[:16]}")
+                res.inputs.append(f"{f.name} sha256={sha256(f)}")
     return pa.concat_tables(parts) if parts else None
 
 
@@ -299,4 +299,18 @@ def options_trades(landing: Path, date: str, definitions: pa.Table) -> BronzeRes
         res.missing.append("option trades: none for the kept 0DTE instruments")
         return res
     res.table = _sorted(_in_session(t, date))
+    return res
+
+
+def options_statistics(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
+    """Statistics of the kept 0DTE options (`statistics.v1`); stat_type 9 rows carry open interest
+    in `quantity` (contracts)."""
+    res = BronzeResult(S.STATISTICS.arrow.empty_table(), S.STATISTICS)
+    ids = set(definitions.column("instrument_id").to_pylist())
+    t = _option_records(landing, date, ids, ("statistics",), "statistics", res) if ids else None
+    if t is None:
+        res.missing.append("option statistics: none for the kept 0DTE instruments (no open interest)")
+        return res
+    res.table = t.sort_by([("ts_event_ns", "ascending")])
+    res.notes["open_interest_rows"] = int(pl.from_arrow(t).filter(pl.col("stat_type") == 9).height)
     return res

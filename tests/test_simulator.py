@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -72,3 +73,35 @@ def test_front_month_roll() -> None:
 
     assert front_month_symbol(dt.date(2026, 12, 9)) == "ESZ6"
     assert front_month_symbol(dt.date(2026, 12, 11)) == "ESH7"  # 8 days before the 18 Dec expiry
+
+
+def _zone_depth(mbp: pl.DataFrame, ts: np.ndarray, t_ns: int, side: str, level: float) -> float:
+    """Contracts resting on `side` within 2 ticks of `level` in the last book state before t_ns."""
+    row = mbp.row(max(int(np.searchsorted(ts, t_ns)) - 1, 0), named=True)
+    return sum(
+        row[f"{side}_sz_{j:02d}"]
+        for j in range(10)
+        if row[f"{side}_px_{j:02d}"] is not None and abs(row[f"{side}_px_{j:02d}"] - level) <= 0.5
+    )
+
+
+def test_planted_vacuum_before_breaks_and_walls_before_bounces(sim) -> None:
+    """At planted touches, defending-side depth within 2 ticks of the level is thin before breaks
+    (vacuum) and thick before bounces (wall). 60 s earlier the level is usually beyond the 10 visible
+    levels, so the comparison is between outcomes at the touch."""
+    mbp = pl.from_arrow(dbn.decode_file(sim.files["mbp-10"]).tables["mbp10"])
+    ts = mbp["ts_event_ns"].to_numpy()
+    t0 = calendar.et_ns(DATE, "04:00")
+    depth: dict[str, list[float]] = {"BREAK": [], "BOUNCE": []}
+    for s, level, outcome, direction in sim.planted:
+        side = "bid" if direction == "SUPPORT" else "ask"
+        t_touch = t0 + s * 1_000_000_000
+        depth[outcome].append(_zone_depth(mbp, ts, t_touch, side, level))
+    assert depth["BREAK"] and depth["BOUNCE"]
+    assert np.mean(depth["BREAK"]) < 0.7 * np.mean(depth["BOUNCE"])
+
+
+def test_open_interest_statistics(sim) -> None:
+    st = pl.from_arrow(dbn.decode_file(sim.files["statistics"]).tables["statistics"])
+    assert st.height == sim.counts["option_definitions"] and set(st["stat_type"]) == {9}
+    assert (st["quantity"] > 0).all()

@@ -17,6 +17,13 @@ def _sorted_check(df: pl.DataFrame, name: str = "timestamps_sorted") -> dg.Asset
     return dg.AssetCheckResult(check_name=name, passed=ok, metadata={"rows": df.height})
 
 
+def _non_empty(rows: int) -> dg.AssetCheckResult:
+    """WARN (not ERROR): real dates may lack an input; metadata says which."""
+    return dg.AssetCheckResult(
+        check_name="non_empty", passed=rows > 0, severity=dg.AssetCheckSeverity.WARN, metadata={"rows": rows}
+    )
+
+
 def _front(lake: LakeResource, date: str) -> str | None:
     """Front month: the contract of the date's Bronze trades (most volume), else from the definitions."""
     t = lake_io.read_partition(lake.path, "futures_trades", date)
@@ -30,6 +37,7 @@ def _front(lake: LakeResource, date: str) -> str | None:
     group_name="bronze",
     code_version=code_version(),
     check_specs=[
+        dg.AssetCheckSpec("non_empty", asset="bronze_futures_trades"),
         dg.AssetCheckSpec("timestamps_sorted", asset="bronze_futures_trades"),
         dg.AssetCheckSpec("single_front_month", asset="bronze_futures_trades"),
     ],
@@ -40,6 +48,7 @@ def bronze_futures_trades(context: dg.AssetExecutionContext, lake: LakeResource)
     res = bronze.futures_trades(lake.landing, date)
     df = pl.from_arrow(res.table)
     checks = [
+        _non_empty(df.height),
         _sorted_check(df),
         dg.AssetCheckResult(check_name="single_front_month", passed=df["symbol"].n_unique() <= 1),
     ]
@@ -93,7 +102,10 @@ def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) 
     group_name="bronze",
     code_version=code_version(),
     deps=[bronze_futures_trades],
-    check_specs=[dg.AssetCheckSpec("expirations_on_partition_date", asset="bronze_options_definitions")],
+    check_specs=[
+        dg.AssetCheckSpec("non_empty", asset="bronze_options_definitions"),
+        dg.AssetCheckSpec("expirations_on_partition_date", asset="bronze_options_definitions"),
+    ],
 )
 def bronze_options_definitions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """0DTE ES option definitions whose underlying is the front month (`options.definitions.v1`)."""
@@ -104,7 +116,10 @@ def bronze_options_definitions(context: dg.AssetExecutionContext, lake: LakeReso
         df["expiration_ns"].cast(pl.Datetime("ns", "UTC")).dt.convert_time_zone("America/New_York").dt.date()
     )
     ok = bool((exp_dates.cast(pl.String) == date).all()) if df.height else True
-    checks = [dg.AssetCheckResult(check_name="expirations_on_partition_date", passed=ok)]
+    checks = [
+        dg.AssetCheckResult(check_name="expirations_on_partition_date", passed=ok),
+        _non_empty(df.height),
+    ]
     return write_and_describe(lake, "options_definitions", date, res.table, (), res.metadata(), checks)
 
 
@@ -118,12 +133,15 @@ def _definitions(lake: LakeResource, date: str):
     group_name="bronze",
     code_version=code_version(),
     deps=[bronze_options_definitions],
+    check_specs=[dg.AssetCheckSpec("non_empty", asset="bronze_options_bbo")],
 )
 def bronze_options_bbo(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """BBO of the 0DTE options (`options.bbo.v1`) from mbp-1/tbbo/bbo-1s/bbo-1m files."""
     date = context.partition_key
     res = bronze.options_bbo(lake.landing, date, _definitions(lake, date))
-    return write_and_describe(lake, "options_bbo", date, res.table, (), res.metadata())
+    return write_and_describe(
+        lake, "options_bbo", date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
+    )
 
 
 @dg.asset(
@@ -131,12 +149,31 @@ def bronze_options_bbo(context: dg.AssetExecutionContext, lake: LakeResource) ->
     group_name="bronze",
     code_version=code_version(),
     deps=[bronze_options_definitions],
+    check_specs=[dg.AssetCheckSpec("non_empty", asset="bronze_options_trades")],
 )
 def bronze_options_trades(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Trades of the 0DTE options (`options.trades.v1`)."""
     date = context.partition_key
     res = bronze.options_trades(lake.landing, date, _definitions(lake, date))
-    return write_and_describe(lake, "options_trades", date, res.table, (), res.metadata())
+    return write_and_describe(
+        lake, "options_trades", date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
+    )
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    group_name="bronze",
+    code_version=code_version(),
+    deps=[bronze_options_definitions],
+    check_specs=[dg.AssetCheckSpec("non_empty", asset="bronze_options_statistics")],
+)
+def bronze_options_statistics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Statistics of the 0DTE options (`statistics.v1`; stat_type 9 = open interest)."""
+    date = context.partition_key
+    res = bronze.options_statistics(lake.landing, date, _definitions(lake, date))
+    return write_and_describe(
+        lake, "options_statistics", date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
+    )
 
 
 assets = [
@@ -145,4 +182,5 @@ assets = [
     bronze_options_definitions,
     bronze_options_bbo,
     bronze_options_trades,
+    bronze_options_statistics,
 ]

@@ -89,6 +89,9 @@ def simulate_futures(
         out_bid_px[k], out_ask_px[k], out_bid_sz[k], out_ask_sz[k] = bid_px, ask_px, bid_sz, ask_sz
         k += 1
 
+    def px_sz(is_bid: bool) -> np.ndarray:
+        return bid_sz if is_bid else ask_sz
+
     trade_rows: list[int] = []
     prev_bid = None
     for s in range(n_s):
@@ -101,6 +104,8 @@ def simulate_futures(
             prev_bid = b
         nt, nq = int(n_tr[s]), int(n_q[s])
         n = nt + nq
+        liq = int(path.liquidity[s])
+        defend, defend_bid = int(path.defend_tick[s]), bool(path.defend_bid[s])
         if n == 0:
             continue
         # Draw the second's randomness at once; the book walk below stays event by event.
@@ -129,9 +134,18 @@ def simulate_futures(
                 sz_arr[0] = remaining
                 emit(ts, b"C", b"A" if buy else b"B", px, size, F_LAST)
             else:
-                is_bid, j, delta = is_bids[e], lvls[e], deltas[e]
+                is_bid, j, delta, add = is_bids[e], lvls[e], deltas[e], adds[e]
+                if liq and e % 2 == 0:
+                    # Planted vacuum/wall: every other quote event hits the defending side within the zone.
+                    is_bid = defend_bid
+                    px_arr = bid_px if is_bid else ask_px
+                    zone = np.flatnonzero(np.abs(px_arr - defend) <= 2)
+                    if len(zone):
+                        j = int(zone[e % len(zone)])
+                        add = liq > 0
+                        delta = 3 * delta if add else max(1, min(3 * delta, int(px_sz(is_bid)[j]) - 1))
                 book, sz_arr, px_arr = (book_bid, bid_sz, bid_px) if is_bid else (book_ask, ask_sz, ask_px)
-                add = adds[e] or sz_arr[j] <= delta
+                add = add or sz_arr[j] <= delta
                 new = int(sz_arr[j] + delta if add else sz_arr[j] - delta)
                 sz_arr[j] = new
                 book[int(px_arr[j])] = new

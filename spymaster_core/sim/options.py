@@ -103,6 +103,7 @@ def simulate_options(
     rth_open_s: int,
     rth_close_s: int,
     trade_rate: float,
+    short_gamma: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(bbo mbp-1 records, trade records) for the chain, sorted by ts_event."""
     ids = np.array(sorted(info), dtype=np.int64)
@@ -136,12 +137,13 @@ def simulate_options(
         rows["bid_ct_00"] = 1
         rows["ask_ct_00"] = 1
         k += len(ids)
-        # Customer flow concentrates near the money; buys lift the ask, sells hit the bid.
+        # Customer flow concentrates near the money; buys lift the ask, sells hit the bid. On a
+        # short-gamma day customers are net buyers (dealers short gamma), else net sellers.
         near = np.exp(-np.abs(K - F) / 25.0)
         n_tr = rng.poisson(trade_rate * near)
         for j in np.nonzero(n_tr)[0]:
             for _ in range(int(n_tr[j])):
-                buy = rng.random() < 0.55
+                buy = rng.random() < (0.75 if short_gamma else 0.3)
                 tr_rows.append(
                     (
                         ts + int(rng.integers(1_000_000, 59_000_000_000)),
@@ -164,3 +166,25 @@ def simulate_options(
         trades["side"] = side_arr
         trades["flags"] = 128
     return bbo[:k], trades
+
+
+def open_interest(rng: np.random.Generator, info: dict, center: float, ts_ns: int) -> list[dbn.StatMsg]:
+    """Open interest (statistics stat_type 9, contracts) per option, largest near the money."""
+    out = []
+    for iid, (_, k, _) in sorted(info.items()):
+        oi = int(rng.integers(200, 800) + 4000 * np.exp(-abs(k - center) / 40.0))
+        out.append(
+            dbn.StatMsg(
+                publisher_id=1,
+                instrument_id=iid,
+                ts_event=ts_ns,
+                ts_recv=ts_ns,
+                ts_ref=ts_ns,
+                price=dbn.UNDEF_PRICE,
+                quantity=oi,
+                stat_type=dbn.StatType.OPEN_INTEREST,
+                sequence=0,
+                update_action=dbn.StatUpdateAction.NEW,
+            )
+        )
+    return out

@@ -5,8 +5,16 @@ trader watches (pre-market high/low from 09:30, opening-range high/low from 09:4
 the day unfolds; when price approaches one from more than MONITOR_BAND away, the simulator draws
 the outcome (BREAK or BOUNCE with equal odds), drifts price into the level, and then drifts it
 through (break) or away (bounce). Before a break the aggressive flow leans in the approach
-direction; before a bounce it leans against it. That is the planted, documented regime of v0:
-tape imbalance before a touch carries information about its outcome.
+direction; before a bounce it leans against it. Planted regimes, for the engines to find:
+
+- **Tape**: before a break the aggressive flow leans through the level, before a bounce against it.
+- **Vacuum**: during the approach to a planted break, resting size on the defending side (bids
+  under a SUPPORT, asks over a RESISTANCE) within 2 ticks of the level is cancelled, not refilled
+  (`liquidity[s] = -1`).
+- **Wall**: during the approach to a planted bounce, that size is added and refilled (`+1`).
+- **Dealer gamma**: each day is short-gamma with probability 0.35 (`short_gamma`): customers buy
+  the near-the-money 0DTE options (dealers short gamma, AMPLIFY) and price volatility is 1.4x;
+  otherwise customers sell them (dealers long gamma, DAMPEN).
 """
 
 from __future__ import annotations
@@ -31,13 +39,20 @@ class PricePath:
     `bid_ticks`: best bid in ticks (price = ticks * 0.25); the ask is one tick above.
     `p_buy`: probability that an aggressive trade in that second is a buy.
     `intensity`: relative activity (U-shaped), scales trade and quote counts.
-    `planted`: list of (second, level_price, outcome) for each planted reaction.
+    `planted`: list of (second, level_price, outcome, direction) for each planted reaction.
+    `liquidity`: per second -1 (vacuum), +1 (wall) or 0; `defend_tick`: the level in ticks and
+    `defend_bid`: True when the defending side is the bid (SUPPORT), both valid where liquidity != 0.
+    `short_gamma`: the day's dealer-gamma regime.
     """
 
     bid_ticks: np.ndarray
     p_buy: np.ndarray
     intensity: np.ndarray
-    planted: list[tuple[int, float, str]]
+    planted: list[tuple[int, float, str, str]]
+    liquidity: np.ndarray
+    defend_tick: np.ndarray
+    defend_bid: np.ndarray
+    short_gamma: bool
 
 
 def u_shape(n_seconds: int, rth_open_s: int, rth_close_s: int) -> np.ndarray:
@@ -59,9 +74,13 @@ def simulate_path(
     or_end_s: int,
     rth_close_s: int,
 ) -> PricePath:
-    """Generate the per-second path; see the module docstring for the planted regime."""
+    """Generate the per-second path; see the module docstring for the planted regimes."""
     intensity = u_shape(n_seconds, rth_open_s, rth_close_s)
-    sigma = 0.8 * np.sqrt(intensity)  # ticks per second
+    short_gamma = bool(rng.random() < 0.35)
+    sigma = (1.4 if short_gamma else 1.0) * 0.8 * np.sqrt(intensity)  # ticks per second
+    liquidity = np.zeros(n_seconds, dtype=np.int8)
+    defend_tick = np.zeros(n_seconds, dtype=np.int64)
+    defend_bid = np.zeros(n_seconds, dtype=bool)
     noise = rng.standard_normal(n_seconds) * sigma
     bid = np.empty(n_seconds, dtype=np.int64)
     p_buy = np.full(n_seconds, 0.5)
@@ -100,9 +119,19 @@ def simulate_path(
                 drift = toward * DRIFT_TICKS_PER_S * 1.5
                 lean = toward if regime["outcome"] == "BREAK" else -toward
                 p_buy[s] = 0.5 + FLOW_TILT * lean
+                liquidity[s] = -1 if regime["outcome"] == "BREAK" else 1
+                defend_tick[s] = int(round(regime["level"]))
+                defend_bid[s] = regime["from_above"]
                 if abs(x - regime["level"]) <= TOUCH_TICKS / 2:
                     regime["phase"], regime["t0"] = "resolve", s
-                    planted.append((s, regime["level"] * TICK, regime["outcome"]))
+                    planted.append(
+                        (
+                            s,
+                            regime["level"] * TICK,
+                            regime["outcome"],
+                            "SUPPORT" if regime["from_above"] else "RESISTANCE",
+                        )
+                    )
                 elif s - regime["t0"] > APPROACH_TIMEOUT_S:
                     regime = None
             else:
@@ -120,4 +149,13 @@ def simulate_path(
         elif s < or_end_s:
             or_hi = b if or_hi is None else max(or_hi, b)
             or_lo = b if or_lo is None else min(or_lo, b)
-    return PricePath(bid_ticks=bid, p_buy=p_buy, intensity=intensity, planted=planted)
+    return PricePath(
+        bid_ticks=bid,
+        p_buy=p_buy,
+        intensity=intensity,
+        planted=planted,
+        liquidity=liquidity,
+        defend_tick=defend_tick,
+        defend_bid=defend_bid,
+        short_gamma=short_gamma,
+    )

@@ -26,8 +26,9 @@ class SimResult:
     date: dt.date
     files: dict[str, Path] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
-    planted: list[tuple[int, float, str]] = field(default_factory=list)
+    planted: list[tuple[int, float, str, str]] = field(default_factory=list)
     front_month: str = ""
+    short_gamma: bool = False
 
 
 def _third_friday(year: int, month: int) -> dt.date:
@@ -81,7 +82,7 @@ def simulate_session(date: dt.date | str, seed: int, out_dir: str | Path, scale:
         d, center, fut_sym, fut_id, expiration, t0 - 3_600_000_000_000, 5_000_000, fut_sym[2:]
     )
     opt_bbo, opt_trades = options.simulate_options(
-        rng, path, t0, info, expiration, int(rth_open), int(n_s), opt_rate
+        rng, path, t0, info, expiration, int(rth_open), int(n_s), opt_rate, path.short_gamma
     )
 
     out = Path(out_dir) / writer.DATASET
@@ -108,6 +109,16 @@ def simulate_session(date: dt.date | str, seed: int, out_dir: str | Path, scale:
     res.files["opt-trades"] = writer.write_records(
         out / "trades" / d.isoformat() / f"{stem}.es-opt.trades.dbn.zst", "trades", opt_trades, opt_syms, d
     )
+    oi = options.open_interest(rng, info, center, t0 - 3_600_000_000_000)
+    res.files["statistics"] = writer.write_messages(
+        out / "statistics" / d.isoformat() / f"{stem}.es-opt.statistics.dbn.zst",
+        "statistics",
+        oi,
+        opt_syms,
+        d,
+        t0 - 3_600_000_000_000,
+    )
+    res.short_gamma = path.short_gamma
     res.counts = {
         "futures_trades": len(trades),
         "futures_mbp10": len(mbp10),

@@ -28,6 +28,7 @@ SCHEMA = {
     "mbp-1": dbn.Schema.MBP_1,
     "mbp-10": dbn.Schema.MBP_10,
     "definition": dbn.Schema.DEFINITION,
+    "statistics": dbn.Schema.STATISTICS,
 }
 
 
@@ -90,6 +91,14 @@ def write_records(
     start = int(records["ts_event"].min()) if len(records) else 0
     end = int(records["ts_event"].max()) + 1 if len(records) else 1
     return write_dbn(path, metadata(schema, start, end, symbols, date), records.tobytes())
+
+
+def write_messages(
+    path: Path, schema: str, msgs: list, symbols: dict[str, int], date: dt.date, start_ns: int
+) -> Path:
+    """Write record objects (InstrumentDefMsg, StatMsg ...) of one schema as a DBN file."""
+    body = b"".join(bytes(m) for m in msgs)
+    return write_dbn(path, metadata(schema, start_ns, start_ns + 1, symbols, date), body)
 
 
 def write_definitions(

@@ -13,6 +13,7 @@ from spymaster_core import lake, landing
 from spymaster_core.sim import simulate_session
 from tests.conftest import ESM8_CSV, MBO_DAY
 
+DAILY_GROUPS = ("bronze", "silver")
 SIM_DATES = ["2026-11-16", "2026-11-17", "2026-11-18"]
 
 
@@ -33,8 +34,16 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     assert rep.landed[0][1].parent.name == "2023-12-26"
 
     instance = dg.DagsterInstance.ephemeral()
+    inv = dg.materialize(
+        list(defs.assets),
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets("landing_files"),
+    )
+    md = inv.get_asset_materialization_events()[0].materialization.metadata
+    assert md["dates"].value == ["2018-05-07", "2023-12-26", *SIM_DATES]
     graph = defs.resolve_asset_graph()
-    daily = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None]
+    daily = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in DAILY_GROUPS]
     for d in ["2018-05-07", "2023-12-26", *SIM_DATES]:
         res = dg.materialize(
             list(defs.assets),

@@ -1,0 +1,138 @@
+"""Databento Historical downloads into landing (DESIGN §3), as a Dagster resource.
+
+The API key comes from `DATABENTO_API_KEY` and is never logged or written to metadata. Every
+download first asks Databento for the cost of all its requests and refuses when the estimate is
+above `max_cost_usd`. Files land as `landing/GLBX.MDP3/<schema>/<date>/<name>.dbn.zst`.
+Reference: https://databento.com/docs/api-reference-historical
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from spymaster_core import calendar
+
+DATASET = "GLBX.MDP3"
+NO_KEY_HELP = (
+    "DATABENTO_API_KEY is not set. Create a key at https://databento.com/portal/keys (sign-up includes "
+    "free credit), then `export DATABENTO_API_KEY=db-...`. Without a key, land files yourself under "
+    "landing/GLBX.MDP3/<schema>/<YYYY-MM-DD>/ or run `make demo` on simulated data."
+)
+# ES options trade under several parent roots: quarterly ES, Friday weeklies EW1-4, Mon-Thu dailies E1A..E5D.
+OPTION_PARENTS = [
+    "ES.OPT",
+    "EW.OPT",
+    *[f"EW{w}.OPT" for w in range(1, 5)],
+    *[f"E{w}{d}.OPT" for w in range(1, 6) for d in "ABCD"],
+]
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    """One Historical `timeseries.get_range` call."""
+
+    schema: str
+    symbols: tuple[str, ...]
+    stype_in: str
+    start_ns: int
+    end_ns: int
+
+    def filename(self, date: str) -> str:
+        root = "es-fut" if self.symbols == ("ES.FUT",) else "es-opt"
+        return f"glbx-mdp3-{date}.{root}.{self.schema}.dbn.zst"
+
+
+def plan(date: str) -> list[DownloadRequest]:
+    """The requests for one trading date: its session from the previous close to its close.
+    Futures trades and MBP-10 by the `ES.FUT` parent; option definitions, trades, BBO (mbp-1) and
+    statistics by the option parents (0DTE filtering happens in Bronze)."""
+    open_ns, close_ns = calendar.session_bounds_ns(date)
+    start = open_ns - 3_600_000_000_000  # include the pre-open auction hour
+    fut = [DownloadRequest(s, ("ES.FUT",), "parent", start, close_ns) for s in ("trades", "mbp-10")]
+    opt = [
+        DownloadRequest(s, tuple(OPTION_PARENTS), "parent", start, close_ns)
+        for s in ("definition", "trades", "mbp-1", "statistics")
+    ]
+    return fut + opt
+
+
+class DatabentoResource(dg.ConfigurableResource):
+    """Historical client wrapper: `estimate_cost(date)` and `download(date, landing)`."""
+
+    max_cost_usd: float = 25.0
+
+    def _client(self) -> Any:
+        key = os.environ.get("DATABENTO_API_KEY", "")
+        if not key:
+            raise dg.Failure(description=NO_KEY_HELP)
+        import databento as db
+
+        return db.Historical(key)
+
+    def estimate_cost(self, date: str) -> float:
+        """Total USD cost Databento quotes for the date's requests."""
+        client = self._client()
+        return float(
+            sum(
+                client.metadata.get_cost(
+                    dataset=DATASET,
+                    start=r.start_ns,
+                    end=r.end_ns,
+                    symbols=list(r.symbols),
+                    schema=r.schema,
+                    stype_in=r.stype_in,
+                )
+                for r in plan(date)
+            )
+        )
+
+    def download(self, date: str, landing: Path) -> list[Path]:
+        """Download the date's files into landing (each written to a temp name, then renamed).
+        Raises dagster.Failure without a key or when the estimate exceeds `max_cost_usd`."""
+        cost = self.estimate_cost(date)
+        if cost > self.max_cost_usd:
+            raise dg.Failure(
+                description=f"{date}: Databento estimates {cost:.2f} USD, above max_cost_usd="
+                f"{self.max_cost_usd:.2f}; raise it in the resource config to proceed"
+            )
+        client = self._client()
+        out = []
+        for r in plan(date):
+            dest = landing / DATASET / r.schema / date / r.filename(date)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.part")
+            client.timeseries.get_range(
+                dataset=DATASET,
+                start=r.start_ns,
+                end=r.end_ns,
+                symbols=list(r.symbols),
+                schema=r.schema,
+                stype_in=r.stype_in,
+                path=tmp,
+            )
+            os.replace(tmp, dest)
+            out.append(dest)
+        return out
+
+
+def landing_inventory(landing: Path) -> list[dict]:
+    """One row per (dataset/source, schema, date): file count and bytes."""
+    rows = []
+    for d in sorted(p for p in landing.glob("*/*/*") if p.is_dir()):
+        files = [f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")]
+        if files:
+            rows.append(
+                {
+                    "source": d.parent.parent.name,
+                    "schema": d.parent.name,
+                    "date": d.name,
+                    "files": len(files),
+                    "bytes": sum(f.stat().st_size for f in files),
+                }
+            )
+    return rows

@@ -195,10 +195,10 @@ def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: s
     for j in range(depth):
         cols[f"bid_px_{j:02d}"] = dbn.prices(bid_px[:k, j])
         cols[f"ask_px_{j:02d}"] = dbn.prices(ask_px[:k, j])
-        cols[f"bid_sz_{j:02d}"] = pa.array(bid_sz[:k, j])
-        cols[f"ask_sz_{j:02d}"] = pa.array(ask_sz[:k, j])
-        cols[f"bid_ct_{j:02d}"] = pa.array(bid_ct[:k, j])
-        cols[f"ask_ct_{j:02d}"] = pa.array(ask_ct[:k, j])
+        cols[f"bid_sz_{j:02d}"] = pa.array(bid_sz[:k, j].astype(np.uint32))
+        cols[f"ask_sz_{j:02d}"] = pa.array(ask_sz[:k, j].astype(np.uint32))
+        cols[f"bid_ct_{j:02d}"] = pa.array(bid_ct[:k, j].astype(np.uint32))
+        cols[f"ask_ct_{j:02d}"] = pa.array(ask_ct[:k, j].astype(np.uint32))
     return pa.table({f.name: cols[f.name] for f in S.FUTURES_MBP10.arrow}, schema=S.FUTURES_MBP10.arrow)
 
 

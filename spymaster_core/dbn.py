@@ -198,10 +198,51 @@ def trades_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Tabl
     return _table(S.FUTURES_TRADES, cols)
 
 
+_HEADER_FIELDS = [
+    "ts_event",
+    "ts_recv",
+    "instrument_id",
+    "action",
+    "side",
+    "depth",
+    "price",
+    "size",
+    "flags",
+    "sequence",
+]
+_BOOK_BLOCK = 16384
+
+
+def book_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 10 levels of MBP-10 records as contiguous arrays: bid_px (10, n) and ask_px (10, n) int64
+    (1e-9 units), and (40, n) uint32 rows [bid_sz, ask_sz, bid_ct, ask_ct] per level.
+
+    Reads the fixed DBN layout (levels from byte 48, 32 bytes each: bid_px i8, ask_px i8, then four
+    u4) through int64/uint32 views, a cache-sized block at a time. Layout:
+    https://databento.com/docs/schemas-and-data-formats/mbp-10
+    """
+    n = len(a)
+    if a.dtype.fields["bid_px_00"][1] != 48 or a.dtype.itemsize != 368:
+        raise ValueError(f"unexpected MBP-10 record layout ({a.dtype.itemsize} bytes)")
+    a = np.ascontiguousarray(a)
+    words = a.view(np.int64).reshape(n, 46)
+    halves = a.view(np.uint32).reshape(n, 92)
+    size_idx = np.array([12 + 8 * j + k for j in range(S.BOOK_DEPTH) for k in (4, 5, 6, 7)])
+    bid_px = np.empty((S.BOOK_DEPTH, n), np.int64)
+    ask_px = np.empty((S.BOOK_DEPTH, n), np.int64)
+    sizes = np.empty((4 * S.BOOK_DEPTH, n), np.uint32)
+    for i in range(0, n, _BOOK_BLOCK):
+        w = words[i : i + _BOOK_BLOCK]
+        bid_px[:, i : i + _BOOK_BLOCK] = w[:, 6:46:4].T
+        ask_px[:, i : i + _BOOK_BLOCK] = w[:, 7:46:4].T
+        sizes[:, i : i + _BOOK_BLOCK] = halves[i : i + _BOOK_BLOCK][:, size_idx].T
+    return bid_px, ask_px, sizes
+
+
 def mbp10_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
     """MBP-10 records -> `futures.mbp10.v1` (is_preopen left False; the Bronze layer sets it)."""
     n = len(a)
-    c = columns(a)
+    c = columns(a, _HEADER_FIELDS)
     cols = _common(c, symbols) | {
         "action": _chars(c["action"]),
         "side": _chars(c["side"]),
@@ -214,11 +255,12 @@ def mbp10_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table
         "is_preopen": pa.array(np.zeros(n, dtype=bool)),
         "source": _repeat(source, n),
     }
+    bid_px, ask_px, sizes = book_arrays(a)
     for i in range(S.BOOK_DEPTH):
-        for side in ("bid", "ask"):
-            cols[f"{side}_px_{i:02d}"] = prices(c[f"{side}_px_{i:02d}"])
-            cols[f"{side}_sz_{i:02d}"] = pa.array(c[f"{side}_sz_{i:02d}"].astype(np.int64))
-            cols[f"{side}_ct_{i:02d}"] = pa.array(c[f"{side}_ct_{i:02d}"].astype(np.int64))
+        cols[f"bid_px_{i:02d}"] = prices(bid_px[i])
+        cols[f"ask_px_{i:02d}"] = prices(ask_px[i])
+        for k, name in enumerate(("bid_sz", "ask_sz", "bid_ct", "ask_ct")):
+            cols[f"{name}_{i:02d}"] = pa.array(sizes[4 * i + k])
     return _table(S.FUTURES_MBP10, cols)
 
 

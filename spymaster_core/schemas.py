@@ -52,10 +52,11 @@ for _i in range(BOOK_DEPTH):
     _BOOK_FIELDS += [
         pa.field(f"bid_px_{_i:02d}", pa.float64()),
         pa.field(f"ask_px_{_i:02d}", pa.float64()),
-        pa.field(f"bid_sz_{_i:02d}", pa.int64()),
-        pa.field(f"ask_sz_{_i:02d}", pa.int64()),
-        pa.field(f"bid_ct_{_i:02d}", pa.int64()),
-        pa.field(f"ask_ct_{_i:02d}", pa.int64()),
+        # Sizes (contracts) and order counts keep DBN's uint32.
+        pa.field(f"bid_sz_{_i:02d}", pa.uint32()),
+        pa.field(f"ask_sz_{_i:02d}", pa.uint32()),
+        pa.field(f"bid_ct_{_i:02d}", pa.uint32()),
+        pa.field(f"ask_ct_{_i:02d}", pa.uint32()),
     ]
 
 FUTURES_MBP10 = TableSchema(

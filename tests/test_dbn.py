@@ -102,3 +102,22 @@ def test_symbols_from_metadata(samples: Path) -> None:
     )
     assert dbn.instrument_symbols(store) == {17077: "ESH4"}
     assert isinstance(dbn.prices(__import__("numpy").array([dbn.UNDEF_PRICE])), pa.Array)
+
+
+def test_book_arrays_match_named_fields(samples: Path) -> None:
+    """The fast layout-based MBP-10 extraction equals plain per-field access, for v1 and v3 files."""
+    import numpy as np
+
+    for rel in (
+        "dbn/tests/data/test_data.mbp-10.v1.dbn.zst",
+        "databento-python/tests/data/GLBX.MDP3/test_data.mbp-10.dbn.zst",
+    ):
+        a = dbn._ndarray(dbn.open_store(samples / rel), samples / rel)
+        bid_px, ask_px, sizes = dbn.book_arrays(a)
+        for j in range(10):
+            assert (bid_px[j] == a[f"bid_px_{j:02d}"]).all() and (ask_px[j] == a[f"ask_px_{j:02d}"]).all()
+            for k, name in enumerate(("bid_sz", "ask_sz", "bid_ct", "ask_ct")):
+                assert (sizes[4 * j + k] == a[f"{name}_{j:02d}"]).all()
+        t = dbn.mbp10_table(a, {}, "x")
+        assert t.column("ask_ct_09").to_pylist() == a["ask_ct_09"].tolist()
+        assert np.allclose(t.column("bid_px_04").to_numpy(), a["bid_px_04"] / 1e9)

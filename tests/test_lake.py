@@ -35,3 +35,15 @@ def test_failed_write_keeps_previous_partition(tmp_path: Path, monkeypatch: pyte
 def test_unknown_table(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="unknown lake table 'nope'"):
         lake.partition_dir(tmp_path, "nope", "2026-11-16")
+
+
+def test_partition_writer_without_commit_keeps_previous(tmp_path: Path) -> None:
+    lake.write_partition(tmp_path, "futures_mbp10", "2026-11-16", pl.DataFrame({"a": [1]}))
+    with (
+        pytest.raises(RuntimeError, match="decode failed"),
+        lake.PartitionWriter(tmp_path, "futures_mbp10", "2026-11-16") as w,
+    ):
+        (w.path / "part-0.parquet").write_bytes(b"half a file")
+        raise RuntimeError("decode failed")
+    assert lake.read_partition(tmp_path, "futures_mbp10", "2026-11-16")["a"].to_list() == [1]
+    assert [p.name for p in (tmp_path / "bronze/futures/mbp10/symbol=ES").iterdir()] == ["date=2026-11-16"]

@@ -37,12 +37,13 @@ def simulate(
     seed: int = typer.Option(0, help="Random seed: same date and seed give identical files."),
     out: Path = typer.Option(..., help="Output directory (landing layout GLBX.MDP3/<schema>/<date>/)."),
     scale: str = typer.Option("demo", help="Size of the day: demo, small, or bench (>= 5 M MBP-10 records)."),
+    mbo: bool = typer.Option(False, help="Also write the futures' market-by-order (MBO) file."),
 ) -> None:
-    """Write a simulated session (ES trades + MBP-10, 0DTE options) as DBN files."""
+    """Write a simulated session (ES trades + MBP-10 [+ MBO], 0DTE options) as DBN files."""
     from spymaster_core.sim import simulate_session
 
     try:
-        res = simulate_session(date, seed, out, scale=scale)
+        res = simulate_session(date, seed, out, scale=scale, with_mbo=mbo)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     for kind, path in res.files.items():

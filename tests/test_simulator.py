@@ -105,3 +105,24 @@ def test_open_interest_statistics(sim) -> None:
     st = pl.from_arrow(dbn.decode_file(sim.files["statistics"]).tables["statistics"])
     assert st.height == sim.counts["option_definitions"] and set(st["stat_type"]) == {9}
     assert (st["quantity"] > 0).all()
+
+
+def test_queue_book_mbo_rebuilds_the_simulated_mbp10(tmp_path: Path) -> None:
+    """The simulator's own MBO, replayed through spymaster_core.book, gives exactly its MBP-10
+    (every price, size and order count of all 10 levels at every event end): both follow DBN
+    semantics, T/F never change depth, C/M do."""
+    from spymaster_core.book import mbo_to_mbp10
+
+    res = simulate_session(DATE, 5, tmp_path, scale="small", with_mbo=True)
+    mbo = pl.from_arrow(dbn.decode_file(res.files["mbo"]).tables["mbo"])
+    assert set(mbo["action"]) == {"A", "C", "M", "T", "F"}
+    rebuilt = pl.from_arrow(mbo_to_mbp10(res.files["mbo"]))
+    sim = pl.from_arrow(dbn.decode_file(res.files["mbp-10"]).tables["mbp10"])
+    assert rebuilt.height == sim.height
+    cols = [f"{s}_{k}_{j:02d}" for s in ("bid", "ask") for k in ("px", "sz", "ct") for j in range(10)]
+    ends = sim.filter((pl.col("flags") & 128) > 0).select("sequence", *cols)
+    mine = rebuilt.filter(pl.col("action") != "T").select("sequence", *cols)
+    joined = ends.join(mine, on="sequence", suffix="_book")
+    assert joined.height == ends.height > 10_000
+    for c in cols:
+        assert (joined[c] == joined[f"{c}_book"]).all(), c

@@ -1,11 +1,24 @@
-"""ES futures trades and MBP-10 records from a simulated price path (simulator v0).
+"""ES futures from a simulated price path: an order-level (queue) book written as MBO, MBP-10 and
+trades records that follow DBN semantics.
 
-DBN semantics kept: a trade is a `T` record that leaves depth unchanged, followed by the `C`
-record that removes the traded size from the resting level (with `F_LAST`); quote adds/cancels are
-single-record events with `F_LAST`; a new best price re-centres the ladder in one `A` event.
+Each price level holds a FIFO queue of orders. Events (one `sequence` number each, `F_LAST` on the
+last record of the event):
+- quote events: add an order (`A`), cancel part or all of one (`C`), or modify one (`M`: a size
+  decrease keeps queue priority, an increase goes to the back);
+- trades: the aggressor's `T` record (depth unchanged), then one `F` per resting order filled in
+  FIFO order and the `C` (filled completely) or `M` (partly) that takes the size out of the book;
+  in MBP-10 the `T` record is followed by the `C` that removes the traded size from the level;
+- a new best price from the path: the orders on the wrong side are cancelled and the new levels
+  of the 10-level window get fresh orders (`A`).
+A level in the visible window is never emptied by a cancel or a trade (price moves come from the
+path), so MBP-10's ten levels are always the ten ticks next to the touch.
+References: https://databento.com/docs/schemas-and-data-formats/mbo,
+https://databento.com/docs/schemas-and-data-formats/mbp-10
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,10 +28,52 @@ from spymaster_core.sim.writer import empty_records
 F_LAST = 128
 PX_SCALE = 1_000_000_000
 DEPTH = 10
+MBO_DTYPE_FIELDS = ("ts_event", "order_id", "price", "size", "flags", "action", "side", "sequence")
 
 
-def _fresh_size(rng: np.random.Generator, level: int) -> int:
-    return int(rng.integers(5, 70)) + 6 * level
+@dataclass
+class FuturesRecords:
+    """Structured DBN records of one simulated session: trades, mbp-10 and (optionally) mbo."""
+
+    trades: np.ndarray
+    mbp10: np.ndarray
+    mbo: np.ndarray | None
+
+
+class _Book:
+    """Order queues per price (ticks) on both sides plus the 10-level MBP view around the touch."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.q: dict[bool, dict[int, list[list[int]]]] = {
+            True: {},
+            False: {},
+        }  # is_bid -> price -> [[oid, size]]
+        self.best_bid = 0
+        self.sz = {True: np.zeros(DEPTH, np.int64), False: np.zeros(DEPTH, np.int64)}
+        self.ct = {True: np.zeros(DEPTH, np.int64), False: np.zeros(DEPTH, np.int64)}
+        self.px = {True: np.zeros(DEPTH, np.int64), False: np.zeros(DEPTH, np.int64)}
+        self.next_oid = 1_000_000
+
+    def level_price(self, is_bid: bool, j: int) -> int:
+        return self.best_bid - j if is_bid else self.best_bid + 1 + j
+
+    def pos(self, is_bid: bool, price: int) -> int:
+        return self.best_bid - price if is_bid else price - self.best_bid - 1
+
+    def _refresh(self, is_bid: bool, price: int) -> None:
+        j = self.pos(is_bid, price)
+        if 0 <= j < DEPTH:
+            queue = self.q[is_bid].get(price, [])
+            self.sz[is_bid][j] = sum(o[1] for o in queue)
+            self.ct[is_bid][j] = len(queue)
+
+    def new_oid(self) -> int:
+        self.next_oid += 1
+        return self.next_oid
+
+    def fresh_size(self, j: int) -> int:
+        return int(self.rng.integers(1, 25)) + 2 * j
 
 
 def simulate_futures(
@@ -28,86 +83,156 @@ def simulate_futures(
     instrument_id: int,
     trade_rate: float,
     quote_rate: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (trades, mbp10) structured DBN records sorted by ts_event.
+    with_mbo: bool = False,
+) -> FuturesRecords:
+    """Simulate the session's futures records (see module docstring); sorted by ts_event.
 
-    trade_rate / quote_rate: mean events per second at intensity 1.
+    trade_rate / quote_rate: mean events per second at intensity 1. `with_mbo` also returns the
+    market-by-order records (about twice as many as MBP-10).
     """
     n_s = len(path.bid_ticks)
     n_tr = rng.poisson(trade_rate * path.intensity)
     n_q = rng.poisson(quote_rate * path.intensity)
-    total_tr = int(n_tr.sum())
-    trades = empty_records("trades", total_tr)
-    mbp = empty_records("mbp-10", 2 * total_tr + int(n_q.sum()) + n_s)
-    bid_px = np.zeros(DEPTH, dtype=np.int64)
-    ask_px = np.zeros(DEPTH, dtype=np.int64)
-    bid_sz = np.zeros(DEPTH, dtype=np.int64)
-    ask_sz = np.zeros(DEPTH, dtype=np.int64)
-    book_bid: dict[int, int] = {}
-    book_ask: dict[int, int] = {}
-    bid_cols = [f"bid_sz_{j:02d}" for j in range(DEPTH)]
-    ask_cols = [f"ask_sz_{j:02d}" for j in range(DEPTH)]
-    out_bid_px = np.zeros((len(mbp), DEPTH), dtype=np.int64)
-    out_ask_px = np.zeros((len(mbp), DEPTH), dtype=np.int64)
-    out_bid_sz = np.zeros((len(mbp), DEPTH), dtype=np.int64)
-    out_ask_sz = np.zeros((len(mbp), DEPTH), dtype=np.int64)
+    book = _Book(rng)
+    cap = 2 * int(n_tr.sum()) + int(n_q.sum()) + n_s
+    ev = {name: np.zeros(cap, np.int64) for name in ("ts", "px", "size", "flags", "seq")}
+    ev_action = np.zeros(cap, dtype="S1")
+    ev_side = np.zeros(cap, dtype="S1")
+    snap = {name: np.zeros((cap, DEPTH), np.int64) for name in ("bpx", "apx", "bsz", "asz", "bct", "act")}
+    mbo: list[tuple] = []
     k = 0
+    seq = 1000
+    trade_rows: list[int] = []
 
-    def recentre(best_bid: int) -> None:
-        for j in range(DEPTH):
-            bp, ap = best_bid - j, best_bid + 1 + j
-            bid_px[j], ask_px[j] = bp, ap
-            if bp not in book_bid:
-                book_bid[bp] = _fresh_size(rng, j)
-            if ap not in book_ask:
-                book_ask[ap] = _fresh_size(rng, j)
-            bid_sz[j], ask_sz[j] = book_bid[bp], book_ask[ap]
-        # Levels that left the book's 10-level window are forgotten; they come back fresh.
-        for p in [p for p in book_bid if p > best_bid or p <= best_bid - DEPTH]:
-            del book_bid[p]
-        for p in [p for p in book_ask if p <= best_bid or p > best_bid + DEPTH]:
-            del book_ask[p]
-
-    n_cap = len(mbp)
-    ev_ts = np.zeros(n_cap, dtype=np.int64)
-    ev_action = np.zeros(n_cap, dtype="S1")
-    ev_side = np.zeros(n_cap, dtype="S1")
-    ev_px = np.zeros(n_cap, dtype=np.int64)
-    ev_size = np.zeros(n_cap, dtype=np.int64)
-    ev_flags = np.zeros(n_cap, dtype=np.int64)
-
-    def emit(ts: int, action: bytes, side: bytes, px_ticks: int, size: int, flags: int) -> None:
+    def emit(ts: int, action: bytes, side: bytes, price: int, size: int, flags: int) -> None:
         nonlocal k
-        ev_ts[k], ev_action[k], ev_side[k], ev_px[k], ev_size[k], ev_flags[k] = (
-            ts,
-            action,
-            side,
-            px_ticks,
-            size,
-            flags,
-        )
-        out_bid_px[k], out_ask_px[k], out_bid_sz[k], out_ask_sz[k] = bid_px, ask_px, bid_sz, ask_sz
+        ev["ts"][k], ev["px"][k], ev["size"][k], ev["flags"][k], ev["seq"][k] = ts, price, size, flags, seq
+        ev_action[k], ev_side[k] = action, side
+        snap["bpx"][k], snap["apx"][k] = book.px[True], book.px[False]
+        snap["bsz"][k], snap["asz"][k] = book.sz[True], book.sz[False]
+        snap["bct"][k], snap["act"][k] = book.ct[True], book.ct[False]
         k += 1
 
-    def px_sz(is_bid: bool) -> np.ndarray:
-        return bid_sz if is_bid else ask_sz
+    def order(ts: int, oid: int, price: int, size: int, action: bytes, side: bytes) -> None:
+        if with_mbo:
+            mbo.append((ts, oid, price, size, 0, action, side, seq))
 
-    trade_rows: list[int] = []
+    def close_event() -> None:
+        if with_mbo and mbo and mbo[-1][7] == seq:
+            mbo[-1] = (*mbo[-1][:4], F_LAST, *mbo[-1][5:])
+
+    def recentre(ts: int, best_bid: int) -> None:
+        """New touch from the path: cancel orders on the wrong side, fill the window, one event."""
+        book.best_bid = best_bid
+        for is_bid, crossed in ((True, lambda p: p > best_bid), (False, lambda p: p <= best_bid)):
+            side = b"B" if is_bid else b"A"
+            for p in sorted(p for p in book.q[is_bid] if crossed(p)):
+                for oid, size in book.q[is_bid].pop(p):
+                    order(ts, oid, p, size, b"C", side)
+        for is_bid in (True, False):
+            side = b"B" if is_bid else b"A"
+            for j in range(DEPTH):
+                p = book.level_price(is_bid, j)
+                book.px[is_bid][j] = p
+                queue = book.q[is_bid].setdefault(p, [])
+                if not queue:
+                    for _ in range(int(rng.integers(1, 5))):
+                        oid, size = book.new_oid(), book.fresh_size(j)
+                        queue.append([oid, size])
+                        order(ts, oid, p, size, b"A", side)
+                book.sz[is_bid][j] = sum(o[1] for o in queue)
+                book.ct[is_bid][j] = len(queue)
+        close_event()
+
+    def trade(ts: int, buy: bool, size: int) -> None:
+        resting_bid = not buy
+        p = book.level_price(resting_bid, 0)
+        queue = book.q[resting_bid][p]
+        size = min(size, int(book.sz[resting_bid][0]) - 1)  # the path, not a trade, moves the touch
+        if size < 1:
+            return
+        agg, rest = (b"B", b"A") if buy else (b"A", b"B")
+        trade_rows.append(k)
+        order(ts, book.new_oid(), p, size, b"T", agg)
+        emit(ts, b"T", agg, p, size, 0)
+        left, done = size, []
+        for o in queue:
+            if left == 0:
+                break
+            f = min(left, o[1])
+            order(ts, o[0], p, f, b"F", rest)
+            done.append((o, f))
+            left -= f
+        for o, f in done:
+            if f == o[1]:
+                order(ts, o[0], p, f, b"C", rest)
+                queue.remove(o)
+            else:
+                o[1] -= f
+                order(ts, o[0], p, o[1], b"M", rest)
+        book._refresh(resting_bid, p)
+        close_event()
+        emit(ts, b"C", rest, p, size, F_LAST)
+
+    def quote(ts: int, is_bid: bool, j: int, kind: int, delta: int) -> None:
+        """kind 0 add, 1 cancel, 2 modify (delta > 0 grows the order)."""
+        p = book.level_price(is_bid, j)
+        queue = book.q[is_bid][p]
+        side = b"B" if is_bid else b"A"
+        if kind == 1 and int(book.sz[is_bid][j]) - delta < 1:
+            kind = 0  # never empty a visible level
+        if kind == 0:
+            oid = book.new_oid()
+            queue.append([oid, delta])
+            order(ts, oid, p, delta, b"A", side)
+            book._refresh(is_bid, p)
+            close_event()
+            emit(ts, b"A", side, p, delta, F_LAST)
+            return
+        o = queue[int(rng.integers(0, len(queue)))]
+        if kind == 1:
+            cut = min(delta, o[1])
+            if cut == o[1] and len(queue) == 1:
+                cut -= 1
+            if cut < 1:
+                return
+            o[1] -= cut
+            if o[1] == 0:
+                queue.remove(o)
+            order(ts, o[0], p, cut, b"C", side)  # MBO C carries the cancelled quantity
+            book._refresh(is_bid, p)
+            close_event()
+            emit(ts, b"C", side, p, cut, F_LAST)
+            return
+        new = o[1] + delta if delta > 0 else max(1, o[1] + delta)
+        if new == o[1]:
+            return
+        if new > o[1]:  # a size increase loses queue priority
+            queue.remove(o)
+            queue.append(o)
+        change = new - o[1]
+        o[1] = new
+        order(ts, o[0], p, new, b"M", side)  # MBO M carries the new size
+        book._refresh(is_bid, p)
+        close_event()
+        emit(ts, b"A" if change > 0 else b"C", side, p, abs(change), F_LAST)
+
     prev_bid = None
     for s in range(n_s):
         base = t0_ns + s * 1_000_000_000
         b = int(path.bid_ticks[s])
         if b != prev_bid:
-            recentre(b)
+            seq += 1
+            recentre(base, b)
             up = prev_bid is None or b > prev_bid
-            emit(base, b"A", b"B" if up else b"A", b if up else b + 1, int(bid_sz[0]), F_LAST)
+            emit(base, b"A", b"B" if up else b"A", b if up else b + 1, int(book.sz[up][0]), F_LAST)
             prev_bid = b
         nt, nq = int(n_tr[s]), int(n_q[s])
         n = nt + nq
-        liq = int(path.liquidity[s])
-        defend, defend_bid = int(path.defend_tick[s]), bool(path.defend_bid[s])
         if n == 0:
             continue
+        liq = int(path.liquidity[s])
+        defend, defend_bid = int(path.defend_tick[s]), bool(path.defend_bid[s])
         # Draw the second's randomness at once; the book walk below stays event by event.
         offs = np.sort(rng.integers(1_000, 999_000_000, n)).tolist()
         kinds = rng.permutation(np.r_[np.ones(nt, dtype=bool), np.zeros(nq, dtype=bool)]).tolist()
@@ -117,61 +242,50 @@ def simulate_futures(
         is_bids = (rng.random(n) < 0.5).tolist()
         lvls = np.minimum(rng.geometric(0.3, n) - 1, DEPTH - 1).tolist()
         deltas = rng.integers(1, 15, n).tolist()
-        adds = (rng.random(n) < 0.5).tolist()
+        qkinds = rng.choice(3, n, p=[0.45, 0.4, 0.15]).tolist()
+        grow = (rng.random(n) < 0.5).tolist()
         for e in range(n):
             ts = base + offs[e]
+            seq += 1
             if kinds[e]:
-                buy, size = buys[e], tsizes[e]
-                px = int(ask_px[0] if buy else bid_px[0])
-                trade_rows.append(k)
-                emit(ts, b"T", b"B" if buy else b"A", px, size, 0)  # side = aggressor
-                # The resting side loses the traded size; a depleted level is refilled at once.
-                book, sz_arr = (book_ask, ask_sz) if buy else (book_bid, bid_sz)
-                remaining = int(sz_arr[0]) - size
-                if remaining <= 0:
-                    remaining = _fresh_size(rng, 0)
-                book[px] = remaining
-                sz_arr[0] = remaining
-                emit(ts, b"C", b"A" if buy else b"B", px, size, F_LAST)
-            else:
-                is_bid, j, delta, add = is_bids[e], lvls[e], deltas[e], adds[e]
-                if liq and e % 2 == 0:
-                    # Planted vacuum/wall: every other quote event hits the defending side within the zone.
-                    is_bid = defend_bid
-                    px_arr = bid_px if is_bid else ask_px
-                    zone = np.flatnonzero(np.abs(px_arr - defend) <= 2)
-                    if len(zone):
-                        j = int(zone[e % len(zone)])
-                        add = liq > 0
-                        delta = 3 * delta if add else max(1, min(3 * delta, int(px_sz(is_bid)[j]) - 1))
-                book, sz_arr, px_arr = (book_bid, bid_sz, bid_px) if is_bid else (book_ask, ask_sz, ask_px)
-                add = add or sz_arr[j] <= delta
-                new = int(sz_arr[j] + delta if add else sz_arr[j] - delta)
-                sz_arr[j] = new
-                book[int(px_arr[j])] = new
-                emit(ts, b"A" if add else b"C", b"B" if is_bid else b"A", int(px_arr[j]), delta, F_LAST)
-    mbp = mbp[:k]
+                trade(ts, buys[e], tsizes[e])
+                continue
+            is_bid, j, delta, kind = is_bids[e], lvls[e], deltas[e], qkinds[e]
+            if kind == 2 and not grow[e]:
+                delta = -delta  # a modify that shrinks the order
+            if liq and e % 2 == 0:
+                # Planted vacuum/wall: every other quote event hits the defending side within the zone.
+                zone = [jj for jj in range(DEPTH) if abs(book.level_price(defend_bid, jj) - defend) <= 2]
+                if zone:
+                    is_bid, j = defend_bid, zone[e % len(zone)]
+                    kind, delta = (0 if liq > 0 else 1), 3 * abs(delta)
+            quote(ts, is_bid, j, kind, delta)
+
     scale = int(TICK * PX_SCALE)
-    mbp["ts_event"] = ev_ts[:k]
-    mbp["ts_recv"] = ev_ts[:k] + 150_000
+    mbp = empty_records("mbp-10", k)
+    mbp["ts_event"] = ev["ts"][:k]
+    mbp["ts_recv"] = ev["ts"][:k] + 150_000
     mbp["instrument_id"] = instrument_id
-    mbp["action"] = ev_action[:k]
-    mbp["side"] = ev_side[:k]
-    mbp["price"] = ev_px[:k] * scale
-    mbp["size"] = ev_size[:k]
-    mbp["flags"] = ev_flags[:k]
-    mbp["sequence"] = 1000 + np.arange(k)
+    mbp["action"], mbp["side"] = ev_action[:k], ev_side[:k]
+    mbp["price"] = ev["px"][:k] * scale
+    mbp["size"], mbp["flags"], mbp["sequence"] = ev["size"][:k], ev["flags"][:k], ev["seq"][:k]
     for j in range(DEPTH):
-        mbp[f"bid_px_{j:02d}"] = out_bid_px[:k, j] * scale
-        mbp[f"ask_px_{j:02d}"] = out_ask_px[:k, j] * scale
-        mbp[bid_cols[j]] = out_bid_sz[:k, j]
-        mbp[ask_cols[j]] = out_ask_sz[:k, j]
-        mbp[f"bid_ct_{j:02d}"] = np.maximum(1, out_bid_sz[:k, j] // 4)
-        mbp[f"ask_ct_{j:02d}"] = np.maximum(1, out_ask_sz[:k, j] // 4)
+        mbp[f"bid_px_{j:02d}"] = snap["bpx"][:k, j] * scale
+        mbp[f"ask_px_{j:02d}"] = snap["apx"][:k, j] * scale
+        mbp[f"bid_sz_{j:02d}"], mbp[f"ask_sz_{j:02d}"] = snap["bsz"][:k, j], snap["asz"][:k, j]
+        mbp[f"bid_ct_{j:02d}"], mbp[f"ask_ct_{j:02d}"] = snap["bct"][:k, j], snap["act"][:k, j]
     rows = np.array(trade_rows, dtype=np.int64)
-    trades = trades[: len(rows)]
+    trades = empty_records("trades", len(rows))
     for name in ("ts_event", "ts_recv", "instrument_id", "price", "size", "side", "sequence"):
         trades[name] = mbp[name][rows]
-    trades["action"] = b"T"
-    trades["flags"] = F_LAST
-    return trades, mbp
+    trades["action"], trades["flags"] = b"T", F_LAST
+    mbo_rec = None
+    if with_mbo:
+        mbo_rec = empty_records("mbo", len(mbo))
+        cols = list(zip(*mbo, strict=True)) if mbo else [[] for _ in MBO_DTYPE_FIELDS]
+        for name, col in zip(MBO_DTYPE_FIELDS, cols, strict=True):
+            mbo_rec[name] = col
+        mbo_rec["price"] = mbo_rec["price"] * scale
+        mbo_rec["ts_recv"] = mbo_rec["ts_event"] + 150_000
+        mbo_rec["instrument_id"] = instrument_id
+    return FuturesRecords(trades=trades, mbp10=mbp, mbo=mbo_rec)

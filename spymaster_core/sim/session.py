@@ -54,8 +54,11 @@ def start_price(date: dt.date) -> float:
     return round((6800.0 + 60.0 * np.sin(o / 5.0) + 25.0 * np.sin(o / 1.7)) / TICK) * TICK
 
 
-def simulate_session(date: dt.date | str, seed: int, out_dir: str | Path, scale: str = "demo") -> SimResult:
+def simulate_session(
+    date: dt.date | str, seed: int, out_dir: str | Path, scale: str = "demo", with_mbo: bool = False
+) -> SimResult:
     """Write the session's DBN files under `out_dir` (landing layout) and return what was written.
+    `with_mbo` also writes the futures' market-by-order file (the queue book's own records).
 
     Raises ValueError for a date that is not a CME trading date or an unknown scale.
     """
@@ -74,7 +77,8 @@ def simulate_session(date: dt.date | str, seed: int, out_dir: str | Path, scale:
 
     fut_sym = front_month_symbol(d)
     fut_id = zlib.crc32(fut_sym.encode()) % 1_000_000 + 1_000
-    trades, mbp10 = futures.simulate_futures(rng, path, t0, fut_id, trade_rate, quote_rate)
+    fut = futures.simulate_futures(rng, path, t0, fut_id, trade_rate, quote_rate, with_mbo=with_mbo)
+    trades, mbp10 = fut.trades, fut.mbp10
 
     expiration = calendar.et_ns(d, "16:00")
     center = (path.bid_ticks[rth_open] + 0.5) * TICK
@@ -119,6 +123,10 @@ def simulate_session(date: dt.date | str, seed: int, out_dir: str | Path, scale:
         t0 - 3_600_000_000_000,
     )
     res.short_gamma = path.short_gamma
+    if fut.mbo is not None:
+        res.files["mbo"] = writer.write_records(
+            out / "mbo" / d.isoformat() / f"{stem}.es.mbo.dbn.zst", "mbo", fut.mbo, fut_syms, d
+        )
     res.counts = {
         "futures_trades": len(trades),
         "futures_mbp10": len(mbp10),

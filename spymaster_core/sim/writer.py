@@ -21,12 +21,19 @@ DATASET = "GLBX.MDP3"
 TRADE_DTYPE = np.dtype(dbn.TradeMsg._dtypes)
 MBP1_DTYPE = np.dtype(dbn.MBP1Msg._dtypes)
 MBP10_DTYPE = np.dtype(dbn.MBP10Msg._dtypes)
+MBO_DTYPE = np.dtype(dbn.MBOMsg._dtypes)
 
-RTYPE = {"trades": dbn.RType.MBP_0.value, "mbp-1": dbn.RType.MBP_1.value, "mbp-10": dbn.RType.MBP_10.value}
+RTYPE = {
+    "mbo": dbn.RType.MBO.value,
+    "trades": dbn.RType.MBP_0.value,
+    "mbp-1": dbn.RType.MBP_1.value,
+    "mbp-10": dbn.RType.MBP_10.value,
+}
 SCHEMA = {
     "trades": dbn.Schema.TRADES,
     "mbp-1": dbn.Schema.MBP_1,
     "mbp-10": dbn.Schema.MBP_10,
+    "mbo": dbn.Schema.MBO,
     "definition": dbn.Schema.DEFINITION,
     "statistics": dbn.Schema.STATISTICS,
 }
@@ -47,7 +54,7 @@ class _Mapping:
 
 def empty_records(schema: str, n: int) -> np.ndarray:
     """A zeroed structured array of n records with `length`, `rtype` and `publisher_id` set."""
-    dtype = {"trades": TRADE_DTYPE, "mbp-1": MBP1_DTYPE, "mbp-10": MBP10_DTYPE}[schema]
+    dtype = {"trades": TRADE_DTYPE, "mbp-1": MBP1_DTYPE, "mbp-10": MBP10_DTYPE, "mbo": MBO_DTYPE}[schema]
     a = np.zeros(n, dtype=dtype)
     a["length"] = dtype.itemsize // 4
     a["rtype"] = RTYPE[schema]

@@ -4,7 +4,8 @@ Generates a simulated session (`--scale bench`: >= 5 M MBP-10 records; `--quick`
 scale), then, each in a fresh subprocess so peak RSS is its own:
   - ours: `stream_futures_mbp10` (decode, filter to session and front month, type, check, sort
     check, Parquet) on the MBP-10 file, and `bronze.futures_trades` on the trades files;
-  - baseline: `databento.DBNStore.to_parquet` on the same MBP-10 file (decode + write only).
+  - baseline: `databento.DBNStore.to_parquet` on the same MBP-10 file (decode + write only);
+  - floor: zstd decompression of that file alone (a ceiling on records/s for any reader).
 Prints figures and, last, `BENCH bronze mbp10_rps=<n> trades_rps=<n> ratio_vs_to_parquet=<x>
 peak_rss_mb=<n>` where ratio = baseline seconds / our seconds (> 1: we are faster).
 Usage: python benchmarks/bench_bronze.py [--quick] [--workdir DIR]
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +34,9 @@ def _child(step: str, workdir: Path) -> None:
     if step == "ours_mbp10":
         from spymaster_core.bronze_stream import stream_futures_mbp10
 
-        rows = stream_futures_mbp10(mbp_files, workdir / "ours_mbp10.parquet", DATE, None).rows_out
+        out = workdir / "ours_mbp10"
+        shutil.rmtree(out, ignore_errors=True)
+        rows = stream_futures_mbp10(mbp_files, out, DATE, None).rows_out
     elif step == "ours_trades":
         from spymaster_core import bronze
 
@@ -43,6 +47,14 @@ def _child(step: str, workdir: Path) -> None:
         store = db.DBNStore.from_file(mbp_files[0])
         store.to_parquet(workdir / "baseline_mbp10.parquet")
         rows = store.metadata.limit or 0  # rows are not reported by to_parquet; time is what we compare
+    elif step == "zstd_floor":
+        import zstandard
+
+        # Decompression alone: a ceiling on any reader of this single-frame file on one core.
+        with open(mbp_files[0], "rb") as fh, zstandard.ZstdDecompressor().stream_reader(fh) as r:
+            while chunk := r.read(1 << 24):
+                rows += len(chunk)
+        rows //= 368  # MBP-10 record size
     elif step == "simulate":
         from spymaster_core.sim import simulate_session
 
@@ -84,6 +96,7 @@ def main() -> None:
     mbp = _run("ours_mbp10", workdir, scale)
     trades = _run("ours_trades", workdir, scale)
     base = _run("baseline_mbp10", workdir, scale)
+    floor = _run("zstd_floor", workdir, scale)
     mbp_rps = mbp["rows"] / mbp["seconds"]
     trades_rps = trades["rows"] / trades["seconds"]
     ratio = base["seconds"] / mbp["seconds"]
@@ -95,6 +108,9 @@ def main() -> None:
     )
     print(
         f"baseline DBNStore.to_parquet MBP-10: {base['seconds']:.2f}s, peak RSS {base['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"zstd decompression alone: {floor['seconds']:.2f}s, a ceiling of {floor['rows'] / floor['seconds']:,.0f} records/s"
     )
     peak = max(mbp["peak_rss_mb"], trades["peak_rss_mb"])
     print(

@@ -185,8 +185,8 @@ def _mbo_trades(mbo: pa.Table) -> pa.Table:
     return df.select([f.name for f in S.FUTURES_TRADES.arrow]).to_arrow().cast(S.FUTURES_TRADES.arrow)
 
 
-def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -> BronzeResult:
-    """Write the ES front-month MBP-10 of a date to `out_file` (Parquet, `futures.mbp10.v1`).
+def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) -> BronzeResult:
+    """Write the ES front-month MBP-10 of a date into `out_dir` (Parquet parts, `futures.mbp10.v1`).
 
     From mbp-10 files by the streaming writer (bounded memory), else rebuilt from MBO by our book.
     `is_preopen` marks the pre-open auction. The result's `table` is empty (the data is on disk);
@@ -196,7 +196,7 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -
     files = landing_files(landing, "mbp-10", date)
     res.inputs += [f"{f.name} sha256={sha256(f)}" for f in files]
     if files:
-        st = bronze_stream.stream_futures_mbp10(files, out_file, date, front)
+        st = bronze_stream.stream_futures_mbp10(files, out_dir, date, front)
         res.rows = st.rows_out
         res.notes.update(
             mbp10_from="mbp-10",
@@ -227,7 +227,7 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_file: Path) -
         table = _sorted(df.to_arrow().cast(S.FUTURES_MBP10.arrow))
     else:
         res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")
-    pq.write_table(table, out_file, compression="zstd")
+    pq.write_table(table, out_dir / "part-00000.parquet", compression="zstd")
     res.rows = table.num_rows
     return res
 

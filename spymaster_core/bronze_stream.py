@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from spymaster_core import calendar, dbn
 from spymaster_core import schemas as S
 
 ROW_GROUP_ROWS = 1_000_000
+WRITER_THREADS = 2
 DEFAULT_CHUNK = 500_000  # ~1.3 GB peak RSS on a 5 M-record day; 250_000 gives ~0.8 GB at -7% speed
 SORT_MEMORY_LIMIT = "1GB"
 # Dictionary-encode the repetitive columns (book prices and sizes, flags, strings) but not the
@@ -67,25 +69,27 @@ def _session(date: str) -> tuple[int, int, int]:
 
 def stream_futures_mbp10(
     files: list[Path],
-    out_file: Path,
+    out_dir: Path,
     date: str,
     front: str | None,
     chunk_records: int = DEFAULT_CHUNK,
     compression: str = "zstd",
 ) -> StreamStats:
-    """Write the front month's MBP-10 of `date` from `files` to `out_file` (Parquet, sorted by
-    ts_event_ns, sequence). `front` None keeps the instrument with the most records in the first
-    chunk. Raises DBNReadError naming the file for unreadable input; ValueError when a file is not
-    GLBX.MDP3 mbp-10."""
+    """Write the front month's MBP-10 of `date` from `files` into `out_dir` as Parquet files
+    `part-00000.parquet`, `part-00001.parquet`, ... that, read in name order, are sorted by
+    (ts_event_ns, sequence): one file per chunk, so two threads can encode two chunks at once
+    (Parquet encoding releases the GIL) while the main thread decodes the next.
+    `front` None keeps the instrument with the most records in the first chunk.
+    Raises DBNReadError naming the file for unreadable input; ValueError when a file is not
+    GLBX.MDP3 mbp-10 or has no record in the date's session."""
     prev_close, open_ns, close_ns = _session(date)
     stats = StreamStats()
-    tmp = out_file.with_name(out_file.name + ".unsorted")
-    writer = pq.ParquetWriter(tmp, S.FUTURES_MBP10.arrow, compression=compression, **PARQUET_OPTIONS)
-    # Parquet encoding releases the GIL: one writer thread overlaps it with decoding the next chunk.
-    pool = ThreadPoolExecutor(max_workers=1)
-    pending: Future | None = None
+    staging = out_dir / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    pool = ThreadPoolExecutor(max_workers=WRITER_THREADS)
+    pending: list[Future] = []
+    n_parts = 0
     last_key = (-1, -1)
-    closed = False
     try:
         for f in files:
             stats.files.append(f.name)
@@ -140,9 +144,20 @@ def stream_futures_mbp10(
                     stats.first_crossed = stats.first_crossed or (
                         f"{f.name}: sequence {int(seq[i])} at ts_event_ns {int(ts[i])}: bid {bid[i] * 1e-9} >= ask {ask[i] * 1e-9}"
                     )
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.write_table, table, row_group_size=ROW_GROUP_ROWS)
+                while len(pending) >= WRITER_THREADS:  # at most this many chunks in flight: bounded memory
+                    pending.pop(0).result()
+                part = staging / f"part-{n_parts:05d}.parquet"
+                pending.append(
+                    pool.submit(
+                        pq.write_table,
+                        table,
+                        part,
+                        compression=compression,
+                        row_group_size=ROW_GROUP_ROWS,
+                        **PARQUET_OPTIONS,
+                    )
+                )
+                n_parts += 1
                 stats.rows_out += len(a)
                 stats.instruments[front] = stats.instruments.get(front, 0) + len(a)
             if rows_in_file and not kept_in_file:
@@ -150,26 +165,28 @@ def stream_futures_mbp10(
                     f"{f}: none of its {rows_in_file:,} records (ts_event {_utc(span[0])} to {_utc(span[1])}) "
                     f"fall in the {date} session or are {front}; the file does not belong to partition {date}"
                 )
-        if pending is not None:
-            pending.result()
-        writer.close()
-        closed = True
+        for fut in pending:
+            fut.result()
+        pending = []
         if stats.resorted:
             con = duckdb.connect()
             con.execute(f"SET memory_limit='{SORT_MEMORY_LIMIT}'")
-            con.execute(f"SET temp_directory='{out_file.parent / '.duckdb_tmp'}'")
+            con.execute(f"SET temp_directory='{out_dir / '.duckdb_tmp'}'")
             con.execute(
-                f"COPY (SELECT * FROM read_parquet('{tmp}') ORDER BY ts_event_ns, sequence) TO '{out_file}' "
-                f"(FORMAT parquet, COMPRESSION {compression}, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+                f"COPY (SELECT * FROM read_parquet('{staging}/part-*.parquet') ORDER BY ts_event_ns, sequence) "
+                f"TO '{out_dir / 'part-00000.parquet'}' (FORMAT parquet, COMPRESSION {compression}, "
+                f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
             )
             con.close()
-            os.remove(tmp)
         else:
-            os.replace(tmp, out_file)
+            for part in sorted(staging.glob("part-*.parquet")):
+                os.replace(part, out_dir / part.name)
+        if n_parts == 0:
+            pq.write_table(S.FUTURES_MBP10.arrow.empty_table(), out_dir / "part-00000.parquet")
     finally:
+        for fut in pending:
+            fut.exception()  # let in-flight writes finish before the staging files are removed
         pool.shutdown(wait=True)
-        if not closed:
-            writer.close()
-        if tmp.exists():
-            tmp.unlink()
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(out_dir / ".duckdb_tmp", ignore_errors=True)
     return stats

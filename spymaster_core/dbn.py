@@ -430,12 +430,29 @@ def iter_dbn_files(root: str | Path) -> Iterator[Path]:
             yield p
 
 
+# Record layouts that are the same in DBN v1, v2 and v3 (only definition, statistics, error,
+# system and symbol-mapping records changed between versions).
+_FIXED_LAYOUT = {
+    "mbp-10": databento_dbn.MBP10Msg,
+    "mbp-1": databento_dbn.MBP1Msg,
+    "tbbo": databento_dbn.MBP1Msg,
+    "trades": databento_dbn.TradeMsg,
+    "mbo": databento_dbn.MBOMsg,
+}
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def iter_chunks(
     path: str | Path, chunk_records: int = 1_000_000
 ) -> Iterator[tuple[str, np.ndarray, dict[int, str]]]:
     """Stream a single-schema DBN file as (schema, structured records, symbols) chunks of at most
     `chunk_records`, so memory is bounded by the chunk, not the file.
 
+    `databento.DBNStore` reads the metadata (version, schema, symbology). For the record layouts
+    that no DBN version changed (mbp-10, mbp-1, tbbo, trades, mbo) the record bytes are read with
+    `readinto` into two reused buffers and viewed with databento_dbn's record dtype: a chunk is
+    valid until the next-but-one chunk is read, so copy what must outlive that. Every record's
+    `length` and `rtype` are checked. Other schemas go through `DBNStore.to_ndarray`.
     Raises `DBNReadError` naming the file for an unreadable, mixed-schema or truncated file.
     """
     p = Path(path)
@@ -444,6 +461,9 @@ def iter_chunks(
         raise DBNReadError(f"{p}: mixed-schema file cannot be streamed by schema; use decode_file")
     schema = str(store.schema)
     symbols = instrument_symbols(store)
+    if schema in _FIXED_LAYOUT:
+        yield from ((schema, a, symbols) for a in _fixed_layout_chunks(p, store, schema, chunk_records))
+        return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -455,3 +475,63 @@ def iter_chunks(
         if "truncated" in str(w.message) or "incomplete record" in str(w.message):
             raise DBNReadError(f"{p}: {w.message}")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _fixed_layout_chunks(
+    p: Path, store: db.DBNStore, schema: str, chunk_records: int
+) -> Iterator[np.ndarray]:
+    import zstandard
+
+    fields = list(_FIXED_LAYOUT[schema]._dtypes)
+    if store.metadata.ts_out:
+        fields.append(("ts_out", "u8"))
+    dtype = np.dtype(fields)
+    rtype = -1  # set from the first record
+    buffers = [bytearray(dtype.itemsize * chunk_records) for _ in range(2)]
+    offset = int(store._metadata_length)  # DBNStore computes it from the DBN prelude
+    with open(p, "rb") as raw:
+        compressed = raw.read(4) == _ZSTD_MAGIC
+        raw.seek(0)
+        reader = (
+            zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) if compressed else raw
+        )
+        with reader:
+            skipped = 0
+            while skipped < offset:  # the metadata header (DBNStore already decoded it)
+                got_header = reader.read(min(1 << 20, offset - skipped))
+                if not got_header:
+                    raise DBNReadError(f"{p}: DBN file is truncated inside its metadata header")
+                skipped += len(got_header)
+            i = 0
+            while True:
+                buf = buffers[i % 2]
+                mv = memoryview(buf)
+                got = 0
+                try:
+                    while got < len(buf):
+                        k = reader.readinto(mv[got:])
+                        if not k:
+                            break
+                        got += k
+                except zstandard.ZstdError as exc:
+                    raise DBNReadError(f"{p}: corrupt zstd stream ({exc})") from exc
+                if got % dtype.itemsize:
+                    raise DBNReadError(
+                        f"{p}: DBN file is truncated: {got % dtype.itemsize} trailing bytes of an incomplete "
+                        f"{schema} record ({dtype.itemsize} bytes each)"
+                    )
+                if got == 0:
+                    return
+                a = np.frombuffer(buf, dtype=dtype, count=got // dtype.itemsize)
+                if rtype < 0:
+                    rtype = int(a["rtype"][0])
+                if (a["length"] != dtype.itemsize // 4).any() or (a["rtype"] != rtype).any():
+                    bad = int(np.flatnonzero((a["length"] != dtype.itemsize // 4) | (a["rtype"] != rtype))[0])
+                    raise DBNReadError(
+                        f"{p}: record {i * chunk_records + bad} is not a {schema} record "
+                        f"(length {int(a['length'][bad]) * 4}, rtype {int(a['rtype'][bad])})"
+                    )
+                yield a
+                i += 1
+                if got < len(buf):
+                    return

@@ -112,24 +112,24 @@ def _mbp_file(
 
 def test_stream_sorts_out_of_order_input_and_names_the_record(tmp_path: Path) -> None:
     f = _mbp_file(tmp_path / "ooo.mbp-10.dbn.zst", [1, 2, 1.5, 3], [6800.0] * 4, [6800.25] * 4)
-    st = stream_futures_mbp10([f], tmp_path / "out.parquet", DATE, "ESZ6")
-    out = pq.read_table(tmp_path / "out.parquet")
+    st = stream_futures_mbp10([f], tmp_path / "out", DATE, "ESZ6")
+    out = pq.read_table(tmp_path / "out" / "part-00000.parquet")
     assert out.column("sequence").to_pylist() == [100, 102, 101, 103]  # sorted by ts_event
     assert st.resorted and st.out_of_order.startswith("ooo.mbp-10.dbn.zst: sequence 102 at ts_event_ns")
-    assert not (tmp_path / "out.parquet.unsorted").exists()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["part-00000.parquet"]  # staging removed
 
 
 def test_stream_counts_crossed_record_and_names_it(tmp_path: Path) -> None:
     f = _mbp_file(
         tmp_path / "x.mbp-10.dbn.zst", [1, 2, 3], [6800.0, 6800.5, 6800.0], [6800.25, 6800.25, 6800.25]
     )
-    st = stream_futures_mbp10([f], tmp_path / "out.parquet", DATE, "ESZ6")
+    st = stream_futures_mbp10([f], tmp_path / "out", DATE, "ESZ6")
     assert st.crossed_rows == 1 and not st.resorted
     assert (
         st.first_crossed.startswith("x.mbp-10.dbn.zst: sequence 101")
         and "bid 6800.5 >= ask 6800.25" in st.first_crossed
     )
-    out = pl.read_parquet(tmp_path / "out.parquet")
+    out = pl.read_parquet(tmp_path / "out" / "part-00000.parquet")
     assert out["bid_px_00"].to_list() == [6800.0, 6800.5, 6800.0]  # reported, not "fixed"
     assert not out["is_preopen"].any()
 
@@ -138,8 +138,10 @@ def test_stream_is_idempotent(tmp_path: Path) -> None:
     f = _mbp_file(tmp_path / "a.mbp-10.dbn.zst", [1, 2, 3, 4], [6800.0] * 4, [6800.25] * 4)
     digests = []
     for i in range(2):
-        stream_futures_mbp10([f], tmp_path / f"out{i}.parquet", DATE, "ESZ6")
-        digests.append(hashlib.sha256((tmp_path / f"out{i}.parquet").read_bytes()).hexdigest())
+        stream_futures_mbp10([f], tmp_path / f"out{i}", DATE, "ESZ6", chunk_records=2)
+        parts = sorted((tmp_path / f"out{i}").glob("part-*.parquet"))
+        assert len(parts) == 2
+        digests.append(hashlib.sha256(b"".join(p.read_bytes() for p in parts)).hexdigest())
     assert digests[0] == digests[1]
 
 
@@ -149,8 +151,8 @@ def test_file_of_another_date_is_a_clear_error(tmp_path: Path) -> None:
         ValueError,
         match=r"late\.mbp-10\.dbn\.zst: none of its 2 records .* does not belong to partition 2026-11-13",
     ):
-        stream_futures_mbp10([f], tmp_path / "out.parquet", "2026-11-13", "ESZ6")
-    assert not (tmp_path / "out.parquet").exists() and not (tmp_path / "out.parquet.unsorted").exists()
+        stream_futures_mbp10([f], tmp_path / "out", "2026-11-13", "ESZ6")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_wrong_dataset_is_a_clear_error(tmp_path: Path) -> None:
@@ -158,4 +160,4 @@ def test_wrong_dataset_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(
         ValueError, match=r"xnas\.mbp-10\.dbn\.zst: dataset is 'XNAS.ITCH', expected 'GLBX.MDP3'"
     ):
-        stream_futures_mbp10([f], tmp_path / "out.parquet", DATE, "ESZ6")
+        stream_futures_mbp10([f], tmp_path / "out", DATE, "ESZ6")

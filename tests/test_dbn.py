@@ -121,3 +121,32 @@ def test_book_arrays_match_named_fields(samples: Path) -> None:
         t = dbn.mbp10_table(a, {}, "x")
         assert t.column("ask_ct_09").to_pylist() == a["ask_ct_09"].tolist()
         assert np.allclose(t.column("bid_px_04").to_numpy(), a["bid_px_04"] / 1e9)
+
+
+def test_streamed_chunks_equal_databento(samples: Path) -> None:
+    """The fast fixed-layout reader gives byte-identical records to DBNStore.to_ndarray for every
+    trades/mbp-1/tbbo/mbp-10/mbo sample (DBN v1-v3, zstd and plain), across chunk boundaries."""
+    import numpy as np
+
+    checked = 0
+    for f in dbn.iter_dbn_files(samples):
+        store = dbn.open_store(f)
+        if store.schema is None or str(store.schema) not in dbn._FIXED_LAYOUT:
+            continue
+        ref = np.asarray(store.to_ndarray())
+        parts = [a.copy() for _, a, _ in dbn.iter_chunks(f, 3)]
+        got = np.concatenate(parts) if parts else np.zeros(0, ref.dtype)
+        assert got.dtype == ref.dtype and got.tobytes() == ref.tobytes(), f
+        checked += 1
+    assert checked >= 30
+
+
+def test_streamed_truncated_file_is_a_clear_error(samples: Path, tmp_path: Path) -> None:
+    src = samples / "databento-python/tests/data/GLBX.MDP3/test_data.mbp-10.dbn.zst"
+    raw = __import__("zstandard").ZstdDecompressor().decompress(src.read_bytes(), max_output_size=10**7)
+    f = tmp_path / "cut.mbp-10.dbn"
+    f.write_bytes(raw[:-100])
+    with pytest.raises(
+        dbn.DBNReadError, match=r"cut\.mbp-10\.dbn: DBN file is truncated: 268 trailing bytes"
+    ):
+        list(dbn.iter_chunks(f, 1000))

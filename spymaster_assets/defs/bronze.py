@@ -71,8 +71,9 @@ def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) 
     """ES front-month MBP-10 (`futures.mbp10.v1`), streamed from mbp-10 files or rebuilt from MBO."""
     date = context.partition_key
     with lake_io.PartitionWriter(lake.path, "futures_mbp10", date) as w:
-        res = bronze.futures_mbp10(lake.landing, date, _front(lake, date), w.path / "part-0.parquet")
-        ts = pl.scan_parquet(w.path / "part-0.parquet").select("ts_event_ns").collect()["ts_event_ns"]
+        res = bronze.futures_mbp10(lake.landing, date, _front(lake, date), w.path)
+        parts = sorted(w.path.glob("part-*.parquet"))
+        ts = pl.scan_parquet(parts).select("ts_event_ns").collect()["ts_event_ns"]
         path = w.commit()
     crossed = int(res.notes.get("crossed_rows_outside_preopen", 0))
     disorder = res.notes.get("input_out_of_order")

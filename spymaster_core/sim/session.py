@@ -16,7 +16,7 @@ from spymaster_core.sim.path import TICK, simulate_path
 MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
 # Mean futures trades and quote events per second at intensity 1, option trades per strike-minute.
 # "bench" gives >= 5 M MBP-10 records (benchmarks/bench_bronze.py).
-SCALES = {"demo": (0.9, 1.6, 0.5), "small": (0.3, 0.6, 0.2), "bench": (38.0, 67.0, 0.5)}
+SCALES = {"demo": (0.9, 1.6, 0.5), "small": (0.3, 0.6, 0.2), "bench": (42.0, 75.0, 0.5)}
 
 
 @dataclass

@@ -14,6 +14,7 @@ their trading date carry `is_preopen=True` and are not altered.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from pathlib import Path
 
 import databento as db
@@ -83,6 +84,144 @@ def _load(source: str | Path | db.DBNStore | list[Path]) -> tuple[np.ndarray, di
     return a, symbols
 
 
+class MboBook:
+    """Incremental MBO -> MBP-10: feed record chunks in order, get the MBP-10 rows each produces.
+
+    The book state (orders, levels per instrument) persists across chunks; the last record of a
+    chunk is held back until the next chunk arrives, because the end of a snapshot (records with
+    `F_SNAPSHOT` and no `F_LAST`) is only known from the record after it. Memory is bounded by
+    the chunk plus the live order book.
+    """
+
+    def __init__(self, symbols: dict[int, str] | None = None, source: str = "mbo_book") -> None:
+        self.symbols: dict[int, str] = dict(symbols or {})
+        self.source = source
+        self.books: dict[int, tuple[_Side, _Side, dict[int, list]]] = {}
+        self.prev_snapshot = False
+        self.carry: np.ndarray | None = None
+
+    def feed(self, a: np.ndarray, final: bool = False) -> pa.Table:
+        """Process MBO records (structured array, DBN layout); return `futures.mbp10.v1` rows.
+        Pass `final=True` with the last chunk (or an empty array) to flush the held-back record."""
+        if self.carry is not None:
+            a = np.concatenate([self.carry, a]) if len(a) else self.carry
+        self.carry = None
+        lookahead: int | None = None  # flags of the record after the last one processed now
+        if not final and len(a):
+            self.carry = a[-1:].copy()
+            lookahead = int(self.carry["flags"][0])
+            a = a[:-1]
+        return self._process(a, lookahead)
+
+    def _process(self, a: np.ndarray, lookahead: int | None) -> pa.Table:
+        n = len(a)
+        depth = S.BOOK_DEPTH
+        bid_px = np.full((n, depth), _UNDEF, dtype=np.int64)
+        ask_px = np.full((n, depth), _UNDEF, dtype=np.int64)
+        bid_sz = np.zeros((n, depth), dtype=np.int64)
+        ask_sz = np.zeros((n, depth), dtype=np.int64)
+        bid_ct = np.zeros((n, depth), dtype=np.int64)
+        ask_ct = np.zeros((n, depth), dtype=np.int64)
+        rows = np.zeros(n, dtype=np.int64)
+        snap_rows = np.zeros(n, dtype=bool)
+        actions = a["action"].astype("U1")
+        sides = a["side"].astype("U1")
+        flags = a["flags"].astype(np.int64)
+        order_ids = a["order_id"].astype(np.uint64)
+        pxs = a["price"].astype(np.int64)
+        szs = a["size"].astype(np.int64)
+        iids = a["instrument_id"].astype(np.int64)
+        k = 0
+        for i in range(n):
+            iid = int(iids[i])
+            book = self.books.get(iid)
+            if book is None:
+                book = self.books[iid] = (_Side(True), _Side(False), {})
+            bids, asks, orders = book
+            act = actions[i]
+            fl = int(flags[i])
+            is_snap = bool(fl & F_SNAPSHOT)
+            emit = False
+            if is_snap and not self.prev_snapshot:
+                bids.clear()  # a snapshot restates the whole book
+                asks.clear()
+                orders.clear()
+            self.prev_snapshot = is_snap
+            if act == "T":
+                emit = True
+            elif act == "R":
+                bids.clear()
+                asks.clear()
+                orders.clear()
+            elif act in ("A", "C", "M"):
+                side_ch = sides[i]
+                oid = int(order_ids[i])
+                px, sz = int(pxs[i]), int(szs[i])
+                if act == "A":
+                    if side_ch in ("B", "A"):
+                        (bids if side_ch == "B" else asks).add(px, sz)
+                        orders[oid] = [side_ch, px, sz]
+                elif act == "C":
+                    o = orders.get(oid)
+                    if o is not None:
+                        side_book = bids if o[0] == "B" else asks
+                        take = min(sz, o[2])
+                        o[2] -= take
+                        side_book.remove(o[1], take, whole_order=o[2] <= 0)
+                        if o[2] <= 0:
+                            del orders[oid]
+                else:  # M: new price and/or size for an existing order (an unknown order is an add)
+                    o = orders.pop(oid, None)
+                    if o is not None:
+                        (bids if o[0] == "B" else asks).remove(o[1], o[2], whole_order=True)
+                    if side_ch in ("B", "A"):
+                        (bids if side_ch == "B" else asks).add(px, sz)
+                        orders[oid] = [side_ch, px, sz]
+            # F (fill) and N (none) never change the book.
+            if fl & F_LAST:
+                emit = True
+            elif is_snap:
+                nxt = int(flags[i + 1]) if i + 1 < n else lookahead
+                if nxt is None or not (nxt & F_SNAPSHOT):
+                    emit = True  # end of a snapshot that carries no F_LAST
+            if not emit:
+                continue
+            for j, px in enumerate(bids.top(depth)):
+                lvl = bids.levels[px]
+                bid_px[k, j], bid_sz[k, j], bid_ct[k, j] = px, lvl[0], lvl[1]
+            for j, px in enumerate(asks.top(depth)):
+                lvl = asks.levels[px]
+                ask_px[k, j], ask_sz[k, j], ask_ct[k, j] = px, lvl[0], lvl[1]
+            rows[k] = i
+            snap_rows[k] = is_snap
+            k += 1
+        sel = a[rows[:k]]
+        cols: dict[str, pa.Array] = {
+            "ts_event_ns": pa.array(sel["ts_event"].astype(np.int64)),
+            "ts_recv_ns": pa.array(sel["ts_recv"].astype(np.int64)),
+            "instrument_id": pa.array(sel["instrument_id"].astype(np.uint32)),
+            "symbol": dbn._symbols(sel["instrument_id"], self.symbols),
+            "action": pa.array(sel["action"].astype("U1")),
+            "side": pa.array(sel["side"].astype("U1")),
+            "depth": pa.array(np.zeros(k, dtype=np.uint8)),
+            "price": dbn.prices(sel["price"]),
+            "size": pa.array(sel["size"].astype(np.int64)),
+            "flags": pa.array(sel["flags"].astype(np.uint8)),
+            "sequence": pa.array(sel["sequence"].astype(np.uint32)),
+            "is_snapshot": pa.array(snap_rows[:k]),
+            "is_preopen": pa.array(preopen_mask(sel["ts_event"].astype(np.int64))),
+            "source": pa.array([self.source] * k, type=pa.string()),
+        }
+        for j in range(depth):
+            cols[f"bid_px_{j:02d}"] = dbn.prices(bid_px[:k, j])
+            cols[f"ask_px_{j:02d}"] = dbn.prices(ask_px[:k, j])
+            cols[f"bid_sz_{j:02d}"] = pa.array(bid_sz[:k, j].astype(np.uint32))
+            cols[f"ask_sz_{j:02d}"] = pa.array(ask_sz[:k, j].astype(np.uint32))
+            cols[f"bid_ct_{j:02d}"] = pa.array(bid_ct[:k, j].astype(np.uint32))
+            cols[f"ask_ct_{j:02d}"] = pa.array(ask_ct[:k, j].astype(np.uint32))
+        return pa.table({f.name: cols[f.name] for f in S.FUTURES_MBP10.arrow}, schema=S.FUTURES_MBP10.arrow)
+
+
 def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: str = "mbo_book") -> pa.Table:
     """Replay MBO records through a per-instrument order book and return `futures.mbp10.v1` rows.
 
@@ -93,113 +232,23 @@ def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: s
     Raises `DBNReadError` for unreadable files and ValueError for a non-MBO file.
     """
     a, symbols = _load(path_or_store)
-    n = len(a)
-    depth = S.BOOK_DEPTH
-    bid_px = np.full((n, depth), _UNDEF, dtype=np.int64)
-    ask_px = np.full((n, depth), _UNDEF, dtype=np.int64)
-    bid_sz = np.zeros((n, depth), dtype=np.int64)
-    ask_sz = np.zeros((n, depth), dtype=np.int64)
-    bid_ct = np.zeros((n, depth), dtype=np.int64)
-    ask_ct = np.zeros((n, depth), dtype=np.int64)
-    rows = np.zeros(n, dtype=np.int64)
-    snap_rows = np.zeros(n, dtype=bool)
-    books: dict[int, tuple[_Side, _Side, dict[int, list]]] = {}
+    return MboBook(symbols, source).feed(a, final=True)
 
-    actions = a["action"].astype("U1")
-    sides = a["side"].astype("U1")
-    flags = a["flags"].astype(np.int64)
-    order_ids = a["order_id"].astype(np.uint64)
-    pxs = a["price"].astype(np.int64)
-    szs = a["size"].astype(np.int64)
-    iids = a["instrument_id"].astype(np.int64)
 
-    k = 0
-    for i in range(n):
-        iid = int(iids[i])
-        book = books.get(iid)
-        if book is None:
-            book = books[iid] = (_Side(True), _Side(False), {})
-        bids, asks, orders = book
-        act = actions[i]
-        fl = int(flags[i])
-        emit = False
-        if fl & F_SNAPSHOT and (i == 0 or not (int(flags[i - 1]) & F_SNAPSHOT)):
-            bids.clear()
-            asks.clear()
-            orders.clear()
-        if act == "T":
-            emit = True
-        elif act == "R":
-            bids.clear()
-            asks.clear()
-            orders.clear()
-        elif act in ("A", "C", "M"):
-            side_ch = sides[i]
-            oid = int(order_ids[i])
-            px, sz = int(pxs[i]), int(szs[i])
-            if act == "A":
-                if side_ch in ("B", "A"):
-                    (bids if side_ch == "B" else asks).add(px, sz)
-                    orders[oid] = [side_ch, px, sz]
-            elif act == "C":
-                o = orders.get(oid)
-                if o is not None:
-                    side_book = bids if o[0] == "B" else asks
-                    take = min(sz, o[2])
-                    o[2] -= take
-                    side_book.remove(o[1], take, whole_order=o[2] <= 0)
-                    if o[2] <= 0:
-                        del orders[oid]
-            else:  # M: new price and/or size for an existing order (an unknown order is an add)
-                o = orders.pop(oid, None)
-                if o is not None:
-                    (bids if o[0] == "B" else asks).remove(o[1], o[2], whole_order=True)
-                if side_ch in ("B", "A"):
-                    (bids if side_ch == "B" else asks).add(px, sz)
-                    orders[oid] = [side_ch, px, sz]
-        # F (fill) and N (none) never change the book.
-        is_snap = bool(fl & F_SNAPSHOT)
-        if fl & F_LAST:
-            emit = True
-        elif is_snap and (i + 1 == n or not (int(flags[i + 1]) & F_SNAPSHOT)):
-            emit = True  # end of a snapshot that carries no F_LAST
-        if not emit:
-            continue
-        for j, px in enumerate(bids.top(depth)):
-            lvl = bids.levels[px]
-            bid_px[k, j], bid_sz[k, j], bid_ct[k, j] = px, lvl[0], lvl[1]
-        for j, px in enumerate(asks.top(depth)):
-            lvl = asks.levels[px]
-            ask_px[k, j], ask_sz[k, j], ask_ct[k, j] = px, lvl[0], lvl[1]
-        rows[k] = i
-        snap_rows[k] = is_snap
-        k += 1
-
-    sel = a[rows[:k]]
-    cols: dict[str, pa.Array] = {
-        "ts_event_ns": pa.array(sel["ts_event"].astype(np.int64)),
-        "ts_recv_ns": pa.array(sel["ts_recv"].astype(np.int64)),
-        "instrument_id": pa.array(sel["instrument_id"].astype(np.uint32)),
-        "symbol": dbn._symbols(sel["instrument_id"], symbols),
-        "action": pa.array(sel["action"].astype("U1")),
-        "side": pa.array(sel["side"].astype("U1")),
-        "depth": pa.array(np.zeros(k, dtype=np.uint8)),
-        "price": dbn.prices(sel["price"]),
-        "size": pa.array(sel["size"].astype(np.int64)),
-        "flags": pa.array(sel["flags"].astype(np.uint8)),
-        "sequence": pa.array(sel["sequence"].astype(np.uint32)),
-        "is_snapshot": pa.array(snap_rows[:k]),
-        "is_preopen": pa.array(preopen_mask(sel["ts_event"].astype(np.int64))),
-        "source": pa.array([source] * k, type=pa.string()),
-    }
-    for j in range(depth):
-        cols[f"bid_px_{j:02d}"] = dbn.prices(bid_px[:k, j])
-        cols[f"ask_px_{j:02d}"] = dbn.prices(ask_px[:k, j])
-        cols[f"bid_sz_{j:02d}"] = pa.array(bid_sz[:k, j].astype(np.uint32))
-        cols[f"ask_sz_{j:02d}"] = pa.array(ask_sz[:k, j].astype(np.uint32))
-        cols[f"bid_ct_{j:02d}"] = pa.array(bid_ct[:k, j].astype(np.uint32))
-        cols[f"ask_ct_{j:02d}"] = pa.array(ask_ct[:k, j].astype(np.uint32))
-    return pa.table({f.name: cols[f.name] for f in S.FUTURES_MBP10.arrow}, schema=S.FUTURES_MBP10.arrow)
+def iter_mbo_to_mbp10(
+    files: list[Path], chunk_records: int = 500_000, source: str = "mbo_book"
+) -> Iterator[pa.Table]:
+    """Streaming `mbo_to_mbp10` over files taken in order (one book across them), yielding one
+    MBP-10 table per input chunk: memory is bounded by the chunk and the live book."""
+    book = MboBook(source=source)
+    for f in files:
+        for schema, a, symbols in dbn.iter_chunks(f, chunk_records):
+            if schema != "mbo":
+                raise ValueError(f"{f}: schema is {schema}, expected mbo")
+            book.symbols |= symbols
+            yield book.feed(a)
+    if book.carry is not None:
+        yield book.feed(book.carry[:0], final=True)
 
 
 def preopen_mask(ts_event_ns: np.ndarray) -> np.ndarray:

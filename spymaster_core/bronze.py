@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spymaster_core import book, bronze_stream, calendar, csv_trades, dbn
+from spymaster_core import bronze_stream, calendar, csv_trades, dbn
 from spymaster_core import schemas as S
 
 ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")
@@ -210,25 +210,22 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) ->
         return res
     mbo_files = landing_files(landing, "mbo", date)
     res.inputs += [f"{f.name} sha256={sha256(f)}" for f in mbo_files]
-    table = S.FUTURES_MBP10.arrow.empty_table()
-    if mbo_files:
-        df = pl.from_arrow(_in_session(book.mbo_to_mbp10(mbo_files), date))
-        fm = front or (str(df["symbol"].mode().sort()[0]) if df.height else None)
-        df = df.filter(pl.col("symbol") == fm)
-        crossed = df.filter(~pl.col("is_preopen") & (pl.col("bid_px_00") >= pl.col("ask_px_00")))
-        res.notes.update(
-            mbp10_from="mbo (rebuilt by spymaster_core.book)",
-            front_month=fm,
-            crossed_rows_outside_preopen=crossed.height,
-            first_crossed_record=None
-            if crossed.is_empty()
-            else f"sequence {crossed['sequence'][0]} at ts_event_ns {crossed['ts_event_ns'][0]}",
-        )
-        table = _sorted(df.to_arrow().cast(S.FUTURES_MBP10.arrow))
-    else:
+    if not mbo_files:
         res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")
-    pq.write_table(table, out_dir / "part-00000.parquet", compression="zstd")
-    res.rows = table.num_rows
+        pq.write_table(S.FUTURES_MBP10.arrow.empty_table(), out_dir / "part-00000.parquet")
+        res.rows = 0
+        return res
+    # Files of one date are replayed in name order through one book (a snapshot file, then the day).
+    st = bronze_stream.stream_mbp10_from_mbo(mbo_files, out_dir, date, front)
+    res.rows = st.rows_out
+    res.notes.update(
+        mbp10_from="mbo (rebuilt by spymaster_core.book)",
+        front_month=front or next(iter(st.instruments), None),
+        crossed_rows_outside_preopen=st.crossed_rows,
+        first_crossed_record=st.first_crossed,
+        input_out_of_order=st.out_of_order,
+        resorted=st.resorted,
+    )
     return res
 
 

@@ -1,10 +1,10 @@
-"""Streaming Bronze for large inputs: MBP-10 (and trades) DBN files -> one sorted Parquet file,
-chunk by chunk, in memory bounded by the chunk size rather than the day.
+"""Streaming Bronze MBP-10 for large inputs (mbp-10 DBN files, or MBO rebuilt by our book), chunk
+by chunk, in memory bounded by the chunk size rather than the day.
 
 Each chunk is filtered to the trading date's session and the front-month instrument, typed with
 the `futures.mbp10.v1` schema (pre-open auction marked), checked (sort order, crossed book outside
-the pre-open) and appended as row groups to a Parquet file. When chunks arrive out of
-(ts_event, sequence) order the file is re-sorted out of core by DuckDB under a memory limit.
+the pre-open) and written as its own Parquet part. When chunks arrive out of (ts_event, sequence)
+order the parts are re-sorted out of core by DuckDB under a memory limit.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from spymaster_core import calendar, dbn
+from spymaster_core import book, calendar, dbn
 from spymaster_core import schemas as S
 
 ROW_GROUP_ROWS = 1_000_000
@@ -67,6 +68,119 @@ def _session(date: str) -> tuple[int, int, int]:
     return prev_close, open_ns, close_ns
 
 
+class _PartsWriter:
+    """Parquet parts `part-00000.parquet`, ... written by a small thread pool into a staging folder,
+    moved into `out_dir` (or re-sorted into one part) by `finish`. At most WRITER_THREADS chunks are
+    in flight, so memory stays bounded."""
+
+    def __init__(self, out_dir: Path, compression: str) -> None:
+        self.out_dir, self.compression = out_dir, compression
+        self.staging = out_dir / ".staging"
+        self.staging.mkdir(parents=True, exist_ok=True)
+        self.pool = ThreadPoolExecutor(max_workers=WRITER_THREADS)
+        self.pending: list[Future] = []
+        self.n_parts = 0
+
+    def write(self, table: pa.Table) -> None:
+        while len(self.pending) >= WRITER_THREADS:
+            self.pending.pop(0).result()
+        part = self.staging / f"part-{self.n_parts:05d}.parquet"
+        self.pending.append(
+            self.pool.submit(
+                pq.write_table,
+                table,
+                part,
+                compression=self.compression,
+                row_group_size=ROW_GROUP_ROWS,
+                **PARQUET_OPTIONS,
+            )
+        )
+        self.n_parts += 1
+
+    def finish(self, resort: bool) -> None:
+        for fut in self.pending:
+            fut.result()
+        self.pending = []
+        if resort:
+            con = duckdb.connect()
+            con.execute(f"SET memory_limit='{SORT_MEMORY_LIMIT}'")
+            con.execute(f"SET temp_directory='{self.out_dir / '.duckdb_tmp'}'")
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet('{self.staging}/part-*.parquet') ORDER BY ts_event_ns, "
+                f"sequence) TO '{self.out_dir / 'part-00000.parquet'}' (FORMAT parquet, COMPRESSION "
+                f"{self.compression}, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+            )
+            con.close()
+        else:
+            for part in sorted(self.staging.glob("part-*.parquet")):
+                os.replace(part, self.out_dir / part.name)
+        if self.n_parts == 0:
+            pq.write_table(S.FUTURES_MBP10.arrow.empty_table(), self.out_dir / "part-00000.parquet")
+
+    def close(self) -> None:
+        for fut in self.pending:
+            fut.exception()  # let in-flight writes finish before the staging files are removed
+        self.pool.shutdown(wait=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        shutil.rmtree(self.out_dir / ".duckdb_tmp", ignore_errors=True)
+
+
+class _Inspector:
+    """Order and crossed-book checks across the chunks of one partition."""
+
+    def __init__(self, stats: StreamStats) -> None:
+        self.stats = stats
+        self.last_key = (-1, -1)
+
+    def check(
+        self,
+        fname: str,
+        ts: np.ndarray,
+        seq: np.ndarray,
+        preopen: np.ndarray,
+        bid: np.ndarray,
+        ask: np.ndarray,
+    ) -> None:
+        """ts, seq int64; bid, ask float points (NaN where undefined)."""
+        st = self.stats
+        order_ok = bool(np.all((ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (seq[1:] >= seq[:-1]))))
+        if not order_ok or (int(ts[0]), int(seq[0])) < self.last_key:
+            st.resorted = True
+            if st.out_of_order is None:
+                bad = np.flatnonzero(ts[1:] < ts[:-1])
+                i = int(bad[0]) + 1 if len(bad) else 0
+                st.out_of_order = (
+                    f"{fname}: sequence {int(seq[i])} at ts_event_ns {int(ts[i])} is earlier "
+                    "than the record before it"
+                )
+        self.last_key = max(self.last_key, (int(ts[-1]), int(seq[-1])))
+        with np.errstate(invalid="ignore"):
+            crossed = ~preopen & (bid >= ask)
+        n_crossed = int(crossed.sum())
+        if n_crossed:
+            i = int(np.flatnonzero(crossed)[0])
+            st.crossed_rows += n_crossed
+            st.first_crossed = st.first_crossed or (
+                f"{fname}: sequence {int(seq[i])} at ts_event_ns {int(ts[i])}: bid {bid[i]} >= ask {ask[i]}"
+            )
+
+
+def _points(raw: np.ndarray) -> np.ndarray:
+    return np.where(raw == dbn.UNDEF_PRICE, np.nan, raw / 1e9)
+
+
+def _no_rows_error(f: Path, n: int, span: list, date: str, front: str | None) -> ValueError:
+    return ValueError(
+        f"{f}: none of its {n:,} records (ts_event {_utc(span[0])} to {_utc(span[1])}) fall in the {date} "
+        f"session or are {front}; the file does not belong to partition {date}"
+    )
+
+
+def _widen(span: list, lo: int, hi: int) -> None:
+    span[0] = lo if span[0] is None else min(span[0], lo)
+    span[1] = hi if span[1] is None else max(span[1], hi)
+
+
 def stream_futures_mbp10(
     files: list[Path],
     out_dir: Path,
@@ -75,38 +189,28 @@ def stream_futures_mbp10(
     chunk_records: int = DEFAULT_CHUNK,
     compression: str = "zstd",
 ) -> StreamStats:
-    """Write the front month's MBP-10 of `date` from `files` into `out_dir` as Parquet files
-    `part-00000.parquet`, `part-00001.parquet`, ... that, read in name order, are sorted by
-    (ts_event_ns, sequence): one file per chunk, so two threads can encode two chunks at once
-    (Parquet encoding releases the GIL) while the main thread decodes the next.
-    `front` None keeps the instrument with the most records in the first chunk.
-    Raises DBNReadError naming the file for unreadable input; ValueError when a file is not
-    GLBX.MDP3 mbp-10 or has no record in the date's session."""
+    """Write the front month's MBP-10 of `date` from mbp-10 `files` into `out_dir` as Parquet parts
+    `part-00000.parquet`, ... that, read in name order, are sorted by (ts_event_ns, sequence): one
+    part per chunk, so two threads encode two chunks at once (Parquet encoding releases the GIL)
+    while the main thread decodes the next. `front` None keeps the instrument with the most records
+    in the first chunk. Raises DBNReadError naming the file for unreadable input; ValueError when a
+    file is not GLBX.MDP3 mbp-10 or has no record in the date's session."""
     prev_close, open_ns, close_ns = _session(date)
     stats = StreamStats()
-    staging = out_dir / ".staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    pool = ThreadPoolExecutor(max_workers=WRITER_THREADS)
-    pending: list[Future] = []
-    n_parts = 0
-    last_key = (-1, -1)
+    parts, inspector = _PartsWriter(out_dir, compression), _Inspector(stats)
     try:
         for f in files:
             stats.files.append(f.name)
             dbn.check_dataset(f)
             rows_in_file = kept_in_file = 0
-            span = [None, None]
+            span: list = [None, None]
             for schema, a, symbols in dbn.iter_chunks(f, chunk_records):
                 if schema != "mbp-10":
                     raise ValueError(f"{f}: schema is {schema}, expected mbp-10")
                 stats.rows_in += len(a)
                 rows_in_file += len(a)
                 if len(a):
-                    t_lo, t_hi = int(a["ts_event"].min()), int(a["ts_event"].max())
-                    span = [
-                        t_lo if span[0] is None else min(span[0], t_lo),
-                        t_hi if span[1] is None else max(span[1], t_hi),
-                    ]
+                    _widen(span, int(a["ts_event"].min()), int(a["ts_event"].max()))
                 if front is None:
                     ids, counts = np.unique(a["instrument_id"], return_counts=True)
                     front = symbols.get(int(ids[np.argmax(counts)]), str(ids[np.argmax(counts)]))
@@ -120,73 +224,80 @@ def stream_futures_mbp10(
                 kept_in_file += len(a)
                 if len(a) == 0:
                     continue
-                seq = a["sequence"].astype(np.int64)
-                order_ok = bool(np.all((ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (seq[1:] >= seq[:-1]))))
-                first_key = (int(ts[0]), int(seq[0]))
-                if not order_ok or first_key < last_key:
-                    stats.resorted = True
-                    if stats.out_of_order is None:
-                        bad = np.flatnonzero(ts[1:] < ts[:-1])
-                        i = int(bad[0]) + 1 if len(bad) else 0
-                        stats.out_of_order = f"{f.name}: sequence {int(seq[i])} at ts_event_ns {int(ts[i])} is earlier than the record before it"
-                last_key = max(last_key, (int(ts[-1]), int(seq[-1])))
-                table = dbn.mbp10_table(a, symbols, "dbn_file")
                 preopen = ts <= open_ns
+                inspector.check(
+                    f.name,
+                    ts,
+                    a["sequence"].astype(np.int64),
+                    preopen,
+                    _points(a["bid_px_00"]),
+                    _points(a["ask_px_00"]),
+                )
+                table = dbn.mbp10_table(a, symbols, "dbn_file")
                 table = table.set_column(
                     table.schema.get_field_index("is_preopen"), "is_preopen", pa.array(preopen)
                 )
-                bid, ask = a["bid_px_00"], a["ask_px_00"]
-                crossed = (~preopen) & (bid != dbn.UNDEF_PRICE) & (ask != dbn.UNDEF_PRICE) & (bid >= ask)
-                n_crossed = int(crossed.sum())
-                if n_crossed:
-                    i = int(np.flatnonzero(crossed)[0])
-                    stats.crossed_rows += n_crossed
-                    stats.first_crossed = stats.first_crossed or (
-                        f"{f.name}: sequence {int(seq[i])} at ts_event_ns {int(ts[i])}: bid {bid[i] * 1e-9} >= ask {ask[i] * 1e-9}"
-                    )
-                while len(pending) >= WRITER_THREADS:  # at most this many chunks in flight: bounded memory
-                    pending.pop(0).result()
-                part = staging / f"part-{n_parts:05d}.parquet"
-                pending.append(
-                    pool.submit(
-                        pq.write_table,
-                        table,
-                        part,
-                        compression=compression,
-                        row_group_size=ROW_GROUP_ROWS,
-                        **PARQUET_OPTIONS,
-                    )
-                )
-                n_parts += 1
+                parts.write(table)
                 stats.rows_out += len(a)
                 stats.instruments[front] = stats.instruments.get(front, 0) + len(a)
             if rows_in_file and not kept_in_file:
-                raise ValueError(
-                    f"{f}: none of its {rows_in_file:,} records (ts_event {_utc(span[0])} to {_utc(span[1])}) "
-                    f"fall in the {date} session or are {front}; the file does not belong to partition {date}"
-                )
-        for fut in pending:
-            fut.result()
-        pending = []
-        if stats.resorted:
-            con = duckdb.connect()
-            con.execute(f"SET memory_limit='{SORT_MEMORY_LIMIT}'")
-            con.execute(f"SET temp_directory='{out_dir / '.duckdb_tmp'}'")
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet('{staging}/part-*.parquet') ORDER BY ts_event_ns, sequence) "
-                f"TO '{out_dir / 'part-00000.parquet'}' (FORMAT parquet, COMPRESSION {compression}, "
-                f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
-            )
-            con.close()
-        else:
-            for part in sorted(staging.glob("part-*.parquet")):
-                os.replace(part, out_dir / part.name)
-        if n_parts == 0:
-            pq.write_table(S.FUTURES_MBP10.arrow.empty_table(), out_dir / "part-00000.parquet")
+                raise _no_rows_error(f, rows_in_file, span, date, front)
+        parts.finish(stats.resorted)
     finally:
-        for fut in pending:
-            fut.exception()  # let in-flight writes finish before the staging files are removed
-        pool.shutdown(wait=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(out_dir / ".duckdb_tmp", ignore_errors=True)
+        parts.close()
+    return stats
+
+
+def stream_mbp10_from_mbo(
+    files: list[Path],
+    out_dir: Path,
+    date: str,
+    front: str | None,
+    chunk_records: int = DEFAULT_CHUNK,
+    compression: str = "zstd",
+) -> StreamStats:
+    """Like `stream_futures_mbp10` for MBO `files`: the book (`spymaster_core.book.MboBook`) runs
+    over them in order and each chunk's MBP-10 rows are filtered, checked and written as a part.
+    `rows_in` counts MBP-10 rows the book produced."""
+    prev_close, _, close_ns = _session(date)
+    stats = StreamStats(files=[f.name for f in files])
+    parts, inspector = _PartsWriter(out_dir, compression), _Inspector(stats)
+    span: list = [None, None]
+    for f in files:
+        dbn.check_dataset(f)
+    try:
+        for table in book.iter_mbo_to_mbp10(files, chunk_records):
+            if table.num_rows == 0:
+                continue
+            stats.rows_in += table.num_rows
+            ts_all = table.column("ts_event_ns").to_numpy()
+            _widen(span, int(ts_all.min()), int(ts_all.max()))
+            if front is None:
+                front = str(pc.mode(table.column("symbol"))[0]["mode"])
+            mask = pc.and_(
+                pc.and_(
+                    pc.greater(table.column("ts_event_ns"), prev_close),
+                    pc.less_equal(table.column("ts_event_ns"), close_ns),
+                ),
+                pc.equal(table.column("symbol"), front),
+            )
+            table = table.filter(mask)
+            if table.num_rows == 0:
+                continue
+            inspector.check(
+                stats.files[-1] if len(files) == 1 else "mbo",
+                table.column("ts_event_ns").to_numpy(),
+                table.column("sequence").to_numpy().astype(np.int64),
+                table.column("is_preopen").to_numpy(zero_copy_only=False),
+                table.column("bid_px_00").to_numpy(zero_copy_only=False).astype(float),
+                table.column("ask_px_00").to_numpy(zero_copy_only=False).astype(float),
+            )
+            parts.write(table)
+            stats.rows_out += table.num_rows
+            stats.instruments[front] = stats.instruments.get(front, 0) + table.num_rows
+        if stats.rows_in and not stats.rows_out:
+            raise _no_rows_error(files[0], stats.rows_in, span, date, front)
+        parts.finish(stats.resorted)
+    finally:
+        parts.close()
     return stats

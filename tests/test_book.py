@@ -54,3 +54,14 @@ def test_top_of_book_after_open_matches_trades(book: pl.DataFrame) -> None:
     # A buy aggressor trades at or above the best bid and at or below the best ask it hit.
     assert (trades["price"] >= trades["bid_px_00"]).all()
     assert (trades["price"] <= trades["ask_px_00"] + 0.25 * 4).mean() > 0.95
+
+
+def test_streaming_book_equals_one_shot(book: pl.DataFrame) -> None:
+    """Chunked replay (chunk boundaries inside the 8,725-record snapshot and everywhere else) gives
+    the same MBP-10 rows as the one-shot rebuild."""
+    import pyarrow as pa
+
+    from spymaster_core.book import iter_mbo_to_mbp10
+
+    streamed = pl.from_arrow(pa.concat_tables(list(iter_mbo_to_mbp10([MBO_DAY], chunk_records=997))))
+    assert streamed.equals(book)

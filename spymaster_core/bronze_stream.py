@@ -273,7 +273,8 @@ def stream_mbp10_from_mbo(
             ts_all = table.column("ts_event_ns").to_numpy()
             _widen(span, int(ts_all.min()), int(ts_all.max()))
             if front is None:
-                front = str(pc.mode(table.column("symbol"))[0]["mode"])
+                vc = pc.value_counts(table.column("symbol"))
+                front = str(vc.field("values")[int(np.argmax(vc.field("counts").to_numpy()))])
             mask = pc.and_(
                 pc.and_(
                     pc.greater(table.column("ts_event_ns"), prev_close),

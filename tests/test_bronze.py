@@ -161,3 +161,14 @@ def test_wrong_dataset_is_a_clear_error(tmp_path: Path) -> None:
         ValueError, match=r"xnas\.mbp-10\.dbn\.zst: dataset is 'XNAS.ITCH', expected 'GLBX.MDP3'"
     ):
         stream_futures_mbp10([f], tmp_path / "out", DATE, "ESZ6")
+
+
+def test_mbo_stream_picks_front_and_writes_parts(samples: Path, tmp_path: Path) -> None:
+    from spymaster_core.bronze_stream import stream_mbp10_from_mbo
+
+    mbo = samples / NT / "esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+    st = stream_mbp10_from_mbo([mbo], tmp_path / "out", "2023-12-26", None, chunk_records=20_000)
+    parts = sorted((tmp_path / "out").glob("part-*.parquet"))
+    out = pl.read_parquet(parts)
+    assert st.instruments == {"ESH4": 49_996} and out.height == 49_996 and len(parts) >= 3
+    assert st.crossed_rows == 0 and not st.resorted and out["ts_event_ns"].is_sorted()

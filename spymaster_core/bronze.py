@@ -76,7 +76,7 @@ def _in_session(table: pa.Table, date: str) -> pa.Table:
     return df.to_arrow().cast(table.schema)
 
 
-def pc_min_max(t: pa.Table) -> tuple[str, str]:
+def ts_span_utc(t: pa.Table) -> tuple[str, str]:
     """First/last ts_event of a table as UTC strings (for error messages)."""
     ts = pl.from_arrow(t.select(["ts_event_ns"]))["ts_event_ns"].cast(pl.Datetime("ns", "UTC"))
     return str(ts.min()), str(ts.max())
@@ -138,7 +138,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
                 t = _mbo_trades(dec.tables["mbo"])
             if t is not None and t.num_rows:
                 if _in_session(t, date).num_rows == 0:
-                    lo, hi = pc_min_max(t)
+                    lo, hi = ts_span_utc(t)
                     raise ValueError(
                         f"{f}: none of its {t.num_rows:,} trades (ts_event {lo} to {hi}) fall in the "
                         f"{date} session; the file does not belong to partition {date}"

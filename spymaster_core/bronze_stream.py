@@ -121,8 +121,9 @@ class _PartsWriter:
         for fut in self.pending:
             fut.exception()  # let in-flight writes finish before the staging files are removed
         self.pool.shutdown(wait=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
-        shutil.rmtree(self.out_dir / ".duckdb_tmp", ignore_errors=True)
+        for tmp in (self.staging, self.out_dir / ".duckdb_tmp"):
+            if tmp.exists():
+                shutil.rmtree(tmp)
 
 
 class _Inspector:

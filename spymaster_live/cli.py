@@ -75,5 +75,27 @@ def ingest(
         typer.echo(f"  skipped {schema}: {reason}")
 
 
+@app.command()
+def bench(
+    name: str = typer.Argument("bronze", help="Which benchmark: bronze."),
+    quick: bool = typer.Option(False, help="Small day, under 60 s."),
+    workdir: Path | None = typer.Option(None, help="Keep (and reuse) the simulated day here."),
+) -> None:
+    """Run a benchmark from benchmarks/ (figures as ratios against a baseline run in the same process)."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"bench_{name}.py"
+    if not script.exists():
+        raise typer.BadParameter(f"no benchmark {script} (benchmarks/ ships with the source checkout)")
+    args = [
+        sys.executable,
+        str(script),
+        *(["--quick"] if quick else []),
+        *(["--workdir", str(workdir)] if workdir else []),
+    ]
+    raise typer.Exit(subprocess.run(args, check=False).returncode)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,70 @@
+"""The `spymaster` CLI: every command has --help; simulate/ingest work; the quick Bronze benchmark
+prints its BENCH line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spymaster_live.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("cmd", ["demo", "simulate", "ingest", "bench"])
+def test_help(cmd: str) -> None:
+    res = runner.invoke(app, [cmd, "--help"])
+    assert res.exit_code == 0 and "Usage" in res.output
+
+
+def test_simulate_then_ingest(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app, ["simulate", "--date", "2026-11-16", "--seed", "1", "--out", str(tmp_path), "--scale", "small"]
+    )
+    assert res.exit_code == 0, res.output
+    mbp = next(tmp_path.rglob("*.mbp-10.dbn.zst"))
+    res = runner.invoke(app, ["ingest", str(mbp)])
+    assert res.exit_code == 0 and "schema=mbp-10 dbn_version=3" in res.output
+    assert re.search(r"mbp10: \d+ rows", res.output)
+
+
+def test_ingest_bad_file_exits_1(tmp_path: Path) -> None:
+    f = tmp_path / "x.dbn"
+    f.write_bytes(b"")
+    res = runner.invoke(app, ["ingest", str(f)])
+    assert res.exit_code == 1 and "x.dbn: file is empty" in res.output
+
+
+def test_simulate_bad_date() -> None:
+    res = runner.invoke(app, ["simulate", "--date", "2026-12-25", "--out", "/tmp/never"])
+    assert res.exit_code != 0 and "not a CME_Equity trading date" in res.output
+
+
+@pytest.mark.slow
+def test_quick_bronze_benchmark_prints_bench_line(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spymaster_live.cli",
+            "bench",
+            "bronze",
+            "--quick",
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    last = out.strip().splitlines()[-1]
+    m = re.fullmatch(
+        r"BENCH bronze mbp10_rps=(\d+) trades_rps=(\d+) ratio_vs_to_parquet=([\d.]+) peak_rss_mb=(\d+)", last
+    )
+    assert m, last
+    assert int(m.group(1)) > 0 and float(m.group(3)) > 0

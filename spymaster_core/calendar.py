@@ -44,6 +44,14 @@ def trading_dates(start: dt.date | str, end: dt.date | str) -> list[dt.date]:
     return [d for d in dates if s <= d <= e]
 
 
+def previous_trading_dates(date: dt.date | str, n: int) -> list[dt.date]:
+    """The n CME_Equity trading dates before `date`, oldest first."""
+    d = _as_date(date)
+    dates, _, _ = _arrays()
+    idx = int(np.searchsorted(dates, d))
+    return list(dates[max(0, idx - n) : idx])
+
+
 def is_trading_date(date: dt.date | str) -> bool:
     """True if the date is a CME_Equity trading date."""
     d = _as_date(date)

@@ -130,3 +130,14 @@ def test_labels_use_only_trades_after_the_touch() -> None:
     px = np.array([80.0, 100.0, 100.5])  # the 80 print is at the touch instant: not part of the future
     lab = label_one(ts, px, 0, 100.0, "SUPPORT", (10.0,), 60 * S)
     assert lab["outcome"] == "CHOP" and not lab["lookforward_complete"]
+
+
+def test_sma_warmup_dates_are_the_previous_trading_dates() -> None:
+    import datetime as dt
+
+    assert calendar.previous_trading_dates("2023-12-26", 3) == [
+        dt.date(2023, 12, 20),
+        dt.date(2023, 12, 21),
+        dt.date(2023, 12, 22),
+    ]  # skips Christmas
+    assert calendar.previous_trading_dates("2026-11-16", 1) == [dt.date(2026, 11, 13)]

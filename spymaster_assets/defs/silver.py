@@ -9,7 +9,7 @@ from spymaster_assets.io import write_and_describe
 from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import CONFIG, code_version
-from spymaster_core import bars, features, labels, levels, touches
+from spymaster_core import bars, calendar, features, labels, levels, touches
 from spymaster_core import lake as lake_io
 from spymaster_core import schemas as S
 
@@ -47,11 +47,19 @@ def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     """PM/OR high/low and SMA-200/400 levels (`silver.levels.v1`); SMAs warm up on the previous
     SMA_WARMUP_DAYS dates' bars that exist in the lake. Missing kinds are listed in metadata."""
     date = context.partition_key
-    earlier = [d for d in lake_io.written_dates(lake.path, "bars_2m") if d < date]
-    warm = earlier[-CONFIG.levels.SMA_WARMUP_DAYS :]
+    # Warm-up from the previous SMA_WARMUP_DAYS trading dates only (as the partition mapping says),
+    # never from whatever older partition happens to be in the lake.
+    prior = [d.isoformat() for d in calendar.previous_trading_dates(date, CONFIG.levels.SMA_WARMUP_DAYS)]
+    have = set(lake_io.written_dates(lake.path, "bars_2m"))
+    warm = [d for d in prior if d in have]
     hist = pl.concat([_read(lake, "bars_2m", d, S.BARS_2M) for d in [*warm, date]])
     lv, missing = levels.compute_levels(_trades(lake, date), hist, date, CONFIG)
-    md = {"missing": missing, "warmup_dates": warm, "kinds": sorted(lv["kind"].unique().to_list())}
+    md = {
+        "missing": missing,
+        "warmup_dates": warm,
+        "warmup_dates_missing": [d for d in prior if d not in have],
+        "kinds": sorted(lv["kind"].unique().to_list()),
+    }
     return write_and_describe(lake, "levels", date, lv, ("levels", "session"), md)
 
 

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from spymaster_core import lake, landing
+from spymaster_core import calendar, lake, landing
 from spymaster_core.sim import simulate_session
 from tests.conftest import ESM8_CSV, MBO_DAY
 
@@ -85,6 +85,11 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     oi = lake.read_partition(root, "options_statistics", "2026-11-18")
     assert oi.height == 82 and set(oi["stat_type"]) == {9}
     assert "SMA_400" in set(lake.read_partition(root, "levels", "2026-11-18")["kind"])
+    # 2026-11-16's previous trading dates are not in the lake: no warm-up from the 2023 MBO day's bars.
+    lv16 = lake.read_partition(root, "levels", "2026-11-16")
+    assert "SMA_400" not in set(lv16["kind"])
+    sma200 = lv16.filter(pl.col("kind") == "SMA_200")["valid_from_ns"].min()
+    assert sma200 >= calendar.et_ns("2026-11-16", "04:00") + 200 * 120 * 10**9
 
     res = dg.materialize(
         list(defs.assets),

@@ -126,6 +126,7 @@ def run_demo(
             "options_definitions",
             "options_bbo",
             "options_trades",
+            "options_statistics",
             "bars_2m",
             "levels",
             "touches",
@@ -147,7 +148,9 @@ def run_demo(
         "wall_s": time.time() - t_start,
     }
     with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160):
-        echo("\nRows per tier and date (bronze: futures_trades .. options_trades; silver: bars_2m .. labels)")
+        echo(
+            "\nRows per tier and date (bronze: futures_trades .. options_statistics; silver: bars_2m .. labels)"
+        )
         echo(str(table))
         echo(f"\nGold training rows: {gold.height}. Touch outcomes per level kind:")
         echo(str(summary["labels_by_kind"]))

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -132,10 +133,13 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
         files = landing_files(landing, schema, date)
         got = []
         for f in files:
-            dec = dbn.decode_file(f)
-            t = dec.tables.get("trades")
-            if t is None and "mbo" in dec.tables:
-                t = _mbo_trades(dec.tables["mbo"])
+            if schema == "trades":
+                t = _outright_trades_streamed(f, date)
+            else:
+                dec = dbn.decode_file(f)
+                t = dec.tables.get("trades")
+                if t is None and "mbo" in dec.tables:
+                    t = _mbo_trades(dec.tables["mbo"])
             if t is not None and t.num_rows:
                 if _in_session(t, date).num_rows == 0:
                     lo, hi = ts_span_utc(t)
@@ -169,6 +173,19 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
     df = pl.from_arrow(allt).filter(pl.col("symbol") == fm)
     res.table = _sorted(df.to_arrow().cast(S.FUTURES_TRADES.arrow))
     return res
+
+
+def _outright_trades_streamed(f: Path, date: str) -> pa.Table | None:
+    """Trades of ES outrights from a `trades` file, read in chunks: option and spread prints (which
+    may share the file) are dropped chunk by chunk, so memory holds only the futures' trades.
+    Returns all outright trades (in session or not: the caller checks the file belongs to the date)."""
+    parts = []
+    for _, a, symbols in dbn.iter_chunks(f, 1_000_000):
+        ids = [i for i, sym in symbols.items() if ES_OUTRIGHT.match(sym)]
+        keep = np.isin(a["instrument_id"], ids) if symbols else np.ones(len(a), dtype=bool)
+        if keep.any():
+            parts.append(dbn.trades_table(a[keep], symbols, "dbn_file"))
+    return pa.concat_tables(parts) if parts else None
 
 
 def _mbo_trades(mbo: pa.Table) -> pa.Table:

@@ -42,6 +42,17 @@ class DownloadRequest:
     start_ns: int
     end_ns: int
 
+    def query(self) -> dict[str, Any]:
+        """Keyword arguments shared by `metadata.get_cost` and `timeseries.get_range`."""
+        return {
+            "dataset": DATASET,
+            "start": self.start_ns,
+            "end": self.end_ns,
+            "symbols": list(self.symbols),
+            "schema": self.schema,
+            "stype_in": self.stype_in,
+        }
+
     def filename(self, date: str) -> str:
         root = "es-fut" if self.symbols == ("ES.FUT",) else "es-opt"
         return f"glbx-mdp3-{date}.{root}.{self.schema}.dbn.zst"
@@ -77,19 +88,7 @@ class DatabentoResource(dg.ConfigurableResource):
     def estimate_cost(self, date: str) -> float:
         """Total USD cost Databento quotes for the date's requests."""
         client = self._client()
-        return float(
-            sum(
-                client.metadata.get_cost(
-                    dataset=DATASET,
-                    start=r.start_ns,
-                    end=r.end_ns,
-                    symbols=list(r.symbols),
-                    schema=r.schema,
-                    stype_in=r.stype_in,
-                )
-                for r in plan(date)
-            )
-        )
+        return float(sum(client.metadata.get_cost(**r.query()) for r in plan(date)))
 
     def download(self, date: str, landing: Path) -> list[Path]:
         """Download the date's files into landing (each written to a temp name, then renamed).
@@ -106,15 +105,7 @@ class DatabentoResource(dg.ConfigurableResource):
             dest = landing / DATASET / r.schema / date / r.filename(date)
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.part")
-            client.timeseries.get_range(
-                dataset=DATASET,
-                start=r.start_ns,
-                end=r.end_ns,
-                symbols=list(r.symbols),
-                schema=r.schema,
-                stype_in=r.stype_in,
-                path=tmp,
-            )
+            client.timeseries.get_range(**r.query(), path=tmp)
             os.replace(tmp, dest)
             out.append(dest)
         return out

@@ -213,17 +213,7 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) ->
     files = landing_files(landing, "mbp-10", date)
     res.inputs += [f"{f.name} sha256={sha256(f)}" for f in files]
     if files:
-        st = bronze_stream.stream_futures_mbp10(files, out_dir, date, front)
-        res.rows = st.rows_out
-        res.notes.update(
-            mbp10_from="mbp-10",
-            front_month=front or next(iter(st.instruments), None),
-            rows_in_files=st.rows_in,
-            crossed_rows_outside_preopen=st.crossed_rows,
-            first_crossed_record=st.first_crossed,
-            input_out_of_order=st.out_of_order,
-            resorted=st.resorted,
-        )
+        _record_stream(res, bronze_stream.stream_futures_mbp10(files, out_dir, date, front), front, "mbp-10")
         return res
     mbo_files = landing_files(landing, "mbo", date)
     res.inputs += [f"{f.name} sha256={sha256(f)}" for f in mbo_files]
@@ -234,16 +224,21 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) ->
         return res
     # Files of one date are replayed in name order through one book (a snapshot file, then the day).
     st = bronze_stream.stream_mbp10_from_mbo(mbo_files, out_dir, date, front)
+    _record_stream(res, st, front, "mbo (rebuilt by spymaster_core.book)")
+    return res
+
+
+def _record_stream(res: BronzeResult, st: bronze_stream.StreamStats, front: str | None, source: str) -> None:
     res.rows = st.rows_out
     res.notes.update(
-        mbp10_from="mbo (rebuilt by spymaster_core.book)",
+        mbp10_from=source,
         front_month=front or next(iter(st.instruments), None),
+        rows_in=st.rows_in,
         crossed_rows_outside_preopen=st.crossed_rows,
         first_crossed_record=st.first_crossed,
         input_out_of_order=st.out_of_order,
         resorted=st.resorted,
     )
-    return res
 
 
 def options_definitions(landing: Path, date: str, front: str | None) -> BronzeResult:

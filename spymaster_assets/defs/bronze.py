@@ -129,52 +129,47 @@ def _definitions(lake: LakeResource, date: str):
     return S.OPTIONS_DEFINITIONS.arrow.empty_table() if d is None else d.to_arrow()
 
 
-@dg.asset(
-    partitions_def=trading_day_partitions,
-    group_name="bronze",
-    code_version=code_version(),
-    deps=[bronze_options_definitions],
-    check_specs=[dg.AssetCheckSpec("non_empty", asset="bronze_options_bbo")],
-)
-def bronze_options_bbo(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """BBO of the 0DTE options (`options.bbo.v1`) from mbp-1/tbbo/bbo-1s/bbo-1m files."""
-    date = context.partition_key
-    res = bronze.options_bbo(lake.landing, date, _definitions(lake, date))
-    return write_and_describe(
-        lake, "options_bbo", date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
+def _options_asset(name: str, table: str, build, doc: str) -> dg.AssetsDefinition:
+    """A Bronze options asset that keeps the records of the date's 0DTE instruments (from
+    `bronze_options_definitions`) found by `build(landing, date, definitions)`."""
+
+    @dg.asset(
+        name=name,
+        partitions_def=trading_day_partitions,
+        group_name="bronze",
+        code_version=code_version(),
+        deps=[bronze_options_definitions],
+        check_specs=[dg.AssetCheckSpec("non_empty", asset=name)],
+        description=doc,
     )
+    def _asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        date = context.partition_key
+        res = build(lake.landing, date, _definitions(lake, date))
+        return write_and_describe(
+            lake, table, date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
+        )
+
+    return _asset
 
 
-@dg.asset(
-    partitions_def=trading_day_partitions,
-    group_name="bronze",
-    code_version=code_version(),
-    deps=[bronze_options_definitions],
-    check_specs=[dg.AssetCheckSpec("non_empty", asset="bronze_options_trades")],
+bronze_options_bbo = _options_asset(
+    "bronze_options_bbo",
+    "options_bbo",
+    bronze.options_bbo,
+    "BBO of the 0DTE options (`options.bbo.v1`) from mbp-1/tbbo/bbo-1s/bbo-1m files.",
 )
-def bronze_options_trades(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Trades of the 0DTE options (`options.trades.v1`)."""
-    date = context.partition_key
-    res = bronze.options_trades(lake.landing, date, _definitions(lake, date))
-    return write_and_describe(
-        lake, "options_trades", date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
-    )
-
-
-@dg.asset(
-    partitions_def=trading_day_partitions,
-    group_name="bronze",
-    code_version=code_version(),
-    deps=[bronze_options_definitions],
-    check_specs=[dg.AssetCheckSpec("non_empty", asset="bronze_options_statistics")],
+bronze_options_trades = _options_asset(
+    "bronze_options_trades",
+    "options_trades",
+    bronze.options_trades,
+    "Trades of the 0DTE options (`options.trades.v1`).",
 )
-def bronze_options_statistics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Statistics of the 0DTE options (`statistics.v1`; stat_type 9 = open interest)."""
-    date = context.partition_key
-    res = bronze.options_statistics(lake.landing, date, _definitions(lake, date))
-    return write_and_describe(
-        lake, "options_statistics", date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
-    )
+bronze_options_statistics = _options_asset(
+    "bronze_options_statistics",
+    "options_statistics",
+    bronze.options_statistics,
+    "Statistics of the 0DTE options (`statistics.v1`; stat_type 9 = open interest).",
+)
 
 
 assets = [

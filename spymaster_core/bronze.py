@@ -272,8 +272,13 @@ def options_definitions(landing: Path, date: str, front: str | None) -> BronzeRe
 
 
 def _option_records(
-    landing: Path, date: str, ids: set[int], schemas: tuple[str, ...], kind: str, res: BronzeResult
+    landing: Path, date: str, definitions: pa.Table, schemas: tuple[str, ...], kind: str, res: BronzeResult
 ) -> pa.Table | None:
+    """Records of table kind `kind` from the date's `schemas` files whose instrument is one of the
+    kept definitions; None when there are none (or no definitions). Inputs used go to `res`."""
+    ids = set(definitions.column("instrument_id").to_pylist())
+    if not ids:
+        return None
     parts = []
     for schema in schemas:
         for f in landing_files(landing, schema, date):
@@ -290,8 +295,7 @@ def _option_records(
 def options_bbo(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
     """BBO of the kept 0DTE options from mbp-1, tbbo, bbo-1s or bbo-1m files."""
     res = BronzeResult(S.OPTIONS_BBO.arrow.empty_table(), S.OPTIONS_BBO)
-    ids = set(definitions.column("instrument_id").to_pylist())
-    t = _option_records(landing, date, ids, dbn.BBO_SCHEMAS, "bbo", res) if ids else None
+    t = _option_records(landing, date, definitions, dbn.BBO_SCHEMAS, "bbo", res)
     if t is None:
         res.missing.append("option BBO: none for the kept 0DTE instruments")
         return res
@@ -300,10 +304,9 @@ def options_bbo(landing: Path, date: str, definitions: pa.Table) -> BronzeResult
 
 
 def options_trades(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
-    """Trades of the kept 0DTE options (trades, tbbo or mbp-1 files)."""
+    """Trades of the kept 0DTE options (from `trades` files)."""
     res = BronzeResult(S.OPTIONS_TRADES.arrow.empty_table(), S.OPTIONS_TRADES)
-    ids = set(definitions.column("instrument_id").to_pylist())
-    t = _option_records(landing, date, ids, ("trades",), "trades", res) if ids else None
+    t = _option_records(landing, date, definitions, ("trades",), "trades", res)
     if t is None:
         res.missing.append("option trades: none for the kept 0DTE instruments")
         return res
@@ -315,8 +318,7 @@ def options_statistics(landing: Path, date: str, definitions: pa.Table) -> Bronz
     """Statistics of the kept 0DTE options (`statistics.v1`); stat_type 9 rows carry open interest
     in `quantity` (contracts)."""
     res = BronzeResult(S.STATISTICS.arrow.empty_table(), S.STATISTICS)
-    ids = set(definitions.column("instrument_id").to_pylist())
-    t = _option_records(landing, date, ids, ("statistics",), "statistics", res) if ids else None
+    t = _option_records(landing, date, definitions, ("statistics",), "statistics", res)
     if t is None:
         res.missing.append("option statistics: none for the kept 0DTE instruments (no open interest)")
         return res

@@ -66,22 +66,14 @@ class _Side:
         self.prices.clear()
 
 
-def _load(source: str | Path | db.DBNStore | list[Path]) -> tuple[np.ndarray, dict[int, str]]:
-    items = source if isinstance(source, list) else [source]
-    arrays, symbols = [], {}
-    for item in items:
-        if isinstance(item, db.DBNStore):
-            store, name = item, "<DBNStore>"
-        else:
-            store, name = dbn.open_store(item), str(item)
-        if str(store.schema) != "mbo":
-            raise ValueError(f"{name}: schema is {store.schema}, mbo_to_mbp10 needs an mbo file")
-        arrays.append(dbn._ndarray(store, Path(name)))
-        symbols |= dbn.instrument_symbols(store)
-    a = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
-    if len(arrays) > 1:
-        a = a[np.lexsort((a["sequence"], a["ts_recv"]))]
-    return a, symbols
+def _load(source: str | Path | db.DBNStore) -> tuple[np.ndarray, dict[int, str]]:
+    if isinstance(source, db.DBNStore):
+        store, name = source, "<DBNStore>"
+    else:
+        store, name = dbn.open_store(source), str(source)
+    if str(store.schema) != "mbo":
+        raise ValueError(f"{name}: schema is {store.schema}, mbo_to_mbp10 needs an mbo file")
+    return dbn._ndarray(store, Path(name)), dbn.instrument_symbols(store)
 
 
 class MboBook:
@@ -112,6 +104,16 @@ class MboBook:
             lookahead = int(self.carry["flags"][0])
             a = a[:-1]
         return self._process(a, lookahead)
+
+    def end_file(self) -> pa.Table:
+        """Close one file: flush the held-back record, and let the next file's leading snapshot
+        restate the book even though the previous file also ended inside a snapshot."""
+        if self.carry is None:
+            out = S.FUTURES_MBP10.arrow.empty_table()
+        else:
+            out = self.feed(self.carry[:0], final=True)
+        self.prev_snapshot = False
+        return out
 
     def _process(self, a: np.ndarray, lookahead: int | None) -> pa.Table:
         n = len(a)
@@ -225,12 +227,17 @@ class MboBook:
 def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: str = "mbo_book") -> pa.Table:
     """Replay MBO records through a per-instrument order book and return `futures.mbp10.v1` rows.
 
-    Input: a path to an MBO DBN file, an open `DBNStore` with schema mbo, or a list of paths (merged
-    by ts_recv, sequence). A snapshot restates the whole book: the book is cleared when one starts.
+    Input: a path to an MBO DBN file, an open `DBNStore` with schema mbo, or a list of paths replayed
+    in that order through one book (as `iter_mbo_to_mbp10` and Bronze do). A snapshot restates the
+    whole book: the book is cleared when one starts.
     Output columns: see `spymaster_core.schemas.FUTURES_MBP10`; prices in points, sizes in contracts;
     `is_snapshot` marks the row closing a snapshot; `is_preopen` marks rows before the Globex open.
     Raises `DBNReadError` for unreadable files and ValueError for a non-MBO file.
     """
+    if isinstance(path_or_store, list):
+        return pa.concat_tables(
+            [S.FUTURES_MBP10.arrow.empty_table(), *iter_mbo_to_mbp10(path_or_store, source=source)]
+        )
     a, symbols = _load(path_or_store)
     return MboBook(symbols, source).feed(a, final=True)
 
@@ -247,8 +254,7 @@ def iter_mbo_to_mbp10(
                 raise ValueError(f"{f}: schema is {schema}, expected mbo")
             book.symbols |= symbols
             yield book.feed(a)
-    if book.carry is not None:
-        yield book.feed(book.carry[:0], final=True)
+        yield book.end_file()
 
 
 def preopen_mask(ts_event_ns: np.ndarray) -> np.ndarray:

@@ -65,3 +65,12 @@ def test_streaming_book_equals_one_shot(book: pl.DataFrame) -> None:
 
     streamed = pl.from_arrow(pa.concat_tables(list(iter_mbo_to_mbp10([MBO_DAY], chunk_records=997))))
     assert streamed.equals(book)
+
+
+def test_list_of_files_replays_in_order_through_one_book(samples, book: pl.DataFrame) -> None:
+    """The 2023-12-24 snapshot file, then the 2023-12-25 day (which starts with its own snapshot):
+    one extra snapshot row, then exactly the day's rows (the second snapshot restates the book)."""
+    snap = MBO_DAY.with_name("esh4-glbx-mdp3-20231224.mbo.dbn.zst")
+    both = pl.from_arrow(mbo_to_mbp10([snap, MBO_DAY]))
+    assert both.height == book.height + 1
+    assert both.slice(1).equals(book)

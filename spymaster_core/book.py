@@ -93,7 +93,7 @@ class MboBook:
         self.carry: np.ndarray | None = None
 
     def feed(self, a: np.ndarray, final: bool = False) -> pa.Table:
-        """Process MBO records (structured array, DBN layout); return `futures.mbp10.v1` rows.
+        """Process MBO records (structured array, DBN layout); return `futures.mbp10.v2` rows.
         Pass `final=True` with the last chunk (or an empty array) to flush the held-back record."""
         if self.carry is not None:
             a = np.concatenate([self.carry, a]) if len(a) else self.carry
@@ -225,7 +225,7 @@ class MboBook:
 
 
 def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: str = "mbo_book") -> pa.Table:
-    """Replay MBO records through a per-instrument order book and return `futures.mbp10.v1` rows.
+    """Replay MBO records through a per-instrument order book and return `futures.mbp10.v2` rows.
 
     Input: a path to an MBO DBN file, an open `DBNStore` with schema mbo, or a list of paths replayed
     in that order through one book (as `iter_mbo_to_mbp10` and Bronze do). A snapshot restates the

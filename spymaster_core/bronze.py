@@ -203,7 +203,7 @@ def _mbo_trades(mbo: pa.Table) -> pa.Table:
 
 
 def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) -> BronzeResult:
-    """Write the ES front-month MBP-10 of a date into `out_dir` (Parquet parts, `futures.mbp10.v1`).
+    """Write the ES front-month MBP-10 of a date into `out_dir` (Parquet parts, `futures.mbp10.v2`).
 
     From mbp-10 files by the streaming writer (bounded memory), else rebuilt from MBO by our book.
     `is_preopen` marks the pre-open auction. The result's `table` is empty (the data is on disk);

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import databento as db
 import databento_dbn
@@ -21,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from spymaster_core import schemas as S
+from spymaster_core.dbn_kernels import Mbp10Columns
 
 log = logging.getLogger(__name__)
 
@@ -198,67 +201,43 @@ def trades_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Tabl
     return _table(S.FUTURES_TRADES, cols)
 
 
-_HEADER_FIELDS = [
-    "ts_event",
-    "ts_recv",
-    "instrument_id",
-    "action",
-    "side",
-    "depth",
-    "price",
-    "size",
-    "flags",
-    "sequence",
-]
-_BOOK_BLOCK = 16384
+def mbp10_table(
+    a: np.ndarray,
+    symbols: dict[int, str],
+    source: str,
+    preopen_until_ns: int | None = None,
+    buffers: Mbp10Columns | None = None,
+) -> pa.Table:
+    """MBP-10 records (structured DBN array) -> `futures.mbp10` table, decoded in one compiled pass.
 
-
-def book_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The 10 levels of MBP-10 records as contiguous arrays: bid_px (10, n) and ask_px (10, n) int64
-    (1e-9 units), and (40, n) uint32 rows [bid_sz, ask_sz, bid_ct, ask_ct] per level.
-
-    Reads the fixed DBN layout (levels from byte 48, 32 bytes each: bid_px i8, ask_px i8, then four
-    u4) through int64/uint32 views, a cache-sized block at a time. Layout:
-    https://databento.com/docs/schemas-and-data-formats/mbp-10
-    """
+    `is_preopen` is ts_event <= `preopen_until_ns` (all False when None; the Bronze layer passes the
+    session's open). `buffers` (reused across chunks by streaming callers) must not be refilled
+    while the returned table is in use: the table's numeric columns are views of them.
+    Raises ValueError when `a` does not have the 368-byte MBP-10 layout."""
     n = len(a)
-    if a.dtype.fields["bid_px_00"][1] != 48 or a.dtype.itemsize != 368:
-        raise ValueError(f"unexpected MBP-10 record layout ({a.dtype.itemsize} bytes)")
-    a = np.ascontiguousarray(a)
-    words = a.view(np.int64).reshape(n, 46)
-    halves = a.view(np.uint32).reshape(n, 92)
-    size_idx = np.array([12 + 8 * j + k for j in range(S.BOOK_DEPTH) for k in (4, 5, 6, 7)])
-    bid_px = np.empty((S.BOOK_DEPTH, n), np.int64)
-    ask_px = np.empty((S.BOOK_DEPTH, n), np.int64)
-    sizes = np.empty((4 * S.BOOK_DEPTH, n), np.uint32)
-    for i in range(0, n, _BOOK_BLOCK):
-        w = words[i : i + _BOOK_BLOCK]
-        bid_px[:, i : i + _BOOK_BLOCK] = w[:, 6:46:4].T
-        ask_px[:, i : i + _BOOK_BLOCK] = w[:, 7:46:4].T
-        sizes[:, i : i + _BOOK_BLOCK] = halves[i : i + _BOOK_BLOCK][:, size_idx].T
-    return bid_px, ask_px, sizes
-
-
-def mbp10_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
-    """MBP-10 records -> `futures.mbp10.v1` (is_preopen left False; the Bronze layer sets it)."""
-    n = len(a)
-    c = columns(a, _HEADER_FIELDS)
-    cols = _common(c, symbols) | {
-        "action": _chars(c["action"]),
-        "side": _chars(c["side"]),
-        "depth": pa.array(c["depth"].astype(np.uint8, copy=False)),
-        "price": prices(c["price"]),
-        "size": pa.array(c["size"].astype(np.int64)),
-        "flags": pa.array(c["flags"].astype(np.uint8, copy=False)),
-        "sequence": pa.array(c["sequence"].astype(np.uint32, copy=False)),
-        "is_snapshot": pa.array((c["flags"] & databento_dbn.F_SNAPSHOT) != 0),
-        "is_preopen": pa.array(np.zeros(n, dtype=bool)),
+    c = (buffers or Mbp10Columns(n)).fill(a, preopen_until_ns)
+    v = c.view
+    counts = c.null_counts
+    cols: dict[str, pa.Array] = {
+        "ts_event_ns": pa.array(v("ts_event")),
+        "ts_recv_ns": pa.array(v("ts_recv"), mask=v("ts_recv_null") if counts[-1] else None),
+        "instrument_id": pa.array(v("instrument_id")),
+        "symbol": _symbols(v("instrument_id"), symbols),
+        "action": _chars(v("action")),
+        "side": _chars(v("side")),
+        "depth": pa.array(v("depth")),
+        "price": pa.array(v("price"), mask=v("price_null") if counts[0] else None),
+        "size": pa.array(v("size")),
+        "flags": pa.array(v("flags")),
+        "sequence": pa.array(v("sequence")),
+        "is_snapshot": pa.array(v("is_snapshot")),
+        "is_preopen": pa.array(v("is_preopen")),
         "source": _repeat(source, n),
     }
-    bid_px, ask_px, sizes = book_arrays(a)
+    px, px_null, sizes = v("px"), v("px_null"), v("sizes")
     for i in range(S.BOOK_DEPTH):
-        cols[f"bid_px_{i:02d}"] = prices(bid_px[i])
-        cols[f"ask_px_{i:02d}"] = prices(ask_px[i])
+        for side, row in (("bid", i), ("ask", S.BOOK_DEPTH + i)):
+            cols[f"{side}_px_{i:02d}"] = pa.array(px[row], mask=px_null[row] if counts[1 + row] else None)
         for k, name in enumerate(("bid_sz", "ask_sz", "bid_ct", "ask_ct")):
             cols[f"{name}_{i:02d}"] = pa.array(sizes[4 * i + k])
     return _table(S.FUTURES_MBP10, cols)
@@ -440,6 +419,8 @@ _FIXED_LAYOUT = {
     "mbo": databento_dbn.MBOMsg,
 }
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# Decompresses the next chunk while the caller works on this one (zstd releases the GIL).
+_READ_AHEAD = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dbn-read-ahead")
 
 
 def iter_chunks(
@@ -480,15 +461,30 @@ def iter_chunks(
 def _fixed_layout_chunks(
     p: Path, store: db.DBNStore, schema: str, chunk_records: int
 ) -> Iterator[np.ndarray]:
+    """Records of a fixed-layout schema, chunk by chunk. A reader thread decompresses chunk k+1
+    into the next of three reused buffers while the caller works on chunk k (zstd releases the
+    GIL), so chunk k stays valid while chunk k+1 is in use."""
     import zstandard
 
     fields = list(_FIXED_LAYOUT[schema]._dtypes)
     if store.metadata.ts_out:
         fields.append(("ts_out", "u8"))
     dtype = np.dtype(fields)
-    rtype = -1  # set from the first record
-    buffers = [bytearray(dtype.itemsize * chunk_records) for _ in range(2)]
+    buffers = [np.empty(dtype.itemsize * chunk_records, np.uint8) for _ in range(3)]
     offset = int(store._metadata_length)  # DBNStore computes it from the DBN prelude
+
+    def fill(reader: BinaryIO, buf: np.ndarray) -> int:
+        mv, got = memoryview(buf), 0
+        try:
+            while got < len(buf):
+                k = reader.readinto(mv[got:])
+                if not k:
+                    break
+                got += k
+        except zstandard.ZstdError as exc:
+            raise DBNReadError(f"{p}: corrupt zstd stream ({exc})") from exc
+        return got
+
     with open(p, "rb") as raw:
         compressed = raw.read(4) == _ZSTD_MAGIC
         raw.seek(0)
@@ -502,36 +498,36 @@ def _fixed_layout_chunks(
                 if not got_header:
                     raise DBNReadError(f"{p}: DBN file is truncated inside its metadata header")
                 skipped += len(got_header)
-            i = 0
-            while True:
-                buf = buffers[i % 2]
-                mv = memoryview(buf)
-                got = 0
-                try:
-                    while got < len(buf):
-                        k = reader.readinto(mv[got:])
-                        if not k:
-                            break
-                        got += k
-                except zstandard.ZstdError as exc:
-                    raise DBNReadError(f"{p}: corrupt zstd stream ({exc})") from exc
-                if got % dtype.itemsize:
-                    raise DBNReadError(
-                        f"{p}: DBN file is truncated: {got % dtype.itemsize} trailing bytes of an incomplete "
-                        f"{schema} record ({dtype.itemsize} bytes each)"
-                    )
-                if got == 0:
-                    return
-                a = np.frombuffer(buf, dtype=dtype, count=got // dtype.itemsize)
-                if rtype < 0:
-                    rtype = int(a["rtype"][0])
-                if (a["length"] != dtype.itemsize // 4).any() or (a["rtype"] != rtype).any():
-                    bad = int(np.flatnonzero((a["length"] != dtype.itemsize // 4) | (a["rtype"] != rtype))[0])
-                    raise DBNReadError(
-                        f"{p}: record {i * chunk_records + bad} is not a {schema} record "
-                        f"(length {int(a['length'][bad]) * 4}, rtype {int(a['rtype'][bad])})"
-                    )
-                yield a
-                i += 1
-                if got < len(buf):
-                    return
+            rtype, i = -1, 0  # rtype is set from the first record
+            pending: Future | None = _READ_AHEAD.submit(fill, reader, buffers[0])
+            try:
+                while pending is not None:
+                    buf = buffers[i % 3]
+                    got = pending.result()
+                    pending = None
+                    if got == len(buf):
+                        pending = _READ_AHEAD.submit(fill, reader, buffers[(i + 1) % 3])
+                    if got % dtype.itemsize:
+                        raise DBNReadError(
+                            f"{p}: DBN file is truncated: {got % dtype.itemsize} trailing bytes of an "
+                            f"incomplete {schema} record ({dtype.itemsize} bytes each)"
+                        )
+                    if got == 0:
+                        return
+                    a = np.frombuffer(buf, dtype=dtype, count=got // dtype.itemsize)
+                    if rtype < 0:
+                        rtype = int(a["rtype"][0])
+                    bad_mask = (a["length"] != dtype.itemsize // 4) | (a["rtype"] != rtype)
+                    if bad_mask.any():
+                        bad = int(np.flatnonzero(bad_mask)[0])
+                        raise DBNReadError(
+                            f"{p}: record {i * chunk_records + bad} is not a {schema} record "
+                            f"(length {int(a['length'][bad]) * 4}, rtype {int(a['rtype'][bad])})"
+                        )
+                    yield a
+                    i += 1
+            finally:
+                if pending is not None:
+                    # An early stop (error, or the caller broke off): the read in flight must end
+                    # before the decompressor and file close under it; its outcome no longer matters.
+                    pending.exception()

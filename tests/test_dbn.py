@@ -104,23 +104,42 @@ def test_symbols_from_metadata(samples: Path) -> None:
     assert isinstance(dbn.prices(__import__("numpy").array([dbn.UNDEF_PRICE])), pa.Array)
 
 
-def test_book_arrays_match_named_fields(samples: Path) -> None:
-    """The fast layout-based MBP-10 extraction equals plain per-field access, for v1 and v3 files."""
+def test_mbp10_kernel_matches_named_fields(samples: Path) -> None:
+    """The compiled one-pass MBP-10 decoder equals plain per-field access, for v1 and v3 files,
+    including UNDEF prices (null), the pre-open flag and a non-zero start in reused buffers."""
     import numpy as np
 
+    from spymaster_core.dbn_kernels import Mbp10Columns
+
+    buffers = Mbp10Columns(5000)
     for rel in (
         "dbn/tests/data/test_data.mbp-10.v1.dbn.zst",
         "databento-python/tests/data/GLBX.MDP3/test_data.mbp-10.dbn.zst",
     ):
         a = dbn._ndarray(dbn.open_store(samples / rel), samples / rel)
-        bid_px, ask_px, sizes = dbn.book_arrays(a)
+        until = int(a["ts_event"][len(a) // 2])
+        t = dbn.mbp10_table(a, {}, "x", preopen_until_ns=until, buffers=buffers)
+        assert t.schema == dbn.S.FUTURES_MBP10.arrow
         for j in range(10):
-            assert (bid_px[j] == a[f"bid_px_{j:02d}"]).all() and (ask_px[j] == a[f"ask_px_{j:02d}"]).all()
-            for k, name in enumerate(("bid_sz", "ask_sz", "bid_ct", "ask_ct")):
-                assert (sizes[4 * j + k] == a[f"{name}_{j:02d}"]).all()
-        t = dbn.mbp10_table(a, {}, "x")
-        assert t.column("ask_ct_09").to_pylist() == a["ask_ct_09"].tolist()
-        assert np.allclose(t.column("bid_px_04").to_numpy(), a["bid_px_04"] / 1e9)
+            for side in ("bid", "ask"):
+                raw = a[f"{side}_px_{j:02d}"]
+                want = [None if v == dbn.UNDEF_PRICE else v / 1e9 for v in raw.tolist()]
+                assert t.column(f"{side}_px_{j:02d}").to_pylist() == want
+            for name in ("bid_sz", "ask_sz", "bid_ct", "ask_ct"):
+                assert t.column(f"{name}_{j:02d}").to_pylist() == a[f"{name}_{j:02d}"].tolist()
+        assert t.column("ts_event_ns").to_pylist() == a["ts_event"].astype(np.int64).tolist()
+        assert t.column("sequence").to_pylist() == a["sequence"].tolist()
+        assert t.column("action").to_pylist() == [c.decode() for c in a["action"].tolist()]
+        assert t.column("is_preopen").to_pylist() == (a["ts_event"] <= until).tolist()
+        assert t.column("is_snapshot").to_pylist() == ((a["flags"] & 32) != 0).tolist()
+    # Empty levels (UNDEF_PRICE) come out null, never NaN or 9.2e9; the samples have none, so plant them.
+    b = a.copy()
+    b["ask_px_09"][0] = dbn.UNDEF_PRICE
+    b["price"][1] = dbn.UNDEF_PRICE
+    t = dbn.mbp10_table(b, {}, "x", buffers=buffers)
+    assert t.column("ask_px_09").to_pylist()[:2] == [None, b["ask_px_09"][1] / 1e9]
+    assert t.column("price").to_pylist()[:2] == [b["price"][0] / 1e9, None]
+    assert t.column("bid_px_09").null_count == 0 and not any(t.column("is_preopen").to_pylist())
 
 
 def test_streamed_chunks_equal_databento(samples: Path) -> None:
@@ -139,6 +158,28 @@ def test_streamed_chunks_equal_databento(samples: Path) -> None:
         assert got.dtype == ref.dtype and got.tobytes() == ref.tobytes(), f
         checked += 1
     assert checked >= 30
+
+
+def test_streamed_chunk_stays_valid_while_the_next_is_used_and_early_stop_is_safe(samples: Path) -> None:
+    """The read-ahead thread fills the next-but-one buffer, never the one the caller still holds,
+    and breaking off mid-file waits for the read in flight before the decompressor closes (this
+    crashed the interpreter before the wait moved inside the reader's scope)."""
+    import gc
+
+    f = samples / "nautilus_trader/tests/test_data/databento/esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+    ref = [a.copy() for _, a, _ in dbn.iter_chunks(f, 1000)]
+    assert len(ref) > 5
+    it = dbn.iter_chunks(f, 1000)
+    prev = next(it)[1]
+    for k in range(1, 5):
+        cur = next(it)[1]
+        assert prev.tobytes() == ref[k - 1].tobytes() and cur.tobytes() == ref[k].tobytes()
+        prev = cur
+    it.close()  # stop early, with a read in flight
+    for _ in range(20):
+        for _chunk in dbn.iter_chunks(f, 500):
+            break
+    gc.collect()
 
 
 def test_streamed_truncated_file_is_a_clear_error(samples: Path, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def bronze_futures_trades(context: dg.AssetExecutionContext, lake: LakeResource)
     ],
 )
 def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """ES front-month MBP-10 (`futures.mbp10.v1`), streamed from mbp-10 files or rebuilt from MBO."""
+    """ES front-month MBP-10 (`futures.mbp10.v2`), streamed from mbp-10 files or rebuilt from MBO."""
     date = context.partition_key
     with lake_io.PartitionWriter(lake.path, "futures_mbp10", date) as w:
         res = bronze.futures_mbp10(lake.landing, date, _front(lake, date), w.path)

@@ -1,16 +1,24 @@
-"""Silver features per touch from the engines (this release: kinematics and tape).
+"""Silver features per touch: every engine output, from one replay of the date through `EngineState`.
 
-One row per touch, computed only from trades strictly before the touch time.
+The date's Bronze streams (MBP-10 read in record batches, trades, 0DTE option definitions, BBO,
+trades, open interest) are fed to `EngineState` in time order up to each touch, and the touch's
+features are taken there: the same code the live core runs, so features computed for training
+equal those computed live (tests/test_parity.py replays a day event by event to prove it).
+Memory is bounded by the engines' horizon plus one MBP-10 record batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from spymaster_core.config import Config
-from spymaster_core.engines.kinematics import kinematics
-from spymaster_core.engines.tape import tape_metrics
+from spymaster_core.engines.state import EngineState
 
 FEATURE_COLUMNS = [
     "distance_pt",
@@ -18,53 +26,222 @@ FEATURE_COLUMNS = [
     "velocity_5s_pt_s",
     "velocity_30s_pt_s",
     "acceleration_pt_s2",
+    "jerk_pt_s3",
     "tape_buy_volume",
     "tape_sell_volume",
     "tape_imbalance",
     "tape_imbalance_through",
     "tape_n_trades",
+    "tape_velocity_pt_s",
+    "tape_sweep_detected",
+    "tape_sweep_notional_usd",
+    "tape_sweep_num_prints",
+    "tape_sweep_window_ms",
+    "barrier_added",
+    "barrier_canceled",
+    "barrier_filled",
+    "barrier_delta_liq",
+    "barrier_replenishment_ratio",
+    "barrier_churn",
+    "barrier_depth_in_zone",
+    "barrier_baseline_depth",
+    "barrier_defending_size",
+    "barrier_confidence",
+    *[f"ofi_{k}_{h}s" for k in ("best", "best_norm", "multi", "multi_norm") for h in (1, 10, 60)],
+    "fuel_net_dealer_gamma_usd",
+    "fuel_net_dealer_gamma_window_usd",
+    "fuel_net_dealer_gamma_oi_usd",
+    "fuel_call_wall",
+    "fuel_call_wall_gex_usd",
+    "fuel_put_wall",
+    "fuel_put_wall_gex_usd",
+    "fuel_hvl",
+    "fuel_n_options",
+    "fuel_n_iv_skipped",
+    "score_liquidity",
+    "score_hedge",
+    "score_tape",
+    "break_score_raw",
+    "break_score_smooth",
+    "runway_next_level_price",
+    "runway_distance_pt",
+    "barrier_defending_price",
+]
+"""Numeric features (float64; null where undefined: fuel without options, no wall, no runway)."""
+
+STRING_COLUMNS = [
+    "barrier_state",
+    "tape_sweep_direction",
+    "fuel_effect",
+    "fuel_missing_reason",
+    "signal",
+    "confidence",
+    "runway_direction",
+    "runway_next_level_id",
+    "runway_quality",
+]
+"""Categorical engine outputs (strings; `fuel_missing_reason` null when fuel is available)."""
+
+# Ranges the `features_in_range` asset check enforces (inclusive).
+RANGES: dict[str, tuple[float, float]] = {
+    "tape_imbalance": (-1.0, 1.0),
+    "tape_imbalance_through": (-1.0, 1.0),
+    "barrier_confidence": (0.0, 1.0),
+    "score_liquidity": (0.0, 100.0),
+    "score_hedge": (0.0, 100.0),
+    "score_tape": (0.0, 100.0),
+    "break_score_raw": (0.0, 100.0),
+    "break_score_smooth": (0.0, 100.0),
+    "tape_buy_volume": (0.0, float("inf")),
+    "tape_sell_volume": (0.0, float("inf")),
+    "barrier_added": (0.0, float("inf")),
+    "barrier_canceled": (0.0, float("inf")),
+    "barrier_filled": (0.0, float("inf")),
+}
+
+FEATURES_SCHEMA = pa.schema(
+    [pa.field("touch_id", pa.string(), nullable=False), pa.field("ts_ns", pa.int64(), nullable=False)]
+    + [pa.field(c, pa.float64()) for c in FEATURE_COLUMNS]
+    + [pa.field(c, pa.string()) for c in STRING_COLUMNS]
+)
+
+
+def levels_known_at(levels: pl.DataFrame, t_ns: int) -> list[tuple[str, float]]:
+    """(level_id, price) of every level known before t_ns (the latest value of a dynamic level)."""
+    if levels.is_empty():
+        return []
+    known = levels.filter(pl.col("valid_from_ns") < t_ns).sort("valid_from_ns")
+    last = known.group_by("level_id", maintain_order=True).last()
+    return sorted(zip(last["level_id"].to_list(), last["price"].to_list(), strict=True))
+
+
+MBP10_COLUMNS = [
+    "ts_event_ns",
+    "action",
+    "price",
+    "size",
+    *[f"{s}_{k}_{i:02d}" for s in ("bid", "ask") for k in ("px", "sz") for i in range(10)],
 ]
 
 
-def touch_features(trades: pl.DataFrame, touches: pl.DataFrame, cfg: Config) -> pl.DataFrame:
-    """Feature rows keyed by `touch_id` (float64 columns FEATURE_COLUMNS).
+def mbp10_batches(files: list[Path], batch_rows: int = 262_144) -> Iterator[dict[str, np.ndarray]]:
+    """Bronze MBP-10 parts (read in name order, i.e. time order) as engine arrays: ts, action
+    (uint8 ASCII), price (NaN for null), size, bid_px/bid_sz/ask_px/ask_sz (n, 10) float64."""
+    for f in files:
+        pf = pq.ParquetFile(f)
+        for rb in pf.iter_batches(batch_size=batch_rows, columns=MBP10_COLUMNS):
+            yield mbp10_arrays(rb)
 
-    trades: `ts_event_ns`, `price`, `size`, `aggressor` of the date.
+
+def mbp10_arrays(rb: pa.RecordBatch | pa.Table) -> dict[str, np.ndarray]:
+    """One record batch of `futures.mbp10` columns -> engine arrays (see `mbp10_batches`)."""
+
+    def f64(name: str) -> np.ndarray:
+        return rb.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+    def book(side: str, kind: str) -> np.ndarray:
+        return np.column_stack([f64(f"{side}_{kind}_{i:02d}") for i in range(10)])
+
+    action = rb.column("action").to_numpy(zero_copy_only=False).astype("S1").view(np.uint8)
+    return {
+        "ts": rb.column("ts_event_ns").to_numpy(zero_copy_only=False).astype(np.int64, copy=False),
+        "action": action,
+        "price": f64("price"),
+        "size": f64("size"),
+        "bid_px": book("bid", "px"),
+        "bid_sz": book("bid", "sz"),
+        "ask_px": book("ask", "px"),
+        "ask_sz": book("ask", "sz"),
+    }
+
+
+class _Cursor:
+    """Feeds one time-sorted stream (an iterator of array batches) up to a time."""
+
+    def __init__(self, batches: Iterator[dict[str, np.ndarray]], feed) -> None:  # noqa: ANN001
+        self.batches, self.feed, self.cur = batches, feed, None
+
+    def until(self, t_ns: int) -> None:
+        while True:
+            if self.cur is None:
+                self.cur = next(self.batches, None)
+                if self.cur is None:
+                    return
+            ts = self.cur["ts"]
+            k = int(np.searchsorted(ts, t_ns, side="left"))
+            if k:
+                self.feed({n: a[:k] for n, a in self.cur.items()})
+            if k < len(ts):
+                self.cur = {n: a[k:] for n, a in self.cur.items()}
+                return
+            self.cur = None
+
+
+def _frame_batches(
+    df: pl.DataFrame | None, cols: dict[str, str], rows: int = 65_536
+) -> Iterator[dict[str, np.ndarray]]:
+    if df is None or df.is_empty():
+        return
+    df = df.sort("ts_event_ns", maintain_order=True)
+    for i in range(0, df.height, rows):
+        part = df.slice(i, rows)
+        yield {k: part[c].to_numpy() for k, c in cols.items()}
+
+
+def build_state(date: str, cfg: Config, options: dict[str, pl.DataFrame | None]) -> EngineState:
+    """An EngineState for `date` with the 0DTE definitions and open interest set (no events yet)."""
+    st = EngineState(date, cfg)
+    defs = options.get("definitions")
+    if defs is not None and not defs.is_empty():
+        st.set_option_definitions(
+            defs["instrument_id"].to_numpy().astype(np.int64),
+            defs["strike_price"].to_numpy().astype(np.float64),
+            (defs["instrument_class"] == "C").to_numpy(),
+            defs["expiration_ns"].to_numpy().astype(np.int64),
+        )
+    stats = options.get("statistics")
+    if stats is not None and not stats.is_empty():
+        oi = stats.filter(pl.col("stat_type") == 9).sort("ts_event_ns").group_by("instrument_id").last()
+        st.set_open_interest(
+            dict(zip(oi["instrument_id"].to_list(), map(float, oi["quantity"].to_list()), strict=True))
+        )
+    return st
+
+
+def touch_features(
+    mbp10: Iterator[dict[str, np.ndarray]],
+    trades: pl.DataFrame,
+    touches: pl.DataFrame,
+    levels: pl.DataFrame,
+    date: str,
+    cfg: Config,
+    options: dict[str, pl.DataFrame | None] | None = None,
+) -> pl.DataFrame:
+    """One feature row per touch (`FEATURES_SCHEMA`), from data strictly before each touch.
+
+    mbp10: engine-array batches in time order (`mbp10_batches`); trades: `ts_event_ns`, `price`,
+    `size`, `aggressor`; touches/levels: `silver.touches` / `silver.levels`; options: Bronze
+    frames `definitions`, `bbo`, `trades`, `statistics` (missing or empty -> fuel null + reason).
     """
-    schema = {"touch_id": pl.String, **{c: pl.Float64 for c in FEATURE_COLUMNS}}
+    options = options or {}
     if touches.is_empty():
-        return pl.DataFrame(schema=schema)
-    tr = trades.sort("ts_event_ns")
-    ts = tr["ts_event_ns"].to_numpy()
-    px = tr["price"].to_numpy()
-    sz = tr["size"].to_numpy().astype(np.float64)
-    ag = tr["aggressor"].to_numpy()
-    hz = cfg.windows.kinematics_horizons_s
+        return pl.from_arrow(FEATURES_SCHEMA.empty_table())
+    st = build_state(date, cfg, options)
+    cursors = [
+        _Cursor(mbp10, lambda b: st.update_mbp10(b["ts"], b["action"], b["price"], b["size"], b["bid_px"], b["bid_sz"], b["ask_px"], b["ask_sz"])),
+        _Cursor(_frame_batches(trades, {"ts": "ts_event_ns", "price": "price", "size": "size", "aggressor": "aggressor"}),
+                lambda b: st.update_trades(b["ts"], b["price"].astype(np.float64), b["size"].astype(np.float64), b["aggressor"].astype(np.int8))),
+        _Cursor(_frame_batches(options.get("bbo"), {"ts": "ts_event_ns", "iid": "instrument_id", "bid": "bid_px", "ask": "ask_px"}),
+                lambda b: st.update_option_quotes(b["ts"], b["iid"].astype(np.int64), b["bid"].astype(np.float64), b["ask"].astype(np.float64))),
+        _Cursor(_frame_batches(options.get("trades"), {"ts": "ts_event_ns", "iid": "instrument_id", "price": "price", "size": "size"}),
+                lambda b: st.update_option_trades(b["ts"], b["iid"].astype(np.int64), b["price"].astype(np.float64), b["size"].astype(np.float64))),
+    ]  # fmt: skip
     rows = []
-    for r in touches.iter_rows(named=True):
-        k = kinematics(ts, px, r["ts_ns"], r["level_price"], r["direction"], hz)
-        t = tape_metrics(
-            ts,
-            px,
-            sz,
-            ag,
-            r["ts_ns"],
-            r["level_price"],
-            r["direction"],
-            cfg.windows.W_t_s,
-            cfg.bands.tape_band_pt,
-        )
-        rows.append(
-            {
-                "touch_id": r["touch_id"],
-                "distance_pt": k.distance_pt,
-                **{f"velocity_{int(h)}s_pt_s": v for h, v in k.velocity_pt_s.items()},
-                "acceleration_pt_s2": k.acceleration_pt_s2,
-                "tape_buy_volume": t.buy_volume,
-                "tape_sell_volume": t.sell_volume,
-                "tape_imbalance": t.imbalance,
-                "tape_imbalance_through": t.imbalance_through,
-                "tape_n_trades": float(t.n_trades),
-            }
-        )
-    return pl.DataFrame(rows, schema=schema)
+    for r in touches.sort("ts_ns", "level_id").iter_rows(named=True):
+        t = int(r["ts_ns"])
+        for c in cursors:  # quotes (cursor 2) are fed before option trades (cursor 3)
+            c.until(t)
+        others = [(i, p) for i, p in levels_known_at(levels, t) if i != r["level_id"]]
+        feats = st.level_features(t, float(r["level_price"]), r["direction"], others)
+        rows.append({"touch_id": r["touch_id"], "ts_ns": t, **feats})
+    return pl.DataFrame(rows, schema=pl.from_arrow(FEATURES_SCHEMA.empty_table()).schema)

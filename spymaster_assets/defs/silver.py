@@ -4,7 +4,14 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from spymaster_assets.defs.bronze import bronze_futures_trades
+from spymaster_assets.defs.bronze import (
+    bronze_futures_mbp10,
+    bronze_futures_trades,
+    bronze_options_bbo,
+    bronze_options_definitions,
+    bronze_options_statistics,
+    bronze_options_trades,
+)
 from spymaster_assets.io import write_and_describe
 from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
 from spymaster_assets.resources import LakeResource
@@ -100,17 +107,66 @@ def silver_labels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
-    code_version=code_version("windows", "bands", "tape"),
-    deps=[silver_touches, bronze_futures_trades],
-    check_specs=[dg.AssetCheckSpec("features_finite", asset="silver_features")],
+    code_version=code_version("windows", "bands", "barrier", "tape", "fuel", "score", "live"),
+    deps=[
+        silver_touches,
+        silver_levels,
+        bronze_futures_trades,
+        bronze_futures_mbp10,
+        bronze_options_definitions,
+        bronze_options_bbo,
+        bronze_options_trades,
+        bronze_options_statistics,
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("features_finite", asset="silver_features"),
+        dg.AssetCheckSpec("features_in_range", asset="silver_features"),
+    ],
 )
 def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Per-touch features from the engines (this release: kinematics, tape imbalance)."""
+    """Per-touch outputs of every engine (barrier, tape, fuel, kinematics, OFI, composite score,
+    signal, runway), flattened, from one replay of the date through `EngineState` (the live core's
+    code). Without 0DTE options the fuel columns are null and `fuel_missing_reason` says why."""
     date = context.partition_key
-    ft = features.touch_features(_trades(lake, date), _read(lake, "touches", date, S.TOUCHES), CONFIG)
-    vals = ft.select(features.FEATURE_COLUMNS).to_numpy()
-    check = dg.AssetCheckResult(check_name="features_finite", passed=bool(np.isfinite(vals).all()))
-    return write_and_describe(lake, "features", date, ft, ("windows", "bands", "tape"), None, [check])
+    mbp_dir = lake_io.partition_dir(lake.path, "futures_mbp10", date)
+    mbp_files = sorted(mbp_dir.glob("part-*.parquet")) if mbp_dir.exists() else []
+    options = {
+        k: lake_io.read_partition(lake.path, f"options_{k}", date)
+        for k in ("definitions", "bbo", "trades", "statistics")
+    }
+    ft = features.touch_features(
+        features.mbp10_batches(mbp_files),
+        _trades(lake, date),
+        _read(lake, "touches", date, S.TOUCHES),
+        _read(lake, "levels", date, S.LEVELS),
+        date,
+        CONFIG,
+        options,
+    )
+    numeric = ft.select(features.FEATURE_COLUMNS)
+    # Nulls are allowed (undefined: no fuel, no wall, no runway); NaN and inf are not.
+    finite = bool(np.isfinite(numeric.fill_null(0.0).to_numpy()).all())
+    bad = [
+        c
+        for c, (lo, hi) in features.RANGES.items()
+        if ft.height and not ft[c].drop_nulls().is_between(lo, hi).all()
+    ]
+    checks = [
+        dg.AssetCheckResult(check_name="features_finite", passed=finite),
+        dg.AssetCheckResult(check_name="features_in_range", passed=not bad, metadata={"out_of_range": bad}),
+    ]
+    md: dict[str, object] = {
+        "missing": [],
+        "mbp10_parts": len(mbp_files),
+        "fuel_missing": sorted(set(ft["fuel_missing_reason"].drop_nulls().to_list())) if ft.height else [],
+        "barrier_states": {k: n for k, n in ft.group_by("barrier_state").len().iter_rows()}
+        if ft.height
+        else {},
+    }
+    if not mbp_files:
+        md["missing"] = ["futures_mbp10: no Bronze MBP-10 partition (barrier and OFI see an empty book)"]
+    cv = ("windows", "bands", "barrier", "tape", "fuel", "score", "live")
+    return write_and_describe(lake, "features", date, ft, cv, md, checks)
 
 
 assets = [silver_bars_2m, silver_levels, silver_touches, silver_labels, silver_features]

@@ -14,11 +14,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Kinematics:
-    """Distance (pt), velocity (pt/s) per horizon, acceleration (pt/s^2) between the two shortest."""
+    """Distance (pt), velocity (pt/s) per horizon, acceleration (pt/s^2) between the two shortest,
+    and jerk (pt/s^3) from the last three 1 s price changes, all in the level frame."""
 
     distance_pt: float
     velocity_pt_s: dict[float, float]
     acceleration_pt_s2: float
+    jerk_pt_s3: float = 0.0
 
 
 def frame_sign(direction: str) -> float:
@@ -54,4 +56,11 @@ def kinematics(
         acc = (vel[h1] - v_prev) / ((h1 + h2) / 2)
     else:
         acc = 0.0
-    return Kinematics(distance_pt=sgn * (p_now - level), velocity_pt_s=vel, acceleration_pt_s2=acc)
+    # Jerk: second difference of the last three 1 s velocities (prices at t, t-1, t-2, t-3 s).
+    p = [price_at(ts, price, t_ns - k * 1_000_000_000) for k in range(4)]
+    if all(np.isfinite(x) for x in p):
+        v0, v1, v2 = p[0] - p[1], p[1] - p[2], p[2] - p[3]
+        jerk = sgn * (v0 - 2 * v1 + v2)
+    else:
+        jerk = 0.0
+    return Kinematics(sgn * (p_now - level), vel, acc, jerk)

@@ -1,0 +1,271 @@
+"""Fuel engine (DESIGN §7): dealer gamma positioning in the 0DTE chain and what it does to a move.
+
+Per option (strikes within FUEL_STRIKE_RANGE of the future F): implied vol by Black-76 from the
+latest BBO mid strictly before t (front-month future as the underlying, time to the definition's
+expiration, ACT/365), gamma per point from vollib (`spymaster_core.greeks`). Trades are classified
+against the latest BBO strictly before them: at/above the ask = customer buy (+1), at/below the bid
+= customer sell (-1), else unclassified (0). Dealers are short what customers buy.
+
+Dealer gamma exposure (GEX), USD per 1% move of the future, per option:
+    GEX = gamma * dealer_contracts * 50 * F^2 * 0.01
+(the "dollar gamma per 1%" convention, e.g. SqueezeMetrics' GEX white paper, 2017), from flow
+since the RTH open, over W_g, and from open interest under the usual convention (dealers long
+calls, short puts). Call wall / put wall: the strike with the largest |GEX| among calls / puts
+(flow + open interest). Gamma flip (HVL): the spot nearest F where total GEX, repriced with each
+option's implied vol fixed over a grid of spots, changes sign. Effect: AMPLIFY when net dealer
+gamma < -threshold (dealers short gamma chase the move), DAMPEN when > +threshold.
+An option with no valid implied vol is skipped and counted, never a NaN in an exposure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spymaster_core.config import Config
+from spymaster_core.greeks import black76_gamma, black76_implied_vol
+
+ES_MULTIPLIER = 50.0
+NS_PER_YEAR = 365.0 * 86400 * 1e9
+
+
+@dataclass(frozen=True)
+class GammaWall:
+    """Strike (points), its GEX (USD per 1%), CALL or PUT, strength = |GEX| / mean |GEX| of the side."""
+
+    strike: float
+    gex_usd: float
+    wall_type: str
+    strength: float
+
+
+@dataclass(frozen=True)
+class FuelMetrics:
+    """Net dealer GEX (USD per 1%) from flow since the open, over W_g, and from open interest;
+    effect; walls; gamma flip (points, NaN if none in range); GEX by strike (flow + OI); options
+    used and skipped (no valid implied vol); `missing` names why fuel is unavailable ('' if not)."""
+
+    effect: str
+    net_dealer_gamma_usd: float
+    net_dealer_gamma_window_usd: float
+    net_dealer_gamma_oi_usd: float
+    call_wall: GammaWall | None
+    put_wall: GammaWall | None
+    hvl: float
+    gamma_by_strike: dict[float, float] = field(default_factory=dict)
+    n_options: int = 0
+    n_iv_skipped: int = 0
+    missing: str = ""
+
+
+def missing_fuel(reason: str) -> FuelMetrics:
+    """Fuel metrics for a time with no usable options: NaN numbers, NEUTRAL effect, the reason."""
+    nan = math.nan
+    return FuelMetrics("NEUTRAL", nan, nan, nan, None, None, nan, {}, 0, 0, reason)
+
+
+@dataclass
+class OptionChain:
+    """The 0DTE chain's definitions and its quote and trade history, per instrument.
+
+    definitions: instrument_id -> (strike points, is_call, expiration_ns). Quotes per instrument:
+    sorted ts_ns, bid, ask (points). Trades: ts_ns, instrument_id, price, size (contracts) and the
+    customer sign (+1/-1/0) assigned on arrival against the latest quote strictly before the trade.
+    Open interest: instrument_id -> contracts. Batch builds it from a day's arrays, live appends;
+    both through `add_quotes` / `add_trades`, so both classify the same way.
+    """
+
+    definitions: dict[int, tuple[float, bool, int]] = field(default_factory=dict)
+    quotes: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    trade_ts: list[np.ndarray] = field(default_factory=list)
+    trade_iid: list[np.ndarray] = field(default_factory=list)
+    trade_size: list[np.ndarray] = field(default_factory=list)
+    trade_sign: list[np.ndarray] = field(default_factory=list)
+    open_interest: dict[int, float] = field(default_factory=dict)
+    _compact: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _trades: tuple[np.ndarray, ...] | None = None
+
+    def add_definitions(
+        self, iid: np.ndarray, strike: np.ndarray, is_call: np.ndarray, expiration_ns: np.ndarray
+    ) -> None:
+        for i, k, c, e in zip(
+            iid.tolist(), strike.tolist(), is_call.tolist(), expiration_ns.tolist(), strict=True
+        ):
+            self.definitions[int(i)] = (float(k), bool(c), int(e))
+
+    def add_quotes(self, ts_ns: np.ndarray, iid: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
+        """Append quotes sorted by time (any mix of instruments)."""
+        if len(ts_ns) == 0:
+            return
+        order = np.argsort(iid, kind="stable")
+        iid_s = iid[order]
+        cuts = np.flatnonzero(np.diff(iid_s)) + 1
+        for grp in np.split(order, cuts):
+            i = int(iid[grp[0]])
+            self.quotes.setdefault(i, []).append(
+                np.stack([ts_ns[grp].astype(np.float64), bid[grp], ask[grp]])
+            )
+            self._compact.pop(i, None)
+
+    def quote_before(self, iid: int, t_ns: int) -> tuple[float, float]:
+        """(bid, ask) of the latest quote of `iid` strictly before t_ns; (NaN, NaN) if none."""
+        q = self._quotes(iid)
+        if q is None:
+            return math.nan, math.nan
+        ts, bid, ask = q
+        j = int(np.searchsorted(ts, t_ns, side="left")) - 1
+        return (float(bid[j]), float(ask[j])) if j >= 0 else (math.nan, math.nan)
+
+    def _quotes(self, iid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        if iid in self._compact:
+            return self._compact[iid]
+        parts = self.quotes.get(iid)
+        if not parts:
+            return None
+        allq = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        self.quotes[iid] = [allq]
+        out = (allq[0].astype(np.int64), allq[1], allq[2])
+        self._compact[iid] = out
+        return out
+
+    def add_trades(self, ts_ns: np.ndarray, iid: np.ndarray, price: np.ndarray, size: np.ndarray) -> None:
+        """Append trades sorted by time; each is classified against the quotes known so far."""
+        if len(ts_ns) == 0:
+            return
+        sign = np.zeros(len(ts_ns), np.int8)
+        for k in range(len(ts_ns)):
+            bid, ask = self.quote_before(int(iid[k]), int(ts_ns[k]))
+            if price[k] >= ask:
+                sign[k] = 1
+            elif price[k] <= bid:
+                sign[k] = -1
+        self.trade_ts.append(ts_ns.astype(np.int64))
+        self.trade_iid.append(iid.astype(np.int64))
+        self.trade_size.append(size.astype(np.float64))
+        self.trade_sign.append(sign)
+        self._trades = None
+
+    def trades(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All trades so far: ts_ns, instrument_id, size, customer sign (sorted by time)."""
+        if self._trades is None:
+            if not self.trade_ts:
+                z = np.zeros(0)
+                self._trades = (z.astype(np.int64), z.astype(np.int64), z, z.astype(np.int8))
+            else:
+                self._trades = tuple(
+                    np.concatenate(x)
+                    for x in (self.trade_ts, self.trade_iid, self.trade_size, self.trade_sign)
+                )
+                self.trade_ts, self.trade_iid, self.trade_size, self.trade_sign = ([a] for a in self._trades)
+        return self._trades  # type: ignore[return-value]
+
+
+def _dealer_positions(chain: OptionChain, ids: list[int], t0_ns: int, t_ns: int) -> np.ndarray:
+    """Dealer contracts per instrument in `ids` from classified trades in [t0, t): -customer net."""
+    ts, iid, size, sign = chain.trades()
+    lo, hi = int(np.searchsorted(ts, t0_ns, side="left")), int(np.searchsorted(ts, t_ns, side="left"))
+    pos = np.zeros(len(ids))
+    if hi <= lo:
+        return pos
+    index = {i: k for k, i in enumerate(ids)}
+    net = -(size[lo:hi] * sign[lo:hi])
+    for i, v in zip(iid[lo:hi].tolist(), net.tolist(), strict=True):
+        k = index.get(i)
+        if k is not None:
+            pos[k] += v
+    return pos
+
+
+def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg: Config) -> FuelMetrics:
+    """Fuel at t_ns with the future at F (points); see module docstring. Never raises on missing
+    data: returns `missing_fuel(reason)` instead."""
+    if not chain.definitions:
+        return missing_fuel("no 0DTE option definitions for this date")
+    if not math.isfinite(F):
+        return missing_fuel("no futures price before t")
+    rng = cfg.fuel.FUEL_STRIKE_RANGE_pt
+    ids, strikes, calls, t_years, ivs = [], [], [], [], []
+    skipped = 0
+    for iid, (k, is_call, exp_ns) in sorted(chain.definitions.items()):
+        if abs(k - F) > rng or exp_ns <= t_ns:
+            continue
+        bid, ask = chain.quote_before(iid, t_ns)
+        ty = (exp_ns - t_ns) / NS_PER_YEAR
+        iv = black76_implied_vol((bid + ask) / 2, F, k, ty, is_call) if bid > 0 and ask >= bid else math.nan
+        if not math.isfinite(iv):
+            skipped += 1
+            continue
+        ids.append(iid)
+        strikes.append(k)
+        calls.append(is_call)
+        t_years.append(ty)
+        ivs.append(iv)
+    if not ids:
+        return missing_fuel(f"no option with a valid implied vol within {rng:g} pt ({skipped} skipped)")
+    K, is_call, ty, iv = np.array(strikes), np.array(calls), np.array(t_years), np.array(ivs)
+    dollar = ES_MULTIPLIER * F * F * 0.01
+    gamma = black76_gamma(F, K, ty, iv)
+    pos_open = _dealer_positions(chain, ids, rth_open_ns, t_ns)
+    pos_win = _dealer_positions(chain, ids, t_ns - int(round(cfg.windows.W_g_s * 1e9)), t_ns)
+    oi = np.array([chain.open_interest.get(i, 0.0) for i in ids])
+    pos_oi = np.where(is_call, oi, -oi)
+    gex_flow, gex_win, gex_oi = gamma * pos_open * dollar, gamma * pos_win * dollar, gamma * pos_oi * dollar
+    total = gex_flow + gex_oi
+    by_strike: dict[float, float] = {}
+    for k, g in zip(K.tolist(), total.tolist(), strict=True):
+        by_strike[k] = by_strike.get(k, 0.0) + g
+    net = float(gex_flow.sum())
+    thr = cfg.fuel.gamma_effect_threshold_usd
+    effect = "AMPLIFY" if net < -thr else "DAMPEN" if net > thr else "NEUTRAL"
+    hvl = _gamma_flip(F, K, ty, iv, pos_open + pos_oi, cfg)
+    return FuelMetrics(
+        effect,
+        net,
+        float(gex_win.sum()),
+        float(gex_oi.sum()),
+        _wall(K, total, is_call, "CALL"),
+        _wall(K, total, ~is_call, "PUT"),
+        hvl,
+        dict(sorted(by_strike.items())),
+        len(ids),
+        skipped,
+        "",
+    )
+
+
+def _wall(K: np.ndarray, gex: np.ndarray, mask: np.ndarray, kind: str) -> GammaWall | None:
+    if not mask.any():
+        return None
+    ks, gs = K[mask], gex[mask]
+    by: dict[float, float] = {}
+    for k, g in zip(ks.tolist(), gs.tolist(), strict=True):
+        by[k] = by.get(k, 0.0) + g
+    strikes = np.array(sorted(by))
+    vals = np.array([by[k] for k in strikes])
+    mag = np.abs(vals)
+    if mag.max() <= 0:
+        return None
+    j = int(np.argmax(mag))
+    return GammaWall(float(strikes[j]), float(vals[j]), kind, float(mag[j] / mag.mean()))
+
+
+def _gamma_flip(
+    F: float, K: np.ndarray, ty: np.ndarray, iv: np.ndarray, pos: np.ndarray, cfg: Config
+) -> float:
+    """Spot nearest F where total dealer GEX, repriced over a grid of spots (tick steps within
+    FUEL_STRIKE_RANGE of F, implied vols fixed), changes sign; the crossing is linearly
+    interpolated. NaN when it never changes sign."""
+    step = cfg.bands.tick_size_pt * 4
+    rng = cfg.fuel.FUEL_STRIKE_RANGE_pt
+    spots = F + np.arange(-rng, rng + step / 2, step)
+    g = black76_gamma(spots[:, None], K[None, :], ty[None, :], iv[None, :])
+    total = (g * pos[None, :]).sum(axis=1) * ES_MULTIPLIER * spots * spots * 0.01
+    sgn = np.sign(total)
+    cross = np.flatnonzero((sgn[:-1] * sgn[1:]) < 0)
+    if len(cross) == 0:
+        return math.nan
+    x0, x1, y0, y1 = spots[cross], spots[cross + 1], total[cross], total[cross + 1]
+    roots = x0 - y0 * (x1 - x0) / (y1 - y0)
+    return float(roots[int(np.argmin(np.abs(roots - F)))])

@@ -1,0 +1,408 @@
+"""`EngineState`: the one incremental implementation behind batch Silver features and the live core.
+
+Feed it market data in time order, either event by event (`update(event)`, the live core) or as
+arrays (`update_mbp10`, `update_trades`, ..., batch replay of a Bronze partition); ask it for the
+features of a level at any time t at or after everything fed so far (`level_features`). Both
+paths run the same code: events are buffered and flushed through the array methods, the derived
+streams (OFI per update, added/canceled/filled flow per price, 1 s book samples, classified option
+trades) are computed by the same incremental kernels with their state carried across calls, and
+the engines (`barrier`, `tape`, `kinematics`, `ofi`, `fuel`, `score`) are pure functions of the
+windows ending at t. Memory is bounded by HORIZON (the longest window plus the smoothing span),
+not by the day; only the 1 s book samples and the option chain are kept for the whole session.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from spymaster_core import calendar
+from spymaster_core.config import Config
+from spymaster_core.engines import barrier as barrier_engine
+from spymaster_core.engines import fuel as fuel_engine
+from spymaster_core.engines import score as score_engine
+from spymaster_core.engines.book_flow import BookFlow
+from spymaster_core.engines.columns import Columns
+from spymaster_core.engines.kinematics import kinematics
+from spymaster_core.engines.ofi import integrate_ofi, ofi_events
+from spymaster_core.engines.tape import tape_metrics
+from spymaster_core.events import FuturesTrade, Mbp10Update, OptionQuote, OptionTrade
+
+D = 10
+NS = 1_000_000_000
+OFI_HORIZONS_S = (1.0, 10.0, 60.0)
+FLUSH_EVENTS = 4096
+_ACTIONS = {c: ord(c) for c in "ACMTFRN"}
+
+
+def horizon_s(cfg: Config) -> float:
+    """Seconds of history the windows can reach back from the newest event."""
+    w = cfg.windows
+    longest = max(
+        w.W_b_s, w.W_t_s, w.W_g_s, w.W_v_s, max(w.kinematics_horizons_s) * 2, max(OFI_HORIZONS_S), 4.0
+    )
+    return longest + score_engine.SMOOTH_SPAN_S + 5.0
+
+
+class EngineState:
+    """Incremental market state for one trading date (see module docstring).
+
+    Raises ValueError when data arrive out of time order (an earlier ts than already fed).
+    """
+
+    def __init__(self, date: str, cfg: Config) -> None:
+        self.cfg = cfg
+        self.date = date
+        self.rth_open_ns = calendar.et_ns(date, cfg.session.rth_open)
+        self.horizon_ns = int(horizon_s(cfg) * NS)
+        self.trades = Columns({"ts": (np.int64, ()), "price": (np.float64, ()), "size": (np.float64, ()),
+                               "aggressor": (np.int8, ())})  # fmt: skip
+        self.book = Columns({"ts": (np.int64, ()), "bid_px": (np.float64, (D,)), "bid_sz": (np.float64, (D,)),
+                             "ask_px": (np.float64, (D,)), "ask_sz": (np.float64, (D,)), "e_best": (np.float64, ()),
+                             "e_multi": (np.float64, ()), "depth_best": (np.float64, ()),
+                             "depth_multi": (np.float64, ())})  # fmt: skip
+        self.flow = Columns({"ts": (np.int64, ()), "price": (np.float64, ()), "side": (np.int8, ()),
+                             "added": (np.float64, ()), "canceled": (np.float64, ()),
+                             "filled": (np.float64, ())})  # fmt: skip
+        self.samples = Columns(
+            {"ts": (np.int64, ()), "bid_sz": (np.float64, (D,)), "ask_sz": (np.float64, (D,))}
+        )
+        self.book_flow = BookFlow()
+        self.chain = fuel_engine.OptionChain()
+        self._last_row: tuple[np.ndarray, ...] | None = None
+        self._next_sample_ns: int | None = None
+        self._latest_ns = -(2**62)
+        self._pending: dict[type, list[Any]] = {
+            FuturesTrade: [],
+            Mbp10Update: [],
+            OptionQuote: [],
+            OptionTrade: [],
+        }
+        self._n_pending = 0
+        self._fuel_cache: dict[int, fuel_engine.FuelMetrics] = {}
+        self._baseline_cache: dict[tuple[int, int], float] = {}
+        self._raw_cache: dict[tuple[float, str, int], tuple[float, float, float, float]] = {}
+        self.events_in = 0
+
+    # ---- feeding -------------------------------------------------------------------------------
+    def update(self, event: FuturesTrade | Mbp10Update | OptionQuote | OptionTrade) -> None:
+        """Buffer one event (live path); buffers are flushed through the array methods every
+        FLUSH_EVENTS events and before any query. Raises TypeError for an unknown event type."""
+        try:
+            self._pending[type(event)].append(event)
+        except KeyError:
+            raise TypeError(f"EngineState.update: unsupported event {type(event).__name__}") from None
+        self._n_pending += 1
+        if self._n_pending >= FLUSH_EVENTS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Push buffered events through the array methods (quotes before trades)."""
+        if not self._n_pending:
+            return
+        p = self._pending
+        if ev := p[Mbp10Update]:
+            lv = np.array([e.levels for e in ev], dtype=np.float64)
+            self.update_mbp10(
+                np.array([e.ts_event_ns for e in ev], dtype=np.int64),
+                np.array([_ACTIONS.get(e.action, 0) for e in ev], dtype=np.uint8),
+                np.array([e.price for e in ev], dtype=np.float64),
+                np.array([e.size for e in ev], dtype=np.float64),
+                lv[:, 0:D], lv[:, D:2 * D], lv[:, 2 * D:3 * D], lv[:, 3 * D:4 * D],
+            )  # fmt: skip
+        if ev := p[FuturesTrade]:
+            self.update_trades(
+                np.array([e.ts_event_ns for e in ev], dtype=np.int64),
+                np.array([e.price for e in ev], dtype=np.float64),
+                np.array([e.size for e in ev], dtype=np.float64),
+                np.array([e.aggressor for e in ev], dtype=np.int8),
+            )
+        if ev := p[OptionQuote]:
+            self.update_option_quotes(
+                np.array([e.ts_event_ns for e in ev], dtype=np.int64),
+                np.array([e.instrument_id for e in ev], dtype=np.int64),
+                np.array([e.bid for e in ev], dtype=np.float64),
+                np.array([e.ask for e in ev], dtype=np.float64),
+            )
+        if ev := p[OptionTrade]:
+            self.update_option_trades(
+                np.array([e.ts_event_ns for e in ev], dtype=np.int64),
+                np.array([e.instrument_id for e in ev], dtype=np.int64),
+                np.array([e.price for e in ev], dtype=np.float64),
+                np.array([e.size for e in ev], dtype=np.float64),
+            )
+        for v in p.values():
+            v.clear()
+        self._n_pending = 0
+
+    def _check_order(self, ts: np.ndarray, cols: Columns, what: str) -> None:
+        if len(ts) == 0:
+            return
+        last = cols.view("ts")[-1] if len(cols) else -(2**62)
+        if ts[0] < last or (len(ts) > 1 and bool((np.diff(ts) < 0).any())):
+            raise ValueError(f"{what}: ts_event_ns out of order (first {int(ts[0])} < last fed {int(last)})")
+
+    def _advance(self, ts_last: int) -> None:
+        if ts_last > self._latest_ns:
+            self._latest_ns = ts_last
+            cut = ts_last - self.horizon_ns
+            for cols in (self.trades, self.book, self.flow):
+                cols.evict_before(cut)
+            if len(self._raw_cache) > 50_000:
+                old = cut - int(score_engine.SMOOTH_SPAN_S * NS)
+                self._raw_cache = {k: v for k, v in self._raw_cache.items() if k[2] >= old}
+
+    def update_mbp10(self, ts: np.ndarray, action: np.ndarray, price: np.ndarray, size: np.ndarray,
+                     bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_sz: np.ndarray) -> None:  # fmt: skip
+        """MBP-10 records sorted by (ts_event, sequence): ts int64 ns; action uint8 ASCII; price
+        points (NaN if none); size contracts; book arrays (n, 10), NaN price for an empty level."""
+        n = len(ts)
+        if n == 0:
+            return
+        self._check_order(ts, self.book, "mbp10")
+        self.events_in += n
+        flow = self.book_flow.process(ts, action, price, size, bid_px, bid_sz, ask_px, ask_sz)
+        self.flow.append({"ts": flow.ts_ns, "price": flow.price, "side": flow.side, "added": flow.added,
+                          "canceled": flow.canceled, "filled": flow.filled})  # fmt: skip
+        if self._last_row is None:
+            e_best = ofi_events(bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0])
+            e_multi = ofi_events(bid_px, bid_sz, ask_px, ask_sz).sum(axis=1)
+        else:
+            pb, pbs, pa, pas = (
+                np.vstack([r[None, :], x])
+                for r, x in zip(self._last_row, (bid_px, bid_sz, ask_px, ask_sz), strict=True)
+            )
+            e_best = ofi_events(pb[:, 0], pbs[:, 0], pa[:, 0], pas[:, 0])[1:]
+            e_multi = ofi_events(pb, pbs, pa, pas).sum(axis=1)[1:]
+        self._sample(ts, bid_sz, ask_sz, upto_ns=int(ts[-1]))
+        self.book.append({"ts": ts, "bid_px": bid_px, "bid_sz": bid_sz, "ask_px": ask_px, "ask_sz": ask_sz,
+                          "e_best": e_best, "e_multi": e_multi,
+                          "depth_best": (bid_sz[:, 0] + ask_sz[:, 0]) / 2.0,
+                          "depth_multi": (bid_sz + ask_sz).mean(axis=1) / 2.0})  # fmt: skip
+        self._last_row = (bid_px[-1].copy(), bid_sz[-1].copy(), ask_px[-1].copy(), ask_sz[-1].copy())
+        self._advance(int(ts[-1]))
+
+    def _sample(self, ts: np.ndarray, bid_sz: np.ndarray, ask_sz: np.ndarray, upto_ns: int) -> None:
+        """1 s book samples: for each whole second b <= upto_ns, the sizes of the last record before b."""
+        if self._next_sample_ns is None:
+            if len(ts) == 0:
+                return
+            self._next_sample_ns = (int(ts[0]) // NS + 1) * NS
+        if upto_ns < self._next_sample_ns:
+            return
+        bounds = np.arange(self._next_sample_ns, upto_ns + 1, NS, dtype=np.int64)
+        if self._last_row is not None:  # the previous batch's last record answers for early bounds
+            ts = np.concatenate([np.array([-(2**62)], np.int64), ts])
+            bid_sz = np.vstack([self._last_row[1][None, :], bid_sz])
+            ask_sz = np.vstack([self._last_row[3][None, :], ask_sz])
+        idx = np.searchsorted(ts, bounds, side="left") - 1
+        ok = idx >= 0
+        self.samples.append({"ts": bounds[ok], "bid_sz": bid_sz[idx[ok]], "ask_sz": ask_sz[idx[ok]]})
+        self._next_sample_ns = int(bounds[-1]) + NS
+
+    def update_trades(
+        self, ts: np.ndarray, price: np.ndarray, size: np.ndarray, aggressor: np.ndarray
+    ) -> None:
+        """Front-month trades sorted by time (points, contracts, aggressor +1/-1/0)."""
+        if len(ts) == 0:
+            return
+        self._check_order(ts, self.trades, "futures trades")
+        self.events_in += len(ts)
+        self.trades.append({"ts": ts, "price": price, "size": size, "aggressor": aggressor})
+        self._advance(int(ts[-1]))
+
+    def set_option_definitions(
+        self, iid: np.ndarray, strike: np.ndarray, is_call: np.ndarray, expiration_ns: np.ndarray
+    ) -> None:
+        """The date's 0DTE instruments (strike points, expiration ns)."""
+        self.chain.add_definitions(iid, strike, is_call, expiration_ns)
+
+    def set_open_interest(self, oi: dict[int, float]) -> None:
+        """Open interest (contracts) per option instrument, as published before the session."""
+        self.chain.open_interest.update(oi)
+
+    def update_option_quotes(self, ts: np.ndarray, iid: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
+        """0DTE option top-of-book quotes sorted by time (points)."""
+        self.events_in += len(ts)
+        self.chain.add_quotes(ts, iid, bid, ask)
+
+    def update_option_trades(
+        self, ts: np.ndarray, iid: np.ndarray, price: np.ndarray, size: np.ndarray
+    ) -> None:
+        """0DTE option trades sorted by time; classified against the quotes fed before them."""
+        self.events_in += len(ts)
+        self.chain.add_trades(ts, iid, price, size)
+
+    # ---- queries -------------------------------------------------------------------------------
+    def book_before(self, t_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(bid_px, bid_sz, ask_px, ask_sz) of the last MBP-10 record before t_ns, or None."""
+        i = self.book.last_before(t_ns)
+        if i < 0:
+            return None
+        return tuple(self.book.view(k)[i] for k in ("bid_px", "bid_sz", "ask_px", "ask_sz"))  # type: ignore[return-value]
+
+    def mid_before(self, t_ns: int) -> float:
+        """Futures mid (points) before t_ns; the last trade when the book is one-sided; NaN if none."""
+        b = self.book_before(t_ns)
+        if b is not None and math.isfinite(b[0][0]) and math.isfinite(b[2][0]):
+            return (float(b[0][0]) + float(b[2][0])) / 2.0
+        i = self.trades.last_before(t_ns)
+        return float(self.trades.view("price")[i]) if i >= 0 else math.nan
+
+    def baseline_depth(self, t_ns: int, side: int) -> float:
+        """Session median (contracts) of the best 2*BARRIER_ZONE_TICKS+1 levels' size on `side`
+        (+1 bid, -1 ask) over 1 s samples before the minute of t (cached per minute)."""
+        minute = t_ns // (60 * NS) * 60 * NS
+        key = (minute, side)
+        if key not in self._baseline_cache:
+            hi = int(np.searchsorted(self.samples.view("ts"), minute, side="left"))
+            sz = self.samples.view("bid_sz" if side > 0 else "ask_sz")[:hi]
+            self._baseline_cache[key] = barrier_engine.baseline_depth(
+                sz, 2 * self.cfg.bands.BARRIER_ZONE_TICKS + 1
+            )
+        return self._baseline_cache[key]
+
+    def fuel(self, t_ns: int) -> fuel_engine.FuelMetrics:
+        """Fuel as of the whole second at or before t_ns (cached per second)."""
+        sec = t_ns // NS * NS
+        if sec not in self._fuel_cache:
+            self._fuel_cache[sec] = fuel_engine.fuel_metrics(
+                self.chain, self.mid_before(sec), sec, self.rth_open_ns, self.cfg
+            )
+            if len(self._fuel_cache) > 4096:
+                for k in sorted(self._fuel_cache)[:2048]:
+                    del self._fuel_cache[k]
+        return self._fuel_cache[sec]
+
+    def _engines(self, t_ns: int, level: float, direction: str) -> tuple[Any, ...]:
+        cfg = self.cfg
+        tv = {k: self.trades.view(k) for k in ("ts", "price", "size", "aggressor")}
+        tape = tape_metrics(tv["ts"], tv["price"], tv["size"], tv["aggressor"], t_ns, level, direction, cfg)
+        book = self.book_before(t_ns)
+        side = 1 if direction == "SUPPORT" else -1
+        if book is None:
+            px, sz = np.full(D, np.nan), np.zeros(D)
+        else:
+            px, sz = (book[0], book[1]) if side > 0 else (book[2], book[3])
+        fv = {k: self.flow.view(k) for k in ("ts", "price", "side", "added", "canceled", "filled")}
+        bar = barrier_engine.barrier_metrics(fv["ts"], fv["price"], fv["side"], fv["added"], fv["canceled"],
+                                             fv["filled"], px, sz, self.baseline_depth(t_ns, side), t_ns, level,
+                                             direction, cfg)  # fmt: skip
+        fuel = self.fuel(t_ns)
+        return tape, bar, fuel, book
+
+    def _raw(self, g_ns: int, level: float, direction: str) -> float:
+        key = (round(level, 9), direction, g_ns)
+        if key not in self._raw_cache:
+            tape, bar, fuel, _ = self._engines(g_ns, level, direction)
+            c = score_engine.components(bar, tape, fuel, level, direction, g_ns, self.cfg)
+            self._raw_cache[key] = (c.liquidity, c.hedge, c.tape, c.raw)
+        return self._raw_cache[key][3]
+
+    def level_features(self, t_ns: int, level: float, direction: str,
+                       other_levels: list[tuple[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Every engine output for a level at t_ns, flattened (`FEATURE_COLUMNS` + `LABEL_FREE_STRINGS`
+        of `spymaster_core.features`), from data strictly before t_ns. Flushes buffered events."""
+        self.flush()
+        cfg = self.cfg
+        tape, bar, fuel, book = self._engines(t_ns, level, direction)
+        tv = self.trades
+        kin = kinematics(
+            tv.view("ts"), tv.view("price"), t_ns, level, direction, cfg.windows.kinematics_horizons_s
+        )
+        bv = {k: self.book.view(k) for k in ("ts", "e_best", "e_multi", "depth_best", "depth_multi")}
+        ofi = integrate_ofi(
+            bv["ts"], bv["e_best"], bv["e_multi"], bv["depth_best"], bv["depth_multi"], t_ns, OFI_HORIZONS_S
+        )
+        comp = score_engine.components(bar, tape, fuel, level, direction, t_ns, cfg)
+        grid = score_engine.snap_grid(t_ns, cfg)
+        raws = np.array([self._raw(int(g), level, direction) for g in grid] + [comp.raw])
+        times = np.append(grid, t_ns)
+        smooth = score_engine.ewma(times, raws, cfg.score.tau_score_s)
+        sig = score_engine.signal(smooth, times, kin.distance_pt, bar.churn, cfg)
+        conf = score_engine.confidence(comp, bar)
+        if book is None:
+            far_px, far_sz = np.full(D, np.nan), np.zeros(D)
+        else:
+            far_px, far_sz = (book[0], book[1]) if direction == "SUPPORT" else (book[2], book[3])
+        run = score_engine.runway(level, direction, other_levels or [], fuel, far_px, far_sz)
+        return flatten(kin, tape, bar, ofi, fuel, comp, float(smooth[-1]), sig, conf, run)
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def flatten(kin: Any, tape: Any, bar: Any, ofi: Any, fuel: Any, comp: Any, smooth: float, sig: str, conf: str,
+            run: Any) -> dict[str, Any]:  # fmt: skip
+    """One flat feature row (column names as in the seed Gold schema: `barrier_state`,
+    `tape_imbalance`, `fuel_effect` ...). Fuel numbers are None (null) when fuel is missing."""
+    row: dict[str, Any] = {"distance_pt": kin.distance_pt}
+    for h, v in kin.velocity_pt_s.items():
+        row[f"velocity_{int(h)}s_pt_s"] = v
+    row |= {
+        "acceleration_pt_s2": kin.acceleration_pt_s2,
+        "jerk_pt_s3": kin.jerk_pt_s3,
+        "tape_buy_volume": tape.buy_volume,
+        "tape_sell_volume": tape.sell_volume,
+        "tape_imbalance": tape.imbalance,
+        "tape_imbalance_through": tape.imbalance_through,
+        "tape_n_trades": float(tape.n_trades),
+        "tape_velocity_pt_s": tape.velocity_pt_s,
+        "tape_sweep_detected": float(tape.sweep.detected),
+        "tape_sweep_notional_usd": tape.sweep.notional_usd,
+        "tape_sweep_num_prints": float(tape.sweep.num_prints),
+        "tape_sweep_window_ms": tape.sweep.window_ms,
+        "barrier_added": bar.added,
+        "barrier_canceled": bar.canceled,
+        "barrier_filled": bar.filled,
+        "barrier_delta_liq": bar.delta_liq,
+        "barrier_replenishment_ratio": bar.replenishment_ratio,
+        "barrier_churn": bar.churn,
+        "barrier_depth_in_zone": bar.depth_in_zone,
+        "barrier_baseline_depth": bar.baseline_depth,
+        "barrier_defending_size": bar.defending_size,
+        "barrier_confidence": bar.confidence,
+    }
+    for name, d in (
+        ("best", ofi.best),
+        ("best_norm", ofi.best_norm),
+        ("multi", ofi.multi),
+        ("multi_norm", ofi.multi_norm),
+    ):
+        for h, v in d.items():
+            row[f"ofi_{name}_{int(h)}s"] = v
+    cw, pw = fuel.call_wall, fuel.put_wall
+    row |= {
+        "fuel_net_dealer_gamma_usd": _num(fuel.net_dealer_gamma_usd),
+        "fuel_net_dealer_gamma_window_usd": _num(fuel.net_dealer_gamma_window_usd),
+        "fuel_net_dealer_gamma_oi_usd": _num(fuel.net_dealer_gamma_oi_usd),
+        "fuel_call_wall": _num(cw.strike) if cw else None,
+        "fuel_call_wall_gex_usd": _num(cw.gex_usd) if cw else None,
+        "fuel_put_wall": _num(pw.strike) if pw else None,
+        "fuel_put_wall_gex_usd": _num(pw.gex_usd) if pw else None,
+        "fuel_hvl": _num(fuel.hvl),
+        "fuel_n_options": float(fuel.n_options),
+        "fuel_n_iv_skipped": float(fuel.n_iv_skipped),
+        "score_liquidity": comp.liquidity,
+        "score_hedge": _num(comp.hedge),
+        "score_tape": comp.tape,
+        "break_score_raw": comp.raw,
+        "break_score_smooth": smooth,
+        "runway_next_level_price": _num(run.next_level_price),
+        "runway_distance_pt": _num(run.distance_pt),
+        # strings
+        "barrier_state": bar.state,
+        "barrier_defending_price": _num(bar.defending_price),
+        "tape_sweep_direction": tape.sweep.direction,
+        "fuel_effect": fuel.effect,
+        "fuel_missing_reason": fuel.missing or None,
+        "signal": sig,
+        "confidence": conf,
+        "runway_direction": run.direction,
+        "runway_next_level_id": run.next_level_id or None,
+        "runway_quality": run.quality,
+    }
+    return row

@@ -18,3 +18,12 @@ def samples() -> Path:
     if not SAMPLES.exists():
         pytest.fail(f"real sample folder {SAMPLES} is missing (expected ../shared/data beside the repo)")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def sim_day(tmp_path_factory: pytest.TempPathFactory):
+    """One simulated demo-scale date (seed 1) through Bronze, levels, touches and labels."""
+    from spymaster_core.config import DEFAULT_CONFIG
+    from spymaster_core.sim.day import build_sim_day
+
+    return build_sim_day("2026-11-16", 1, tmp_path_factory.mktemp("sim_day"), DEFAULT_CONFIG)

@@ -1,0 +1,301 @@
+"""Engines against answers worked out by hand on constructed inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from vollib.black import black
+from vollib.black.greeks.analytical import gamma as vollib_gamma
+
+from spymaster_core.config import DEFAULT_CONFIG as CFG
+from spymaster_core.engines import barrier, fuel, score, tape
+from spymaster_core.engines.book_flow import BookFlow
+from spymaster_core.engines.ofi import ofi_events
+from spymaster_core.greeks import black76_gamma, black76_implied_vol
+
+NS = 1_000_000_000
+
+
+def test_ofi_six_updates_by_hand() -> None:
+    # Cont-Kukanov-Stoikov e_n, worked by hand (see the comments for each update):
+    bid_px = [100.00, 100.00, 100.00, 100.25, 100.00, 100.00]
+    bid_sz = [10, 12, 12, 4, 9, 9]
+    ask_px = [100.25, 100.25, 100.25, 100.50, 100.50, 100.25]
+    ask_sz = [8, 8, 5, 7, 7, 6]
+    e = ofi_events(np.array(bid_px), np.array(bid_sz), np.array(ask_px), np.array(ask_sz))
+    # 0: first update; 1: bid size 10->12 at the same price: +2; 2: ask size 8->5: +3;
+    # 3: bid up (new best 4) +4 and ask up (old ask 5 gone) +5 = 9; 4: bid down (old 4 gone) -4;
+    # 5: ask down to 100.25 with 6: -6.
+    assert e.tolist() == [0.0, 2.0, 3.0, 9.0, -4.0, -6.0]
+    with pytest.raises(ValueError, match="shape"):
+        ofi_events(np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(2))
+
+
+# ---- barrier ------------------------------------------------------------------------------------
+LEVEL = 100.0
+BIDS = [100.0 - 0.25 * i for i in range(10)]
+ASKS = [100.25 + 0.25 * i for i in range(10)]
+
+
+class Tape:
+    """Builds MBP-10 record arrays from book states: each step sets sizes (and optionally trades)."""
+
+    def __init__(self, bid_sz: float = 200.0, ask_sz: float = 200.0) -> None:
+        self.bids = dict.fromkeys(BIDS, bid_sz)
+        self.asks = dict.fromkeys(ASKS, ask_sz)
+        self.rows: list[tuple] = []
+        self.t = 1_000 * NS
+        self.emit("A", math.nan, 0)
+
+    def emit(self, action: str, price: float, size: float, same_ts: bool = False) -> None:
+        if not same_ts:
+            self.t += NS // 10
+        bp = sorted(self.bids, reverse=True)[:10]
+        ap = sorted(self.asks)[:10]
+        pad = [math.nan] * 10
+
+        def sizes(book: dict[float, float], px: list[float]) -> list[float]:
+            return ([book[p] for p in px] + [0.0] * 10)[:10]
+
+        self.rows.append(
+            (
+                self.t,
+                ord(action),
+                price,
+                size,
+                (bp + pad)[:10],
+                sizes(self.bids, bp),
+                (ap + pad)[:10],
+                sizes(self.asks, ap),
+            )
+        )
+
+    def trade(self, price: float, size: float) -> None:
+        """A sell aggressor hits `size` at bid `price`: T record, then the C that removes it."""
+        self.emit("T", price, size)
+        self.bids[price] -= size
+        self.emit("C", price, size, same_ts=True)
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        cols = list(zip(*self.rows, strict=True))
+        return (np.array(cols[0], np.int64), np.array(cols[1], np.uint8), np.array(cols[2]), np.array(cols[3], float),
+                np.array(cols[4]), np.array(cols[5]), np.array(cols[6]), np.array(cols[7]))  # fmt: skip
+
+    def metrics(self, baseline: float = 600.0) -> barrier.BarrierMetrics:
+        arrs = self.arrays()
+        flow = BookFlow().process(*arrs)
+        bp, bs = arrs[4][-1], arrs[5][-1]
+        return barrier.barrier_metrics(flow.ts_ns, flow.price, flow.side, flow.added, flow.canceled, flow.filled,
+                                       bp, bs, baseline, self.t + 1, LEVEL, "SUPPORT", CFG)  # fmt: skip
+
+
+def test_barrier_vacuum_from_cancels() -> None:
+    tp = Tape()
+    for p in (100.0, 99.75, 99.5):  # the zone is 100 +/- 2 ticks: 99.5 .. 100.5 on the bid side
+        tp.bids[p] = 20.0
+        tp.emit("C", p, 180)
+    m = tp.metrics()
+    assert (m.added, m.canceled, m.filled) == (0.0, 540.0, 0.0)
+    assert m.state == "VACUUM" and m.delta_liq == -540.0 and m.depth_in_zone == 60.0
+
+
+def test_barrier_wall_from_adds() -> None:
+    tp = Tape()
+    for p in (100.0, 99.75, 99.5):
+        tp.bids[p] += 300.0
+        tp.emit("A", p, 300)
+    m = tp.metrics()
+    assert (m.added, m.canceled, m.filled) == (900.0, 0.0, 0.0) and m.state == "WALL"
+
+
+def test_barrier_absorption_fills_replenished() -> None:
+    tp = Tape()
+    tp.trade(100.0, 150)
+    tp.bids[100.0] += 200.0
+    tp.emit("A", 100.0, 200)
+    m = tp.metrics()
+    assert (m.added, m.canceled, m.filled) == (200.0, 0.0, 150.0)
+    assert m.state == "ABSORPTION" and m.replenishment_ratio == pytest.approx(200 / 150)
+
+
+def test_barrier_consumed_fills_not_replenished() -> None:
+    tp = Tape()
+    tp.trade(100.0, 150)
+    tp.trade(100.0, 45)
+    tp.trade(99.75, 105)
+    tp.bids[99.75] += 50.0
+    tp.emit("A", 99.75, 50)
+    m = tp.metrics()
+    assert (m.added, m.canceled, m.filled) == (50.0, 0.0, 300.0) and m.state == "CONSUMED"
+
+
+def test_barrier_weak_and_neutral_against_session_baseline() -> None:
+    tp = Tape(bid_sz=60.0)
+    tp.bids[100.0] += 10.0
+    tp.emit("A", 100.0, 10)
+    assert tp.metrics(baseline=1000.0).state == "WEAK"  # 190 in the zone < half of 1000
+    assert tp.metrics(baseline=300.0).state == "NEUTRAL"
+
+
+def test_cancel_without_trade_at_same_event_is_not_a_fill_and_scrolling_is_not_a_change() -> None:
+    tp = Tape()
+    tp.emit("T", 100.0, 50)  # a trade at 100 in one event ...
+    tp.bids[100.0] -= 50.0
+    tp.emit("C", 100.0, 50)  # ... and a decrease in a later event: a cancel, not a fill
+    tp.bids[100.25] = 30.0  # a new best bid pushes 97.75 out of the visible 10 levels
+    del tp.asks[100.25]
+    tp.emit("A", 100.25, 30)
+    flow = BookFlow().process(*tp.arrays())
+    bid = flow.side == 1
+    assert flow.filled.sum() == 0.0 and flow.canceled[bid].sum() == 50.0
+    assert flow.canceled[~bid].sum() == 200.0  # the ask at 100.25 really was pulled
+    assert 97.75 not in flow.price.tolist()  # scrolled out of view, not canceled
+
+
+def test_book_flow_is_the_same_fed_whole_or_record_by_record() -> None:
+    tp = Tape()
+    tp.trade(100.0, 150)
+    tp.bids[99.5] += 70
+    tp.emit("A", 99.5, 70)
+    tp.trade(99.75, 30)
+    arrs = tp.arrays()
+    whole = BookFlow().process(*arrs)
+    bf = BookFlow()
+    parts = [bf.process(*(a[i : i + 1] for a in arrs)) for i in range(len(arrs[0]))]
+    for name in ("ts_ns", "price", "side", "added", "canceled", "filled"):
+        assert np.array_equal(getattr(whole, name), np.concatenate([getattr(p, name) for p in parts]))
+
+
+# ---- tape ---------------------------------------------------------------------------------------
+def test_sweep_detection_on_constructed_prints() -> None:
+    t0 = 5 * NS
+    ts = np.array([t0, t0 + 10_000_000, t0 + 20_000_000])
+    px = np.array([100.0, 100.25, 100.5])
+    sz = np.array([40.0, 40.0, 40.0])
+    buy = np.ones(3, np.int8)
+    s = tape.detect_sweep(ts, px, sz, buy, CFG)
+    assert s.detected and s.direction == "UP" and s.num_prints == 3 and s.num_prices == 3
+    assert s.notional_usd == pytest.approx((100 + 100.25 + 100.5) * 40 * 50) and s.window_ms == 20.0
+    assert tape.detect_sweep(ts, px, sz, -buy, CFG).direction == "DOWN"
+    assert not tape.detect_sweep(ts, np.full(3, 100.0), sz, buy, CFG).detected  # one price level
+    assert not tape.detect_sweep(ts, px, sz / 4, buy, CFG).detected  # below SWEEP_MIN_NOTIONAL
+    gapped = np.array([t0, t0 + 200_000_000, t0 + 400_000_000])  # gaps > SWEEP_MAX_GAP_MS
+    assert not tape.detect_sweep(gapped, px, sz, buy, CFG).detected
+
+
+def test_tape_velocity_is_the_ols_slope() -> None:
+    ts = np.arange(10) * (NS // 4) + 100 * NS
+    px = 100.0 + 0.5 * (ts - ts[0]) / NS  # +0.5 pt/s exactly
+    m = tape.tape_metrics(
+        ts, px, np.ones(10), np.ones(10, np.int8), int(ts[-1]) + 1, 101.0, "RESISTANCE", CFG
+    )
+    assert m.velocity_pt_s == pytest.approx(0.5) and m.imbalance == 1.0 and m.imbalance_through == 1.0
+
+
+# ---- greeks and fuel ----------------------------------------------------------------------------
+def test_black76_gamma_matches_vollib_and_finite_difference() -> None:
+    F, K, t, s = (
+        np.array([6000.0, 6000.0]),
+        np.array([6010.0, 5950.0]),
+        np.array([0.002, 0.01]),
+        np.array([0.15, 0.3]),
+    )
+    g = black76_gamma(F, K, t, s)
+    for i in range(2):
+        assert g[i] == pytest.approx(vollib_gamma("c", F[i], K[i], t[i], 0.0, s[i]), rel=1e-12)
+        h = 0.5
+        fd = (black("c", F[i] + h, K[i], t[i], 0, s[i]) - 2 * black("c", F[i], K[i], t[i], 0, s[i])
+              + black("c", F[i] - h, K[i], t[i], 0, s[i])) / h**2  # fmt: skip
+        assert g[i] == pytest.approx(fd, rel=1e-3)
+    with pytest.raises(ValueError):
+        black76_gamma(6000.0, 6000.0, 0.0, 0.2)
+    price = black("p", 6000.0, 5990.0, 0.003, 0, 0.18)
+    assert black76_implied_vol(price, 6000.0, 5990.0, 0.003, False) == pytest.approx(0.18, abs=1e-9)
+    assert math.isnan(black76_implied_vol(5.0, 6000.0, 5900.0, 0.003, True))  # below intrinsic
+
+
+def _chain(t_ns: int, exp_ns: int, F: float, sigma: float = 0.2) -> fuel.OptionChain:
+    ch = fuel.OptionChain()
+    strikes = [(1, 6010.0, True), (2, 5990.0, False), (3, 6050.0, True), (4, 5950.0, False)]
+    ch.add_definitions(*(np.array(x) for x in zip(*[(i, k, c, exp_ns) for i, k, c in strikes], strict=True)))
+    ty = (exp_ns - t_ns) / fuel.NS_PER_YEAR
+    ids, bids, asks = [], [], []
+    for i, k, c in strikes:
+        p = black("c" if c else "p", F, k, ty, 0, sigma)
+        ids.append(i)
+        bids.append(p - 0.05)
+        asks.append(p + 0.05)
+    ch.add_quotes(np.full(4, t_ns - 10 * NS), np.array(ids), np.array(bids), np.array(asks))
+    ch.quotes[4] = [np.array([[t_ns - 10 * NS], [0.0], [0.0]])]  # the far put has no bid: no valid vol
+    ch._compact.pop(4, None)
+    # Customers buy 1000 of the 6010 call at the ask, sell 300 of the 5990 put at the bid.
+    ch.add_trades(
+        np.array([t_ns - 5 * NS, t_ns - 4 * NS]),
+        np.array([1, 2]),
+        np.array([asks[0], bids[1]]),
+        np.array([1000.0, 300.0]),
+    )
+    return ch
+
+
+def test_gex_sign_conventions_walls_and_flip() -> None:
+    t_ns, F = 1_800_000_000 * NS, 6000.0
+    exp_ns = t_ns + 6 * 3600 * NS
+    ch = _chain(t_ns, exp_ns, F)
+    ch.open_interest = {3: 1000.0}  # OI convention: dealers long calls
+    m = fuel.fuel_metrics(ch, F, t_ns, t_ns - 3600 * NS, CFG)
+    assert m.missing == "" and m.n_iv_skipped == 1 and m.n_options == 3
+    ty = (exp_ns - t_ns) / fuel.NS_PER_YEAR
+    dollar = 50 * F * F * 0.01
+    iv = {
+        i: black76_implied_vol(sum(ch.quote_before(i, t_ns)) / 2, F, k, ty, c)
+        for i, (k, c, _) in ch.definitions.items()
+        if i != 4
+    }
+    g_call = float(black76_gamma(F, 6010.0, ty, iv[1]))
+    g_put = float(black76_gamma(F, 5990.0, ty, iv[2]))
+    g_far = float(black76_gamma(F, 6050.0, ty, iv[3]))
+    # Dealers short the 1000 calls customers bought (negative), long the 300 puts customers sold.
+    assert m.net_dealer_gamma_usd == pytest.approx((-1000 * g_call + 300 * g_put) * dollar, rel=1e-9)
+    assert m.gamma_by_strike[6010.0] < 0 < m.gamma_by_strike[5990.0]
+    assert m.net_dealer_gamma_oi_usd == pytest.approx(1000 * g_far * dollar, rel=1e-9)
+    assert m.call_wall.strike == 6010.0 and m.call_wall.gex_usd < 0 and m.put_wall.strike == 5990.0
+    assert m.net_dealer_gamma_usd < -CFG.fuel.gamma_effect_threshold_usd and m.effect == "AMPLIFY"
+    # The flip is the zero of repriced total GEX nearest F: short calls at 6010 make it negative at
+    # F; the dealers' long 6050 calls turn it positive again above.
+    assert 6010.0 < m.hvl < 6050.0
+    pos = np.array([-1000.0, 300.0, 1000.0])
+    K, v = np.array([6010.0, 5990.0, 6050.0]), np.array([iv[1], iv[2], iv[3]])
+    total = lambda s: float((black76_gamma(s, K, ty, v) * pos).sum())  # noqa: E731
+    assert total(m.hvl - 1.0) * total(m.hvl + 1.0) < 0
+    d = abs(m.hvl - F) - 1.0
+    assert all(total(x) < 0 for x in np.linspace(F - d, F + d, 41))  # no crossing nearer to F
+
+
+def test_fuel_missing_options_says_why_and_customer_buying_amplifies() -> None:
+    empty = fuel.fuel_metrics(fuel.OptionChain(), 6000.0, 10 * NS, 0, CFG)
+    assert empty.missing and math.isnan(empty.net_dealer_gamma_usd) and empty.effect == "NEUTRAL"
+    t_ns = 1_800_000_000 * NS
+    ch = _chain(t_ns, t_ns + 6 * 3600 * NS, 6000.0)
+    ch.add_trades(
+        np.array([t_ns - NS]), np.array([1]), np.array([ch.quote_before(1, t_ns)[1]]), np.array([5000.0])
+    )
+    m = fuel.fuel_metrics(ch, 6000.0, t_ns, 0, CFG)
+    assert m.net_dealer_gamma_usd < -CFG.fuel.gamma_effect_threshold_usd and m.effect == "AMPLIFY"
+    assert all(math.isfinite(v) for v in m.gamma_by_strike.values())
+
+
+def test_score_smoothing_and_break_trigger_hold() -> None:
+    times = np.arange(0, 5 * NS, NS // 4)
+    assert score.ewma(times[:2], np.array([0.0, 100.0]), 2.0)[1] == pytest.approx(
+        100 * (1 - math.exp(-math.log(2) * 0.25 / 2))
+    )
+    high = np.full(len(times), 90.0)
+    assert score.signal(high, times, 3.0, 0.0, CFG) == "BREAK"
+    dip = high.copy()
+    dip[-6] = 70.0  # below 80 within the last TRIGGER_HOLD_TIME (3 s): not held
+    assert score.signal(dip, times, 3.0, 0.0, CFG) == "NEUTRAL"
+    assert score.signal(np.full(len(times), 10.0), times, 1.0, 0.0, CFG) == "REJECT"
+    assert score.signal(np.full(len(times), 10.0), times, 4.0, 0.0, CFG) == "NEUTRAL"  # not within TOUCH_BAND

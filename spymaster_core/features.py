@@ -216,12 +216,14 @@ def touch_features(
     date: str,
     cfg: Config,
     options: dict[str, pl.DataFrame | None] | None = None,
+    feed_to_end: bool = False,
 ) -> pl.DataFrame:
     """One feature row per touch (`FEATURES_SCHEMA`), from data strictly before each touch.
 
     mbp10: engine-array batches in time order (`mbp10_batches`); trades: `ts_event_ns`, `price`,
     `size`, `aggressor`; touches/levels: `silver.touches` / `silver.levels`; options: Bronze
     frames `definitions`, `bbo`, `trades`, `statistics` (missing or empty -> fuel null + reason).
+    `feed_to_end` also replays the streams after the last touch (benchmarks: the whole day).
     """
     options = options or {}
     if touches.is_empty():
@@ -244,4 +246,7 @@ def touch_features(
         others = [(i, p) for i, p in levels_known_at(levels, t) if i != r["level_id"]]
         feats = st.level_features(t, float(r["level_price"]), r["direction"], others)
         rows.append({"touch_id": r["touch_id"], "ts_ns": t, **feats})
+    if feed_to_end:
+        for c in cursors:
+            c.until(2**62)
     return pl.DataFrame(rows, schema=pl.from_arrow(FEATURES_SCHEMA.empty_table()).schema)

@@ -77,7 +77,7 @@ def ingest(
 
 @app.command()
 def bench(
-    name: str = typer.Argument("bronze", help="Which benchmark: bronze."),
+    name: str = typer.Argument("bronze", help="Which benchmark: bronze or silver."),
     quick: bool = typer.Option(False, help="Small day, under 60 s."),
     workdir: Path | None = typer.Option(None, help="Keep (and reuse) the simulated day here."),
 ) -> None:

@@ -68,3 +68,28 @@ def test_quick_bronze_benchmark_prints_bench_line(tmp_path: Path) -> None:
     )
     assert m, last
     assert int(m.group(1)) > 0 and float(m.group(3)) > 0
+
+
+@pytest.mark.slow
+def test_bench_silver_quick_prints_its_bench_line(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spymaster_live.cli",
+            "bench",
+            "silver",
+            "--quick",
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    last = out.strip().splitlines()[-1]
+    m = re.fullmatch(
+        r"BENCH silver day_s=([\d.]+) scan_s=([\d.]+) ratio_vs_scan=([\d.]+) live_eps=(\d+)", last
+    )
+    assert m, last
+    assert float(m.group(1)) > 0 and int(m.group(4)) > 0

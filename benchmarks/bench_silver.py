@@ -27,7 +27,6 @@ import polars as pl
 
 from spymaster_core import features, replay
 from spymaster_core.config import DEFAULT_CONFIG as CFG
-from spymaster_core.engines.state import EngineState
 from spymaster_core.sim.day import build_sim_day
 
 DATE = "2026-11-16"

@@ -58,6 +58,7 @@ class LevelsConfig(_Section):
     enable_prior_day: bool = False
     enable_vwap: bool = False
     enable_round_numbers: bool = False
+    enable_gamma_walls: bool = False
     round_number_step_pt: float = 25.0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from spymaster_core import calendar, levels, touches
 from spymaster_core.bars import time_bars
@@ -141,3 +142,43 @@ def test_sma_warmup_dates_are_the_previous_trading_dates() -> None:
         dt.date(2023, 12, 22),
     ]  # skips Christmas
     assert calendar.previous_trading_dates("2026-11-16", 1) == [dt.date(2026, 11, 13)]
+
+
+def test_optional_level_kinds_on_a_simulated_day(sim_day) -> None:
+    """Prior-day H/L/C from the previous date's RTH bars, VWAP per bar close (equal to a direct
+    computation), round numbers around the open, and gamma walls from the 0DTE chain."""
+    import numpy as np
+    import polars as pl
+
+    from spymaster_core import bars, calendar, levels
+    from spymaster_core.config import DEFAULT_CONFIG
+
+    cfg = DEFAULT_CONFIG.model_copy(
+        update={"levels": DEFAULT_CONFIG.levels.model_copy(update={"enable_prior_day": True, "enable_vwap": True,
+                                                                  "enable_round_numbers": True, "enable_gamma_walls": True})}
+    )  # fmt: skip
+    d = sim_day
+    today = bars.time_bars(d.trades, 2)
+    # The previous date's bars: today's, shifted back one trading day (a stand-in history).
+    prev = calendar.previous_trading_dates(d.date, 1)[-1].isoformat()
+    shift = calendar.et_ns(d.date, "09:30") - calendar.et_ns(prev, "09:30")
+    hist = pl.concat([today.with_columns(pl.col("bar_start_ns") - shift), today])
+    lv, missing = levels.compute_levels(d.trades, hist, d.date, cfg, d.options)
+    kinds = set(lv["kind"].to_list())
+    assert {"PD_HIGH", "PD_LOW", "PD_CLOSE", "VWAP", "ROUND", "CALL_WALL", "PUT_WALL"} <= kinds, missing
+    rth0, rth1 = calendar.et_ns(d.date, "09:30"), calendar.et_ns(d.date, "16:00")
+    rth_bars = today.filter((pl.col("bar_start_ns") >= rth0) & (pl.col("bar_start_ns") < rth1))
+    pd_hi = lv.filter(pl.col("kind") == "PD_HIGH")["price"][0]
+    assert pd_hi == rth_bars["high"].max()
+    vw = lv.filter(pl.col("kind") == "VWAP").sort("valid_from_ns")
+    t_check = int(vw["valid_from_ns"][len(vw) // 2])
+    tr = d.trades.filter((pl.col("ts_event_ns") >= rth0) & (pl.col("ts_event_ns") < t_check))
+    want = float((tr["price"] * tr["size"]).sum() / tr["size"].sum())
+    assert vw.filter(pl.col("valid_from_ns") == t_check)["price"][0] == pytest.approx(want, rel=1e-12)
+    rounds = lv.filter(pl.col("kind") == "ROUND")["price"].to_numpy()
+    assert len(rounds) == 9 and np.allclose(rounds % 25.0, 0.0)
+    walls = lv.filter(pl.col("kind") == "CALL_WALL")
+    assert (
+        walls["valid_from_ns"].min() >= rth0
+        and walls["price"].is_in(d.options["definitions"]["strike_price"].to_list()).all()
+    )

@@ -47,11 +47,19 @@ def silver_bars_2m(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
-    code_version=code_version("levels", "session"),
-    deps=[bronze_futures_trades, dg.AssetDep(silver_bars_2m, partition_mapping=sma_warmup_mapping)],
+    code_version=code_version("levels", "session", "fuel"),
+    deps=[
+        bronze_futures_trades,
+        dg.AssetDep(silver_bars_2m, partition_mapping=sma_warmup_mapping),
+        bronze_options_definitions,
+        bronze_options_bbo,
+        bronze_options_trades,
+        bronze_options_statistics,
+    ],
 )
 def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """PM/OR high/low and SMA-200/400 levels (`silver.levels.v1`); SMAs warm up on the previous
+    """PM/OR high/low and SMA-200/400 levels (`silver.levels.v1`), plus the optional kinds switched
+    on in `levels` config (prior day, VWAP, round numbers, gamma walls); SMAs warm up on the previous
     SMA_WARMUP_DAYS dates' bars that exist in the lake. Missing kinds are listed in metadata."""
     date = context.partition_key
     # Warm-up from the previous SMA_WARMUP_DAYS trading dates only (as the partition mapping says),
@@ -60,14 +68,20 @@ def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     have = set(lake_io.written_dates(lake.path, "bars_2m"))
     warm = [d for d in prior if d in have]
     hist = pl.concat([_read(lake, "bars_2m", d, S.BARS_2M) for d in [*warm, date]])
-    lv, missing = levels.compute_levels(_trades(lake, date), hist, date, CONFIG)
+    options = None
+    if CONFIG.levels.enable_gamma_walls:
+        options = {
+            k: lake_io.read_partition(lake.path, f"options_{k}", date)
+            for k in ("definitions", "bbo", "trades", "statistics")
+        }
+    lv, missing = levels.compute_levels(_trades(lake, date), hist, date, CONFIG, options)
     md = {
         "missing": missing,
         "warmup_dates": warm,
         "warmup_dates_missing": [d for d in prior if d not in have],
         "kinds": sorted(lv["kind"].unique().to_list()),
     }
-    return write_and_describe(lake, "levels", date, lv, ("levels", "session"), md)
+    return write_and_describe(lake, "levels", date, lv, ("levels", "session", "fuel"), md)
 
 
 @dg.asset(

@@ -146,3 +146,15 @@ def test_real_esh4_mbo_day_runs_barrier_tape_ofi_without_nan(samples: Path) -> N
             checked += 1
     assert checked >= 20
     assert st.events_in == len(ts) and len(st.samples) > 1000
+
+
+def test_date_without_options_has_null_fuel_with_a_reason_and_the_rest_runs(sim_day) -> None:
+    d = sim_day
+    ft = features.touch_features(
+        features.mbp10_batches(d.mbp10_files), d.trades, d.touches, d.levels, d.date, CFG, {}
+    )
+    assert ft.height == d.touches.height > 0
+    assert ft["fuel_net_dealer_gamma_usd"].null_count() == ft.height
+    assert ft["fuel_missing_reason"].str.contains("no 0DTE option definitions").all()
+    assert ft["score_hedge"].null_count() == ft.height
+    assert ft["barrier_churn"].sum() > 0 and ft["break_score_smooth"].is_not_null().all()

@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from spymaster_core import option_frames
 from spymaster_core.config import Config
 from spymaster_core.engines.state import EngineState
 
@@ -193,18 +194,10 @@ def build_state(date: str, cfg: Config, options: dict[str, pl.DataFrame | None])
     st = EngineState(date, cfg)
     defs = options.get("definitions")
     if defs is not None and not defs.is_empty():
-        st.set_option_definitions(
-            defs["instrument_id"].to_numpy().astype(np.int64),
-            defs["strike_price"].to_numpy().astype(np.float64),
-            (defs["instrument_class"] == "C").to_numpy(),
-            defs["expiration_ns"].to_numpy().astype(np.int64),
-        )
+        st.set_option_definitions(*option_frames.definition_arrays(defs))
     stats = options.get("statistics")
     if stats is not None and not stats.is_empty():
-        oi = stats.filter(pl.col("stat_type") == 9).sort("ts_event_ns").group_by("instrument_id").last()
-        st.set_open_interest(
-            dict(zip(oi["instrument_id"].to_list(), map(float, oi["quantity"].to_list()), strict=True))
-        )
+        st.set_open_interest(option_frames.open_interest(stats))
     return st
 
 

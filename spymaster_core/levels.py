@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from spymaster_core import calendar
+from spymaster_core import calendar, option_frames
 from spymaster_core import schemas as S
 from spymaster_core.config import Config
 
@@ -199,12 +199,7 @@ def _gamma_wall_levels(
         missing.append("CALL_WALL/PUT_WALL: no 0DTE option definitions")
         return []
     chain = fuel_engine.OptionChain()
-    chain.add_definitions(
-        defs["instrument_id"].to_numpy().astype("int64"),
-        defs["strike_price"].to_numpy().astype("float64"),
-        (defs["instrument_class"] == "C").to_numpy(),
-        defs["expiration_ns"].to_numpy().astype("int64"),
-    )
+    chain.add_definitions(*option_frames.definition_arrays(defs))
     bbo, otr, stats = options.get("bbo"), options.get("trades"), options.get("statistics")
     if bbo is not None and not bbo.is_empty():
         b = bbo.sort("ts_event_ns")
@@ -215,10 +210,7 @@ def _gamma_wall_levels(
         chain.add_trades(t["ts_event_ns"].to_numpy(), t["instrument_id"].to_numpy().astype("int64"),
                          t["price"].to_numpy().astype("float64"), t["size"].to_numpy().astype("float64"))  # fmt: skip
     if stats is not None and not stats.is_empty():
-        oi = stats.filter(pl.col("stat_type") == 9).sort("ts_event_ns").group_by("instrument_id").last()
-        chain.open_interest.update(
-            dict(zip(oi["instrument_id"].to_list(), map(float, oi["quantity"].to_list()), strict=True))
-        )
+        chain.open_interest.update(option_frames.open_interest(stats))
     s = cfg.session
     t0, t1 = calendar.et_ns(d, s.rth_open), calendar.et_ns(d, s.touch_window_end)
     ts, px = trades["ts_event_ns"].to_numpy(), trades["price"].to_numpy()

@@ -55,6 +55,16 @@ def test_event_by_event_replay_equals_silver_features(sim_day, monkeypatch) -> N
                 **st.level_features(t, float(r["level_price"]), r["direction"], others),
             }
         )
+    # snapshot(ts) (the live core's call) reports the touched level with those same features.
+    known = features.levels_known_at(d.levels, t)
+    snap = st.snapshot(t, [(i, "K", p) for i, p in known])
+    mine = [lv for lv in snap["levels"] if lv["id"] == r["level_id"]]
+    assert len(mine) == 1 and snap["bid"] < snap["ask"]
+    if mine[0]["direction"] == r["direction"]:
+        assert all(
+            _close(mine[0][c], live_rows[-1][c]) for c in features.FEATURE_COLUMNS + features.STRING_COLUMNS
+        )
+    assert all(abs(lv["price"] - snap["spot"]) <= CFG.bands.MONITOR_BAND_pt for lv in snap["levels"])
     assert fed > 50_000  # the live path really consumed the session up to the last touch, one by one
 
     cols = features.FEATURE_COLUMNS + features.STRING_COLUMNS

@@ -330,6 +330,27 @@ class EngineState:
         run = score_engine.runway(level, direction, other_levels or [], fuel, far_px, far_sz)
         return flatten(kin, tape, bar, ofi, fuel, comp, float(smooth[-1]), sig, conf, run)
 
+    def snapshot(self, ts_ns: int, levels: list[tuple[str, str, float]]) -> dict[str, Any]:
+        """The live payload's market part at ts_ns: spot (mid), bid, ask and, for every level
+        (id, kind, price points) within MONITOR_BAND of spot, its direction (SUPPORT below spot,
+        RESISTANCE above) and `level_features` (the same values batch Silver features hold).
+        Flushes buffered events; uses only data strictly before ts_ns."""
+        self.flush()
+        book = self.book_before(ts_ns)
+        bid = float(book[0][0]) if book is not None else math.nan
+        ask = float(book[2][0]) if book is not None else math.nan
+        spot = self.mid_before(ts_ns)
+        rows = []
+        if math.isfinite(spot):
+            for lid, kind, price in levels:
+                if abs(spot - price) > self.cfg.bands.MONITOR_BAND_pt:
+                    continue
+                direction = "SUPPORT" if spot >= price else "RESISTANCE"
+                others = [(i, p) for i, _k, p in levels if i != lid]
+                rows.append({"id": lid, "kind": kind, "price": price, "direction": direction,
+                             **self.level_features(ts_ns, price, direction, others)})  # fmt: skip
+        return {"ts_ns": ts_ns, "spot": spot, "bid": bid, "ask": ask, "levels": rows}
+
 
 def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)

@@ -1,4 +1,4 @@
-"""MLflow tracking for model runs (local sqlite store by default, DESIGN §8)."""
+"""MLflow tracking, registry and the `champion` alias (local sqlite store by default, DESIGN §8)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import os
 from pathlib import Path
 
 import mlflow
+from mlflow import MlflowClient
 
 EXPERIMENT = "break_bounce"
+MODEL_NAME = "break_bounce_direction"
+CHAMPION = "champion"
 
 
 def tracking_uri(data_dir: Path) -> str:
@@ -19,18 +22,60 @@ def tracking_uri(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
 
 
-def log_run(data_dir: Path, params: dict, metrics: dict, tags: dict, model=None) -> str:
-    """Log one training run (params, finite metrics, tags, optional XGBoost model); return the run id."""
+def _experiment(data_dir: Path) -> None:
     mlflow.set_tracking_uri(tracking_uri(data_dir))
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         artifacts = (data_dir / "mlflow" / "artifacts").resolve()
         artifacts.mkdir(parents=True, exist_ok=True)
         mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
     mlflow.set_experiment(EXPERIMENT)
+
+
+def log_run(
+    data_dir: Path,
+    params: dict,
+    metrics: dict,
+    tags: dict,
+    model=None,  # noqa: ANN001
+    artifacts: list[Path] | None = None,
+    register: bool = False,
+) -> tuple[str, str | None]:
+    """Log one training run: params, finite metrics, tags, artifact files and the XGBoost model
+    (registered as MODEL_NAME when `register`). Returns (run id, registered version or None)."""
+    _experiment(data_dir)
+    version = None
     with mlflow.start_run() as run:
         mlflow.log_params(params)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
         mlflow.set_tags(tags)
+        for f in artifacts or []:
+            mlflow.log_artifact(str(f))
         if model is not None:
-            mlflow.xgboost.log_model(model, name="model")
-        return run.info.run_id
+            info = mlflow.xgboost.log_model(
+                model, name="model", registered_model_name=MODEL_NAME if register else None
+            )
+            version = (
+                str(info.registered_model_version) if register and info.registered_model_version else None
+            )
+        return run.info.run_id, version
+
+
+def promote(data_dir: Path, version: str) -> None:
+    """Point the `champion` alias of MODEL_NAME at `version` (call only after the gate passed)."""
+    mlflow.set_tracking_uri(tracking_uri(data_dir))
+    MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+
+
+def champion_version(data_dir: Path) -> str | None:
+    """The version the `champion` alias points at, or None when there is none."""
+    mlflow.set_tracking_uri(tracking_uri(data_dir))
+    try:
+        return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def load_champion(data_dir: Path):  # noqa: ANN201
+    """The champion XGBoost model (`models:/<name>@champion`); raises MlflowException if none."""
+    mlflow.set_tracking_uri(tracking_uri(data_dir))
+    return mlflow.xgboost.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")

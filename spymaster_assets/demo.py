@@ -108,10 +108,11 @@ def run_demo(
         all_assets,
         instance=instance,
         resources=defs.resources,
-        selection=dg.AssetSelection.assets("gold_training", "break_bounce_model"),
+        selection=dg.AssetSelection.assets("gold_training", "break_bounce_model", "champion_model"),
         run_config=quiet,
+        raise_on_error=False,  # a candidate that fails the blocking gate is reported, not a crash
     )
-    echo(f"[materialize] gold_training (dbt) + break_bounce_model ({time.time() - t0:.1f}s)")
+    echo(f"[materialize] gold_training (dbt) + break_bounce_model + champion gate ({time.time() - t0:.1f}s)")
     model_md = {}
     for ev in res.get_asset_materialization_events():
         if ev.asset_key == dg.AssetKey("break_bounce_model"):
@@ -154,12 +155,17 @@ def run_demo(
         echo(str(table))
         echo(f"\nGold training rows: {gold.height}. Touch outcomes per level kind:")
         echo(str(summary["labels_by_kind"]))
-    auc_m, auc_b = model_md.get("auc_model"), model_md.get("auc_base_rate")
-    echo(f"\nDirection head (BREAK vs BOUNCE), walk-forward held-out dates {model_md.get('test_dates')}:")
+    echo(f"\nHeads, walk-forward on held-out dates {model_md.get('test_dates')} (AUC / Brier):")
+    fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    for h in ("tradeable", "direction", "strength", "fast"):
+        cells = [
+            f"{who} {fmt(model_md.get(f'{h}_{who}_auc'))} / {fmt(model_md.get(f'{h}_{who}_brier'))}"
+            for who in ("model", "base_rate", "logistic")
+        ]
+        echo(f"  {h:<10} n_test={int(model_md.get(f'{h}_n_test', 0)):>4}   " + "   ".join(cells))
+    champ = model_md.get("beats_baselines")
     echo(
-        f"  AUC model = {auc_m if auc_m is None else round(auc_m, 3)}   "
-        f"AUC level-kind base rate = {auc_b if auc_b is None else round(auc_b, 3)}   "
-        f"(n_test={model_md.get('n_test')})"
+        f"  champion: {'promoted, version ' + str(model_md.get('model_version')) if champ else 'not promoted (direction model did not beat both baselines)'}"
     )
     echo(f"  MLflow run id: {model_md.get('mlflow_run_id')}")
     echo(f"\nDemo finished in {summary['wall_s']:.0f}s. Look at what was built:")

@@ -96,8 +96,8 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
         instance=instance,
         resources=defs.resources,
         selection=dg.AssetSelection.assets("gold_training", "break_bounce_model"),
+        raise_on_error=False,  # the blocking gate may fail on this small set; the model still materializes
     )
-    assert res.success
     gold = pl.read_parquet(root / "gold" / "training" / "gold_training.parquet")
     n_touches = sum(
         lake.read_partition(root, "touches", d).height for d in ["2018-05-07", "2023-12-26", *SIM_DATES]
@@ -110,5 +110,10 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     import mlflow
 
     run = mlflow.get_run(md["mlflow_run_id"].value)
-    assert "auc_base_rate" in run.data.metrics or "n_labelled" in run.data.metrics
+    for who in ("model", "base_rate", "logistic"):
+        assert f"direction_{who}_auc" in run.data.metrics and f"direction_{who}_brier" in run.data.metrics
+    arts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"direction_reliability.png", "direction_importance.png", "touch_index.faiss"} <= arts
+    gate = [c for c in res.get_asset_check_evaluations() if c.check_name == "beats_baselines"]
+    assert len(gate) == 1 and gate[0].passed == bool(md["beats_baselines"].value)
     assert run.data.tags["config_hash"]

@@ -1,0 +1,45 @@
+"""PNG artifacts of a head's evaluation: reliability curve and feature importance (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ml.heads import HeadResult, reliability_curve  # noqa: E402
+
+
+def reliability_png(res: HeadResult, path: Path) -> Path:
+    """Observed rate vs mean predicted probability per decile bin, model and both baselines."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect")
+    for name, p in (
+        ("model (isotonic)", res.p_model),
+        ("level-kind rate", res.p_base_rate),
+        ("logistic", res.p_logistic),
+    ):
+        if len(p):
+            mp, obs, _n = reliability_curve(res.y_true, p)
+            ax.plot(mp, obs, marker="o", label=name)
+    ax.set(xlabel="predicted probability", ylabel="observed rate", title=f"{res.head}: held-out reliability",
+           xlim=(0, 1), ylim=(0, 1))  # fmt: skip
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def importance_png(res: HeadResult, path: Path, top: int = 20) -> Path:
+    """The top features by XGBoost gain of the final model."""
+    items = sorted(res.importance.items(), key=lambda kv: kv[1])[-top:]
+    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * len(items) + 1)))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="#4477aa")
+    ax.set(xlabel="gain", title=f"{res.head}: feature importance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

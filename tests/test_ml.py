@@ -1,0 +1,132 @@
+"""Heads, baselines, calibration, retrieval and MLflow promotion on a constructed Gold table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ml import heads, registry, retrieval
+from spymaster_core.config import DEFAULT_CONFIG
+from spymaster_core.features import FEATURE_COLUMNS
+
+CFG = DEFAULT_CONFIG.model.model_copy(update={"n_estimators": 60})
+
+
+def synthetic_gold(n_dates: int = 8, per_date: int = 60, seed: int = 3) -> pl.DataFrame:
+    """Touches whose BREAK odds rise with liquidity pulled (negative delta_liq) and flow through
+    the level, interacting (a signal a logistic on prior touches + distance cannot see)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(n_dates):
+        date = f"2026-01-{d + 5:02d}"
+        for i in range(per_date):
+            x = {c: float(rng.normal()) for c in FEATURE_COLUMNS}
+            z = -1.5 * x["barrier_delta_liq"] + 1.5 * x["tape_imbalance_through"] * np.sign(x["ofi_best_10s"])
+            p_break = 1 / (1 + np.exp(-z))
+            tradeable = rng.random() < 0.8
+            brk = rng.random() < p_break
+            outcome = ("BREAK" if brk else "BOUNCE") if tradeable else "CHOP"
+            rows.append(
+                {
+                    "touch_id": f"{date}:{i}",
+                    "date": date,
+                    "ts_ns": d * 10**14 + i,
+                    "level_kind": ["PM_HIGH", "OR_LOW", "SMA_200"][i % 3],
+                    "direction": "SUPPORT" if i % 2 else "RESISTANCE",
+                    "prior_touches": int(rng.integers(0, 4)),
+                    "outcome": outcome,
+                    "outcome_10": outcome,
+                    "outcome_25": outcome if rng.random() < 0.5 else "CHOP",
+                    "outcome_75": "CHOP",
+                    "time_to_threshold_s": float(rng.uniform(10, 400)) if tradeable else None,
+                    "lookforward_complete": True,
+                    **x,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def test_direction_head_beats_both_baselines_walk_forward_with_calibration() -> None:
+    gold = synthetic_gold()
+    res = heads.walk_forward(gold, "direction", CFG)
+    m = res.metrics
+    assert len(res.test_dates) == 6 and len(res.y_true) > 200  # 2 training dates minimum, 6 held out
+    assert (
+        m["model"]["auc"] > m["logistic"]["auc"] + 0.05 and m["model"]["auc"] > m["base_rate"]["auc"] + 0.05
+    )
+    assert res.beats_baselines()
+    assert m["model"]["brier"] < m["base_rate"]["brier"]
+    assert res.calibrator is not None and 0.0 <= res.p_model.min() and res.p_model.max() <= 1.0
+    assert res.importance and max(res.importance, key=res.importance.get) in {
+        "barrier_delta_liq",
+        "tape_imbalance_through",
+        "ofi_best_10s",
+    }
+    mp, obs, n = heads.reliability_curve(res.y_true, res.p_model)
+    assert n.sum() == len(res.y_true) and np.all((obs >= 0) & (obs <= 1))
+    # Without signal (shuffled outcomes) the gate must not pass.
+    noise = gold.with_columns(pl.col("outcome").shuffle(seed=1))
+    assert not heads.walk_forward(noise, "direction", CFG).metrics["model"]["auc"] > 0.65
+
+
+def test_every_head_is_defined_and_purge_drops_training_dates() -> None:
+    gold = synthetic_gold(n_dates=5, per_date=40)
+    for h in heads.HEADS:
+        rows, y = heads.head_target(gold, h)
+        assert len(rows) == len(y) and set(np.unique(y)) <= {0, 1}
+    purged = heads.walk_forward(gold, "direction", CFG.model_copy(update={"purge_dates": 1}))
+    plain = heads.walk_forward(gold, "direction", CFG)
+    assert purged.test_dates == plain.test_dates[1:]  # one more date needed before the first test
+    with pytest.raises(ValueError, match="unknown head"):
+        heads.head_target(gold, "nope")
+
+
+def test_faiss_neighbors_equal_brute_force() -> None:
+    gold = synthetic_gold(n_dates=3, per_date=50)
+    gold = gold.with_columns(
+        pl.when(pl.col("ts_ns") % 7 == 0).then(None).otherwise(pl.col("fuel_hvl")).alias("fuel_hvl")
+    )
+    idx = retrieval.build_index(gold, FEATURE_COLUMNS)
+    q = gold.slice(10, 5)
+    got = idx.neighbors(q, k=7)
+    xs, qs = idx.vectors(gold).astype(np.float64), idx.vectors(q).astype(np.float64)
+    for row, qv in zip(got, qs, strict=True):
+        d2 = ((xs - qv) ** 2).sum(axis=1)
+        order = np.argsort(d2, kind="stable")[:7]
+        assert [h["touch_id"] for h in row] == gold["touch_id"].gather(order).to_list()
+        assert np.allclose([h["distance"] for h in row], d2[order], rtol=1e-4, atol=1e-4)
+    assert got[0][0]["touch_id"] == q["touch_id"][0] and got[0][0]["distance"] == pytest.approx(0.0, abs=1e-5)
+    assert {"outcome", "date", "level_kind"} <= set(got[0][0])
+
+
+def test_mlflow_runs_compare_and_champion_loads_by_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    gold = synthetic_gold(n_dates=5, per_date=50)
+    good = heads.walk_forward(gold, "direction", CFG)
+    weak = heads.walk_forward(gold, "direction", CFG.model_copy(update={"n_estimators": 2, "max_depth": 1}))
+    ids = []
+    for name, r in (("good", good), ("weak", weak)):
+        run_id, version = registry.log_run(
+            tmp_path, {"variant": name}, {"direction_model_auc": r.metrics["model"]["auc"]}, {"config_hash": name},
+            model=r.final_model, register=True,
+        )  # fmt: skip
+        ids.append((run_id, version))
+    assert registry.champion_version(tmp_path) is None  # nothing promoted without the gate
+    runs = mlflow.MlflowClient().search_runs(
+        [mlflow.get_experiment_by_name(registry.EXPERIMENT).experiment_id],
+        order_by=["metrics.direction_model_auc DESC"],
+    )
+    assert [r.info.run_id for r in runs] == [ids[0][0], ids[1][0]]
+    assert runs[0].data.metrics["direction_model_auc"] > runs[1].data.metrics["direction_model_auc"]
+    registry.promote(tmp_path, ids[0][1])
+    assert registry.champion_version(tmp_path) == ids[0][1]
+    champ = registry.load_champion(tmp_path)
+    x = heads.design_matrix(gold.head(5))
+    assert np.allclose(champ.predict_proba(x)[:, 1], good.final_model.predict_proba(x)[:, 1])

@@ -12,6 +12,8 @@ import os
 import time
 from pathlib import Path
 
+from spymaster_assets.defs.gold import GOLD_MODELS
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIM_DATES = [
     "2026-11-10",
@@ -108,7 +110,7 @@ def run_demo(
         all_assets,
         instance=instance,
         resources=defs.resources,
-        selection=dg.AssetSelection.assets("gold_training", "break_bounce_model", "champion_model"),
+        selection=dg.AssetSelection.assets(*GOLD_MODELS, "break_bounce_model", "champion_model"),
         run_config=quiet,
         raise_on_error=False,  # a candidate that fails the blocking gate is reported, not a crash
     )

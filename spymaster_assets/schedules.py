@@ -4,13 +4,14 @@ import datetime as dt
 
 import dagster as dg
 
+from spymaster_assets.defs.gold import GOLD_MODELS
 from spymaster_core import calendar
 
 daily_job = dg.define_asset_job("daily_partition_job", selection=dg.AssetSelection.groups("bronze", "silver"))
 
 gold_and_models_job = dg.define_asset_job(
     "gold_and_models_job",
-    selection=dg.AssetSelection.groups("models") | dg.AssetSelection.assets("gold_training"),
+    selection=dg.AssetSelection.groups("models") | dg.AssetSelection.assets(*GOLD_MODELS),
 )
 
 

@@ -77,3 +77,12 @@ def test_code_versions_carry_config_hash() -> None:
     )
     assert config_hash(changed, ["labels"]) != config_hash(DEFAULT_CONFIG, ["labels"])
     assert config_hash(changed, ["bands"]) == config_hash(DEFAULT_CONFIG, ["bands"])
+
+
+def test_gold_models_list_matches_the_dbt_assets() -> None:
+    """GOLD_MODELS (what jobs and the demo select) names exactly the dbt project's models."""
+    from spymaster_assets.defs.gold import DBT_DIR, GOLD_MODELS, gold_dbt_models
+
+    keys = {k.to_user_string() for k in gold_dbt_models.keys}
+    on_disk = {p.stem for p in (DBT_DIR / "models" / "gold").glob("*.sql")}
+    assert set(GOLD_MODELS) == keys == on_disk

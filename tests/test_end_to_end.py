@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from spymaster_assets.defs.gold import GOLD_MODELS
 from spymaster_core import calendar, lake, landing
 from spymaster_core.sim import simulate_session
 from tests.conftest import ESM8_CSV, MBO_DAY
@@ -95,7 +96,7 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
         list(defs.assets),
         instance=instance,
         resources=defs.resources,
-        selection=dg.AssetSelection.assets("gold_training", "break_bounce_model"),
+        selection=dg.AssetSelection.assets(*GOLD_MODELS, "break_bounce_model"),
         raise_on_error=False,  # the blocking gate may fail on this small set; the model still materializes
     )
     gold = pl.read_parquet(root / "gold" / "training" / "gold_training.parquet")
@@ -103,6 +104,11 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
         lake.read_partition(root, "touches", d).height for d in ["2018-05-07", "2023-12-26", *SIM_DATES]
     )
     assert gold.height == n_touches and gold["touch_id"].is_unique().all()
+    stats = pl.read_parquet(root / "gold" / "training" / "gold_level_kind_stats.parquet")
+    assert stats["n_touches"].sum() == gold.height
+    assert (stats["n_break"] + stats["n_bounce"] + stats["n_chop"] == stats["n_touches"]).all()
+    daily = pl.read_parquet(root / "gold" / "training" / "gold_daily_touches.parquet")
+    assert daily.height == gold["date"].n_unique() and daily["n_touches"].sum() == gold.height
     model_ev = [
         e for e in res.get_asset_materialization_events() if e.asset_key == dg.AssetKey("break_bounce_model")
     ]

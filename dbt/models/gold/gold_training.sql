@@ -10,7 +10,7 @@ select
     t.direction,
     t.touch_price,
     t.prior_touches,
-    f.* exclude (touch_id),
+    f.* exclude (touch_id, ts_ns),
     l.outcome,
     l.outcome_10,
     l.outcome_25,

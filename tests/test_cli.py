@@ -45,24 +45,20 @@ def test_simulate_bad_date() -> None:
     assert res.exit_code != 0 and "not a CME_Equity trading date" in res.output
 
 
-@pytest.mark.slow
-def test_quick_bronze_benchmark_prints_bench_line(tmp_path: Path) -> None:
+def _bench_line(name: str, workdir: Path) -> str:
+    """The last line `spymaster bench <name> --quick` prints."""
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "spymaster_live.cli",
-            "bench",
-            "bronze",
-            "--quick",
-            "--workdir",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", "spymaster_live.cli", "bench", name, "--quick", "--workdir", str(workdir)],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    last = out.strip().splitlines()[-1]
+    return out.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_quick_bronze_benchmark_prints_bench_line(tmp_path: Path) -> None:
+    last = _bench_line("bronze", tmp_path)
     m = re.fullmatch(
         r"BENCH bronze mbp10_rps=(\d+) trades_rps=(\d+) ratio_vs_to_parquet=([\d.]+) peak_rss_mb=(\d+)", last
     )
@@ -72,22 +68,7 @@ def test_quick_bronze_benchmark_prints_bench_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bench_silver_quick_prints_its_bench_line(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "spymaster_live.cli",
-            "bench",
-            "silver",
-            "--quick",
-            "--workdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    last = out.strip().splitlines()[-1]
+    last = _bench_line("silver", tmp_path)
     m = re.fullmatch(
         r"BENCH silver day_s=([\d.]+) scan_s=([\d.]+) ratio_vs_scan=([\d.]+) live_eps=(\d+)", last
     )

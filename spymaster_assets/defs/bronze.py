@@ -172,6 +172,14 @@ bronze_options_statistics = _options_asset(
 )
 
 
+# The 0DTE option tables, the fuel engine's inputs (Silver levels and features depend on all four).
+OPTIONS_ASSETS = [
+    bronze_options_definitions,
+    bronze_options_bbo,
+    bronze_options_trades,
+    bronze_options_statistics,
+]
+
 assets = [
     bronze_futures_trades,
     bronze_futures_mbp10,

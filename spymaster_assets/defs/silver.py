@@ -4,14 +4,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from spymaster_assets.defs.bronze import (
-    bronze_futures_mbp10,
-    bronze_futures_trades,
-    bronze_options_bbo,
-    bronze_options_definitions,
-    bronze_options_statistics,
-    bronze_options_trades,
-)
+from spymaster_assets.defs.bronze import OPTIONS_ASSETS, bronze_futures_mbp10, bronze_futures_trades
 from spymaster_assets.io import write_and_describe
 from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
 from spymaster_assets.resources import LakeResource
@@ -29,6 +22,12 @@ def _trades(lake: LakeResource, date: str) -> pl.DataFrame:
 def _read(lake: LakeResource, table: str, date: str, schema: S.TableSchema) -> pl.DataFrame:
     t = lake_io.read_partition(lake.path, table, date)
     return pl.from_arrow(schema.arrow.empty_table()) if t is None else t
+
+
+def _options(lake: LakeResource, date: str) -> dict[str, pl.DataFrame | None]:
+    """The date's 0DTE option Bronze frames (None where a table has no partition)."""
+    tables = ("definitions", "bbo", "trades", "statistics")
+    return {k: lake_io.read_partition(lake.path, f"options_{k}", date) for k in tables}
 
 
 @dg.asset(
@@ -51,10 +50,7 @@ def silver_bars_2m(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
     deps=[
         bronze_futures_trades,
         dg.AssetDep(silver_bars_2m, partition_mapping=sma_warmup_mapping),
-        bronze_options_definitions,
-        bronze_options_bbo,
-        bronze_options_trades,
-        bronze_options_statistics,
+        *OPTIONS_ASSETS,
     ],
 )
 def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -68,12 +64,7 @@ def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     have = set(lake_io.written_dates(lake.path, "bars_2m"))
     warm = [d for d in prior if d in have]
     hist = pl.concat([_read(lake, "bars_2m", d, S.BARS_2M) for d in [*warm, date]])
-    options = None
-    if CONFIG.levels.enable_gamma_walls:
-        options = {
-            k: lake_io.read_partition(lake.path, f"options_{k}", date)
-            for k in ("definitions", "bbo", "trades", "statistics")
-        }
+    options = _options(lake, date) if CONFIG.levels.enable_gamma_walls else None
     lv, missing = levels.compute_levels(_trades(lake, date), hist, date, CONFIG, options)
     md = {
         "missing": missing,
@@ -127,10 +118,7 @@ def silver_labels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
         silver_levels,
         bronze_futures_trades,
         bronze_futures_mbp10,
-        bronze_options_definitions,
-        bronze_options_bbo,
-        bronze_options_trades,
-        bronze_options_statistics,
+        *OPTIONS_ASSETS,
     ],
     check_specs=[
         dg.AssetCheckSpec("features_finite", asset="silver_features"),
@@ -144,10 +132,7 @@ def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     date = context.partition_key
     mbp_dir = lake_io.partition_dir(lake.path, "futures_mbp10", date)
     mbp_files = sorted(mbp_dir.glob("part-*.parquet")) if mbp_dir.exists() else []
-    options = {
-        k: lake_io.read_partition(lake.path, f"options_{k}", date)
-        for k in ("definitions", "bbo", "trades", "statistics")
-    }
+    options = _options(lake, date)
     ft = features.touch_features(
         features.mbp10_batches(mbp_files),
         _trades(lake, date),

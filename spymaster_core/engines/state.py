@@ -282,10 +282,7 @@ class EngineState:
         tape = tape_metrics(tv["ts"], tv["price"], tv["size"], tv["aggressor"], t_ns, level, direction, cfg)
         book = self.book_before(t_ns)
         side = 1 if direction == "SUPPORT" else -1
-        if book is None:
-            px, sz = np.full(D, np.nan), np.zeros(D)
-        else:
-            px, sz = (book[0], book[1]) if side > 0 else (book[2], book[3])
+        px, sz = _defending_side(book, direction)
         fv = {k: self.flow.view(k) for k in ("ts", "price", "side", "added", "canceled", "filled")}
         bar = barrier_engine.barrier_metrics(fv["ts"], fv["price"], fv["side"], fv["added"], fv["canceled"],
                                              fv["filled"], px, sz, self.baseline_depth(t_ns, side), t_ns, level,
@@ -323,11 +320,10 @@ class EngineState:
         smooth = score_engine.ewma(times, raws, cfg.score.tau_score_s)
         sig = score_engine.signal(smooth, times, kin.distance_pt, bar.churn, cfg)
         conf = score_engine.confidence(comp, bar)
-        if book is None:
-            far_px, far_sz = np.full(D, np.nan), np.zeros(D)
-        else:
-            far_px, far_sz = (book[0], book[1]) if direction == "SUPPORT" else (book[2], book[3])
-        run = score_engine.runway(level, direction, other_levels or [], fuel, far_px, far_sz)
+        # A break runs into the defending side's deeper levels (bids below a SUPPORT).
+        run = score_engine.runway(
+            level, direction, other_levels or [], fuel, *_defending_side(book, direction)
+        )
         return flatten(kin, tape, bar, ofi, fuel, comp, float(smooth[-1]), sig, conf, run)
 
     def snapshot(self, ts_ns: int, levels: list[tuple[str, str, float]]) -> dict[str, Any]:
@@ -350,6 +346,14 @@ class EngineState:
                 rows.append({"id": lid, "kind": kind, "price": price, "direction": direction,
                              **self.level_features(ts_ns, price, direction, others)})  # fmt: skip
         return {"ts_ns": ts_ns, "spot": spot, "bid": bid, "ask": ask, "levels": rows}
+
+
+def _defending_side(book: tuple[np.ndarray, ...] | None, direction: str) -> tuple[np.ndarray, np.ndarray]:
+    """(prices, sizes) of the book side defending a level: bids for SUPPORT, asks for RESISTANCE;
+    an empty side (NaN prices, 0 sizes) when there is no book yet."""
+    if book is None:
+        return np.full(D, np.nan), np.zeros(D)
+    return (book[0], book[1]) if direction == "SUPPORT" else (book[2], book[3])
 
 
 def _num(x: float | None) -> float | None:

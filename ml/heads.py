@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 import xgboost as xgb
+from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
@@ -33,6 +34,7 @@ BASELINE_FEATURES = ["prior_touches", "abs_distance_pt"]
 HEADS = ("tradeable", "direction", "strength", "fast")
 FAST_S = 120.0
 MIN_CALIBRATION = 20
+CLIP = 1e-6  # probabilities are clipped to [CLIP, 1 - CLIP] for Brier and log-loss
 
 
 def head_target(gold: pl.DataFrame, head: str) -> tuple[pl.DataFrame, np.ndarray]:
@@ -88,7 +90,7 @@ def _model(cfg: ModelConfig) -> xgb.XGBClassifier:
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     if len(y) == 0:
         return {"auc": None, "brier": None, "log_loss": None}
-    pc = np.clip(p, 1e-6, 1 - 1e-6)
+    pc = np.clip(p, CLIP, 1 - CLIP)
     return {
         "auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None,
         "brier": float(brier_score_loss(y, pc)),
@@ -108,17 +110,68 @@ class HeadResult:
     p_model: np.ndarray
     p_base_rate: np.ndarray
     p_logistic: np.ndarray
+    touch_ids: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
     metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
     final_model: xgb.XGBClassifier | None = None
     calibrator: IsotonicRegression | None = None
     importance: dict[str, float] = field(default_factory=dict)
 
-    def beats_baselines(self) -> bool:
-        """True when the model's held-out AUC exceeds both baselines' (and exists)."""
-        m = self.metrics
-        auc = m.get("model", {}).get("auc")
-        others = [m.get(k, {}).get("auc") for k in ("base_rate", "logistic")]
-        return auc is not None and all(o is None or auc > o for o in others)
+    def beats_baselines(self, cfg: ModelConfig) -> bool:
+        """The promotion gate on these held-out predictions: see `gate`."""
+        return gate(
+            self.y_true, self.p_model, {"base_rate": self.p_base_rate, "logistic": self.p_logistic}, cfg
+        )["passed"]
+
+
+def auc_lift_lower_bound(
+    y: np.ndarray, p_model: np.ndarray, p_base: np.ndarray, n_boot: int, alpha: float, seed: int = 0
+) -> float | None:
+    """One-sided (1 - alpha) lower bound of AUC(model) - AUC(baseline) by the paired bootstrap
+    over held-out touches (Efron & Tibshirani 1993, percentile method): both predictors are
+    scored on the same resampled touches. None when y has one class. Resamples with one class
+    are skipped."""
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        return None
+    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))
+    yb = y[idx]
+    keep = yb.min(axis=1) != yb.max(axis=1)
+    if not keep.any():
+        return None
+    idx, yb = idx[keep], yb[keep]
+    diffs = _auc_rows(yb, np.asarray(p_model)[idx]) - _auc_rows(yb, np.asarray(p_base)[idx])
+    return float(np.quantile(diffs, alpha))
+
+
+def _auc_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """AUC of every row of (resamples, n) labels/scores by the Mann-Whitney rank sum (ties get
+    average ranks, as scikit-learn's roc_auc_score)."""
+    ranks = rankdata(p, axis=1)
+    n1 = y.sum(axis=1)
+    n0 = y.shape[1] - n1
+    return ((ranks * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
+def gate(
+    y: np.ndarray, p_model: np.ndarray, baselines: dict[str, np.ndarray], cfg: ModelConfig
+) -> dict[str, object]:
+    """The promotion gate: passes when, for every baseline, the model's held-out AUC is higher
+    and the bootstrap lower bound of the difference (`auc_lift_lower_bound`, cfg.gate_bootstrap
+    resamples, one-sided cfg.gate_alpha) is above zero. A model that wins by noise does not pass.
+    Returns {"passed", "auc_<name>" for model and baselines, "lift_lb_<baseline>"}."""
+    y = np.asarray(y)
+    out: dict[str, object] = {}
+    two = len(np.unique(y)) == 2
+    out["auc_model"] = float(roc_auc_score(y, p_model)) if two else None
+    passed = two
+    for name, p in baselines.items():
+        out[f"auc_{name}"] = float(roc_auc_score(y, p)) if two else None
+        lb = auc_lift_lower_bound(y, p_model, p, cfg.gate_bootstrap, cfg.gate_alpha) if two else None
+        out[f"lift_lb_{name}"] = lb
+        passed = passed and lb is not None and lb > 0 and out["auc_model"] > out[f"auc_{name}"]
+    out["passed"] = bool(passed)
+    return out
 
 
 def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
@@ -127,6 +180,8 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
     rows = rows.with_columns(_y=pl.Series(y_all)).sort("ts_ns")
     dates = sorted(rows["date"].unique().to_list())
     ys, pm, pb, pl_, tds = [], [], [], [], []
+    ids: list[str] = []
+    row_dates: list[str] = []
     oof_y: list[np.ndarray] = []
     oof_p: list[np.ndarray] = []
     for i, d in enumerate(dates):
@@ -152,9 +207,11 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
         pb.append(np.array([rate_map.get(k, prior) for k in te["level_kind"]]))
         pl_.append(logit.predict_proba(baseline_matrix(te))[:, 1])
         tds.append(d)
+        ids.extend(te["touch_id"].to_list())
+        row_dates.extend([d] * te.height)
     cat = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
     y, p_m, p_b, p_l = cat(ys, int), cat(pm, float), cat(pb, float), cat(pl_, float)
-    res = HeadResult(head, rows.height, tds, y, p_m, p_b, p_l)
+    res = HeadResult(head, rows.height, tds, y, p_m, p_b, p_l, ids, row_dates)
     res.metrics = {"model": _metrics(y, p_m), "base_rate": _metrics(y, p_b), "logistic": _metrics(y, p_l)}
     if len(np.unique(y_all)) == 2:
         res.final_model = _model(cfg).fit(design_matrix(rows), rows["_y"].to_numpy())
@@ -162,6 +219,48 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
         gain = res.final_model.get_booster().get_score(importance_type="gain")
         res.importance = {MODEL_FEATURES[int(k[1:])]: float(v) for k, v in gain.items()}
     return res
+
+
+PREDICTORS = ("model", "base_rate", "logistic")
+
+
+def predictions_frame(results: dict[str, HeadResult], run_id: str) -> pl.DataFrame:
+    """Every pooled held-out prediction in long form, one row per (head, predictor, touch):
+    columns run_id, head, predictor (model | base_rate | logistic), touch_id, date, y_true (0/1),
+    p (probability of the positive class). The dbt mart `gold_model_eval` scores these."""
+    parts = []
+    for h, r in results.items():
+        for who, p in zip(PREDICTORS, (r.p_model, r.p_base_rate, r.p_logistic), strict=True):
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "touch_id": pl.Series(r.touch_ids, dtype=pl.String),
+                        "date": pl.Series(r.dates, dtype=pl.String),
+                        "y_true": pl.Series(r.y_true, dtype=pl.Int8),
+                        "p": pl.Series(p, dtype=pl.Float64),
+                    }
+                ).with_columns(run_id=pl.lit(run_id), head=pl.lit(h), predictor=pl.lit(who))
+            )
+    schema = {
+        "run_id": pl.String,
+        "head": pl.String,
+        "predictor": pl.String,
+        "touch_id": pl.String,
+        "date": pl.String,
+        "y_true": pl.Int8,
+        "p": pl.Float64,
+    }
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).select(list(schema))
+
+
+def gate_predictions(predictions: pl.DataFrame, head: str, cfg: ModelConfig) -> dict[str, object]:
+    """`gate` on the rows of `head` in a predictions_frame (the file model_predictions writes)."""
+    rows = predictions.filter(pl.col("head") == head)
+    wide = rows.pivot(on="predictor", index=["touch_id", "y_true"], values="p").sort("touch_id")
+    y = wide["y_true"].to_numpy()
+    return gate(y, wide["model"].to_numpy(), {b: wide[b].to_numpy() for b in PREDICTORS[1:]}, cfg)
 
 
 def _calibrator(oof_y: list[np.ndarray], oof_p: list[np.ndarray]) -> IsotonicRegression | None:

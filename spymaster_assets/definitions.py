@@ -12,6 +12,7 @@ from spymaster_assets.schedules import daily_job, gold_and_models_job, nightly_s
 
 defs = dg.Definitions(
     assets=[*landing.assets, *bronze.assets, *silver.assets, *gold.assets, *models.assets],
+    asset_checks=models.checks,
     jobs=[daily_job, gold_and_models_job],
     schedules=[nightly_schedule],
     resources={

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from spymaster_assets.defs.gold import GOLD_MODELS
+from spymaster_assets.defs.gold import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIM_DATES = [
@@ -88,7 +88,7 @@ def run_demo(
     instance = dg.DagsterInstance.get()
     graph = defs.resolve_asset_graph()
     daily = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in DAILY_GROUPS]
-    all_assets = list(defs.assets)
+    all_assets = [*defs.assets, *defs.asset_checks]  # standalone checks run as their own steps
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progress lines come from us
     ordered = sorted(d for d in dates if d >= "2018-01-01")
     for i, d in enumerate(ordered, 1):
@@ -106,15 +106,41 @@ def run_demo(
             f"({time.time() - t0:.1f}s)"
         )
     t0 = time.time()
+    # Gold per-date marts as one run over the whole date range, as a backfill runs them: one dbt
+    # process with the range as vars (dates without Silver in between are skipped by the export).
+    dg.materialize(
+        all_assets,
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets(*GOLD_DAILY_MODELS),
+        tags={
+            "dagster/asset_partition_range_start": ordered[0],
+            "dagster/asset_partition_range_end": ordered[-1],
+        },
+        run_config=quiet,
+    )
+    echo(
+        f"[materialize] gold_training + gold_daily_touches (dbt, {ordered[0]}..{ordered[-1]}, {time.time() - t0:.1f}s)"
+    )
+    t0 = time.time()
     res = dg.materialize(
         all_assets,
         instance=instance,
         resources=defs.resources,
-        selection=dg.AssetSelection.assets(*GOLD_MODELS, "break_bounce_model", "champion_model"),
+        selection=dg.AssetSelection.assets(
+            *GOLD_SUMMARY_MODELS,
+            "break_bounce_model",
+            "model_predictions",
+            "champion_model",
+            *GOLD_EVAL_MODELS,
+        ),
         run_config=quiet,
         raise_on_error=False,  # a candidate that fails the blocking gate is reported, not a crash
     )
-    echo(f"[materialize] gold_training (dbt) + break_bounce_model + champion gate ({time.time() - t0:.1f}s)")
+    echo(
+        f"[materialize] gold_level_kind_stats + break_bounce_model + champion gate + gold_model_eval "
+        f"({time.time() - t0:.1f}s)"
+    )
     model_md = {}
     for ev in res.get_asset_materialization_events():
         if ev.asset_key == dg.AssetKey("break_bounce_model"):
@@ -139,7 +165,7 @@ def run_demo(
             row[t] = 0 if p is None else p.height
         rows.append(row)
     table = pl.DataFrame(rows)
-    gold = pl.read_parquet(lake_root / "gold" / "training" / "gold_training.parquet")
+    gold = lake.read_table(lake_root, "gold_training")
     by_kind = (
         gold.group_by("level_kind", "outcome").len().pivot(on="outcome", index="level_kind", values="len")
     )

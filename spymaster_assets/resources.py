@@ -27,3 +27,8 @@ class LakeResource(dg.ConfigurableResource):
     def data_dir(self) -> Path:
         """Project data dir (parent of the lake): MLflow store, DuckDB file."""
         return Path(os.environ.get("SPYMASTER_DATA", str(self.path.parent))).resolve()
+
+    @property
+    def duckdb_path(self) -> Path:
+        """The Gold DuckDB file (`SPYMASTER_DUCKDB`, default <data dir>/spymaster.duckdb)."""
+        return Path(os.environ.get("SPYMASTER_DUCKDB", str(self.data_dir / "spymaster.duckdb"))).resolve()

@@ -1,17 +1,22 @@
-"""Schedules: a nightly build of the last trading date's partition (Bronze and Silver)."""
+"""Jobs and the nightly schedule: the daily partitioned tiers (Bronze, Silver, Gold per-date marts)
+for the last trading date; the models job trains over every date and refreshes the summary marts."""
 
 import datetime as dt
 
 import dagster as dg
 
-from spymaster_assets.defs.gold import GOLD_MODELS
+from spymaster_assets.defs.gold import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
 from spymaster_core import calendar
 
-daily_job = dg.define_asset_job("daily_partition_job", selection=dg.AssetSelection.groups("bronze", "silver"))
+daily_job = dg.define_asset_job(
+    "daily_partition_job",
+    selection=dg.AssetSelection.groups("bronze", "silver") | dg.AssetSelection.assets(*GOLD_DAILY_MODELS),
+)
 
 gold_and_models_job = dg.define_asset_job(
     "gold_and_models_job",
-    selection=dg.AssetSelection.groups("models") | dg.AssetSelection.assets(*GOLD_MODELS),
+    selection=dg.AssetSelection.groups("models")
+    | dg.AssetSelection.assets(*GOLD_SUMMARY_MODELS, *GOLD_EVAL_MODELS),
 )
 
 

@@ -115,6 +115,10 @@ class ModelConfig(_Section):
     min_train_dates: int = 2
     purge_dates: int = 0
     seed: int = 7
+    # Promotion gate: the model's held-out AUC must beat each baseline's with the one-sided
+    # lower bound (paired bootstrap over held-out touches) of the AUC difference above zero.
+    gate_bootstrap: int = 1000
+    gate_alpha: float = 0.05
 
 
 class LiveConfig(_Section):

@@ -30,6 +30,8 @@ TABLE_DIRS: dict[str, str] = {
     "touches": "silver/touches",
     "features": "silver/features",
     "labels": "silver/labels",
+    "gold_training": "gold/training/gold_training",
+    "gold_daily_touches": "gold/training/gold_daily_touches",
 }
 
 
@@ -87,6 +89,28 @@ def write_partition(root: Path, table: str, date: str, data: pa.Table | pl.DataF
     with PartitionWriter(root, table, date) as w:
         pq.write_table(data, w.path / "part-0.parquet", compression="zstd", row_group_size=ROW_GROUP_ROWS)
         return w.commit()
+
+
+def write_file(path: Path, data: pa.Table | pl.DataFrame) -> Path:
+    """Atomically replace the single Parquet file `path` (written to a temp name, then renamed)."""
+    if isinstance(data, pl.DataFrame):
+        data = data.to_arrow()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        pq.write_table(data, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_table(root: Path, table: str) -> pl.DataFrame | None:
+    """Every written partition of `table` as one DataFrame (columns unioned by name), or None."""
+    files = sorted((root / TABLE_DIRS[table]).glob("date=*/*.parquet"))
+    if not files:
+        return None
+    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
 
 def read_partition(root: Path, table: str, date: str) -> pl.DataFrame | None:

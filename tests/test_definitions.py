@@ -20,6 +20,9 @@ EXPECTED = {
     "silver_labels",
     "silver_features",
     "gold_training",
+    "gold_daily_touches",
+    "gold_level_kind_stats",
+    "gold_model_eval",
     "break_bounce_model",
 }
 
@@ -81,8 +84,25 @@ def test_code_versions_carry_config_hash() -> None:
 
 def test_gold_models_list_matches_the_dbt_assets() -> None:
     """GOLD_MODELS (what jobs and the demo select) names exactly the dbt project's models."""
-    from spymaster_assets.defs.gold import DBT_DIR, GOLD_MODELS, gold_dbt_models
+    from spymaster_assets.defs.gold import DBT_DIR, GOLD_MODELS, assets
 
-    keys = {k.to_user_string() for k in gold_dbt_models.keys}
+    keys = {k.to_user_string() for a in assets for k in a.keys}
     on_disk = {p.stem for p in (DBT_DIR / "models" / "gold").glob("*.sql")}
     assert set(GOLD_MODELS) == keys == on_disk
+    graph = defs.resolve_asset_graph()
+    assert {graph.get(dg.AssetKey(m)).group_name for m in GOLD_MODELS} == {"gold"}
+
+
+def test_gold_partitioning_and_lineage() -> None:
+    """Per-date marts share the daily partitions and backfill as one run; the summary marts span
+    every date; gold_model_eval sits downstream of the model that writes its predictions."""
+    from spymaster_assets.defs.gold import gold_daily_marts
+
+    graph = defs.resolve_asset_graph()
+    training = graph.get(dg.AssetKey("gold_training"))
+    assert training.partitions_def == trading_day_partitions
+    assert gold_daily_marts.backfill_policy == dg.BackfillPolicy.single_run()
+    assert graph.get(dg.AssetKey("gold_level_kind_stats")).partitions_def is None
+    assert graph.get(dg.AssetKey("gold_model_eval")).parent_keys == {dg.AssetKey("model_predictions")}
+    # The gate blocks promotion, not the comparison: model_predictions is outside the blocking check.
+    assert graph.get(dg.AssetKey("champion_model")).parent_keys == {dg.AssetKey("break_bounce_model")}

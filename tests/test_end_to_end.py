@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from spymaster_assets.defs.gold import GOLD_MODELS
+from spymaster_assets.defs.gold import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
 from spymaster_core import calendar, lake, landing
 from spymaster_core.sim import simulate_session
 from tests.conftest import ESM8_CSV, MBO_DAY
@@ -92,22 +92,37 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     sma200 = lv16.filter(pl.col("kind") == "SMA_200")["valid_from_ns"].min()
     assert sma200 >= calendar.et_ns("2026-11-16", "04:00") + 200 * 120 * 10**9
 
-    res = dg.materialize(
+    # Gold per-date marts over the whole range in one run (one dbt process, the range as vars).
+    dates = ["2018-05-07", "2023-12-26", *SIM_DATES]
+    ranged = dg.materialize(
         list(defs.assets),
         instance=instance,
         resources=defs.resources,
-        selection=dg.AssetSelection.assets(*GOLD_MODELS, "break_bounce_model"),
+        selection=dg.AssetSelection.assets(*GOLD_DAILY_MODELS),
+        tags={
+            "dagster/asset_partition_range_start": dates[0],
+            "dagster/asset_partition_range_end": dates[-1],
+        },
+    )
+    assert ranged.success
+    res = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets(
+            *GOLD_SUMMARY_MODELS, "break_bounce_model", "model_predictions", *GOLD_EVAL_MODELS
+        ),
         raise_on_error=False,  # the blocking gate may fail on this small set; the model still materializes
     )
-    gold = pl.read_parquet(root / "gold" / "training" / "gold_training.parquet")
-    n_touches = sum(
-        lake.read_partition(root, "touches", d).height for d in ["2018-05-07", "2023-12-26", *SIM_DATES]
-    )
+    gold = lake.read_table(root, "gold_training")
+    n_touches = sum(lake.read_partition(root, "touches", d).height for d in dates)
     assert gold.height == n_touches and gold["touch_id"].is_unique().all()
+    # Only dates with Silver got a Gold partition, not every trading date of the 8-year range.
+    assert lake.written_dates(root, "gold_training") == dates
     stats = pl.read_parquet(root / "gold" / "training" / "gold_level_kind_stats.parquet")
     assert stats["n_touches"].sum() == gold.height
     assert (stats["n_break"] + stats["n_bounce"] + stats["n_chop"] == stats["n_touches"]).all()
-    daily = pl.read_parquet(root / "gold" / "training" / "gold_daily_touches.parquet")
+    daily = lake.read_table(root, "gold_daily_touches")
     assert daily.height == gold["date"].n_unique() and daily["n_touches"].sum() == gold.height
     model_ev = [
         e for e in res.get_asset_materialization_events() if e.asset_key == dg.AssetKey("break_bounce_model")
@@ -123,3 +138,15 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     gate = [c for c in res.get_asset_check_evaluations() if c.check_name == "beats_baselines"]
     assert len(gate) == 1 and gate[0].passed == bool(md["beats_baselines"].value)
     assert run.data.tags["config_hash"]
+    # gold_model_eval (dbt, SQL rank-sum AUC) agrees with the run's scikit-learn metrics, and it
+    # exists even when the gate failed: the comparison is not behind the blocking check.
+    ev = pl.read_parquet(root / "gold" / "evaluation" / "gold_model_eval.parquet")
+    ev = ev.filter(pl.col("run_id") == run.info.run_id)
+    assert set(ev["head"]) == {"tradeable", "direction", "strength", "fast"}
+    for row in ev.iter_rows(named=True):
+        for metric in ("auc", "brier"):
+            logged = run.data.metrics.get(f"{row['head']}_{row['predictor']}_{metric}")
+            if logged is None:
+                assert row[metric] is None
+            else:
+                assert row[metric] == pytest.approx(logged, abs=1e-9), (row, metric)

@@ -57,7 +57,7 @@ def test_direction_head_beats_both_baselines_walk_forward_with_calibration() -> 
     assert (
         m["model"]["auc"] > m["logistic"]["auc"] + 0.05 and m["model"]["auc"] > m["base_rate"]["auc"] + 0.05
     )
-    assert res.beats_baselines()
+    assert res.beats_baselines(CFG)
     assert m["model"]["brier"] < m["base_rate"]["brier"]
     assert res.calibrator is not None and 0.0 <= res.p_model.min() and res.p_model.max() <= 1.0
     assert res.importance and max(res.importance, key=res.importance.get) in {
@@ -69,7 +69,29 @@ def test_direction_head_beats_both_baselines_walk_forward_with_calibration() -> 
     assert n.sum() == len(res.y_true) and np.all((obs >= 0) & (obs <= 1))
     # Without signal (shuffled outcomes) the gate must not pass.
     noise = gold.with_columns(pl.col("outcome").shuffle(seed=1))
-    assert not heads.walk_forward(noise, "direction", CFG).metrics["model"]["auc"] > 0.65
+    lost = heads.walk_forward(noise, "direction", CFG)
+    assert not lost.metrics["model"]["auc"] > 0.65
+    assert not lost.beats_baselines(CFG)
+
+
+def test_gate_needs_a_lift_beyond_noise() -> None:
+    """The gate's bootstrap bound: a clear lift passes; a 'win' by noise does not, even when the
+    model's point AUC is above both baselines'."""
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 400)
+    base = rng.random(400)
+    strong = y * 0.6 + rng.random(400)  # AUC ~0.85
+    g = heads.gate(y, strong, {"base_rate": base, "logistic": rng.random(400)}, CFG)
+    assert g["passed"] and g["lift_lb_base_rate"] > 0.15
+    # Noise predictors: find a seed where the model's point AUC beats both baselines by chance.
+    for seed in range(50):
+        r = np.random.default_rng(seed)
+        pm, pb, plg = r.random(400), r.random(400), r.random(400)
+        g = heads.gate(y, pm, {"base_rate": pb, "logistic": plg}, CFG)
+        if g["auc_model"] > max(g["auc_base_rate"], g["auc_logistic"]):
+            break
+    assert g["auc_model"] > max(g["auc_base_rate"], g["auc_logistic"])
+    assert not g["passed"] and min(g["lift_lb_base_rate"], g["lift_lb_logistic"]) < 0
 
 
 def test_every_head_is_defined_and_purge_drops_training_dates() -> None:

@@ -1,18 +1,45 @@
-"""Gold marts: the dbt project in `dbt/` as Dagster assets (dagster-dbt)."""
+"""Gold marts: the dbt project in `dbt/` as Dagster assets (dagster-dbt), exported to the lake.
 
+Three dbt asset groups, each one dbt process holding the DuckDB writer lock:
+- `gold_daily_marts` (gold_training, gold_daily_touches): daily partitions; a run passes its
+  partition key range to dbt as the vars start_date / end_date and rebuilds exactly those dates
+  (incremental models). Backfill policy single run: a backfill of N dates is one dbt process.
+- `gold_summary_marts` (gold_level_kind_stats): spans every date in Gold.
+- `gold_eval_marts` (gold_model_eval): scores the held-out predictions of every model
+  run (the asset model_predictions, written by break_bounce_model's step).
+After dbt succeeds, the built tables are exported to Gold Parquet (temp file, then rename):
+gold/training/gold_training/date=<d>/, gold/training/gold_daily_touches/date=<d>/,
+gold/training/gold_level_kind_stats.parquet, gold/evaluation/gold_model_eval.parquet.
+"""
+
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import polars as pl
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
+from spymaster_assets.duckdb_writer import duckdb_writer
+from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
+from spymaster_core import lake as lake_io
 
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt"
-# The Gold marts (dbt models), in build order; each is a Dagster asset of the same name.
-GOLD_MODELS = ("gold_training", "gold_level_kind_stats", "gold_daily_touches")
+# The Gold marts (dbt models) by asset group; each model is a Dagster asset of the same name.
+GOLD_DAILY_MODELS = ("gold_training", "gold_daily_touches")  # partitioned by trading date
+GOLD_SUMMARY_MODELS = ("gold_level_kind_stats",)  # over every date
+GOLD_EVAL_MODELS = ("gold_model_eval",)  # downstream of model_predictions
+GOLD_MODELS = (*GOLD_DAILY_MODELS, *GOLD_SUMMARY_MODELS, *GOLD_EVAL_MODELS)
+# Where each unpartitioned mart is exported, relative to the lake root.
+SUMMARY_FILES = {
+    "gold_level_kind_stats": "gold/training/gold_level_kind_stats.parquet",
+    "gold_model_eval": "gold/evaluation/gold_model_eval.parquet",
+}
 # The dbt CLI installed beside this interpreter (the venv need not be activated).
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
@@ -24,7 +51,12 @@ def _manifest_is_stale() -> bool:
     if not dbt_project.manifest_path.exists():
         return True
     built = dbt_project.manifest_path.stat().st_mtime
-    sources = [DBT_DIR / "dbt_project.yml", *DBT_DIR.glob("models/**/*"), *DBT_DIR.glob("tests/**/*")]
+    sources = [
+        DBT_DIR / "dbt_project.yml",
+        *DBT_DIR.glob("models/**/*"),
+        *DBT_DIR.glob("tests/**/*"),
+        *DBT_DIR.glob("macros/**/*"),
+    ]
     return any(f.is_file() and f.stat().st_mtime > built for f in sources)
 
 
@@ -37,12 +69,90 @@ if _manifest_is_stale():
     )
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project)
-def gold_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
-    """Build and test the Gold models (one dbt process: the only writer of the DuckDB file)."""
-    # dbt-duckdb's external materialization writes into these folders but does not create them.
-    (lake.path / "gold" / "training").mkdir(parents=True, exist_ok=True)
-    yield from dbt.cli(["build"], context=context).stream()
+def _selected_models(context: dg.AssetExecutionContext) -> list[str]:
+    return [k.path[-1] for k in context.selected_asset_keys]
 
 
-assets = [gold_dbt_models]
+def _dbt_build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    lake: LakeResource,
+    dbt_vars: dict[str, str],
+    dates: list[str] | None = None,
+) -> Iterator[object]:
+    """Run `dbt build` for the selected models under the DuckDB writer lock, then export them
+    (the daily marts for `dates`)."""
+    # dbt reads the lake root and DuckDB path from the environment (profiles.yml, sources.yml):
+    # point them at this resource's lake so dbt and the export agree.
+    os.environ["SPYMASTER_LAKE"] = str(lake.path)
+    os.environ["SPYMASTER_DUCKDB"] = str(lake.duckdb_path)
+    with duckdb_writer(lake.duckdb_path, context.log.info) as waited_s:
+        if waited_s > 0.5:
+            context.log.info(f"waited {waited_s:.1f}s for the DuckDB writer lock")
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        _export(lake, _selected_models(context), dates or [])
+
+
+def _export(lake: LakeResource, models: list[str], dates: list[str]) -> None:
+    """Copy the built tables from DuckDB to Gold Parquet: the daily marts per date of the window
+    that has Silver touches (a date whose touches are empty gets an empty partition; dates with no
+    Silver at all, e.g. inside a long backfill range, get none), whole files for the summary marts."""
+    built = set(lake_io.written_dates(lake.path, "touches"))
+    con = duckdb.connect(str(lake.duckdb_path), read_only=True)
+    try:
+        for model in models:
+            if model in GOLD_DAILY_MODELS:
+                df = pl.from_arrow(
+                    con.execute(
+                        f"select * from main.{model} where date between ? and ?", [dates[0], dates[-1]]
+                    ).to_arrow_table()
+                )
+                for date in (d for d in dates if d in built):
+                    lake_io.write_partition(lake.path, model, date, df.filter(df["date"] == date))
+            else:
+                lake_io.write_file(
+                    lake.path / SUMMARY_FILES[model],
+                    con.execute(f"select * from main.{model}").to_arrow_table(),
+                )
+    finally:
+        con.close()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=" ".join(GOLD_DAILY_MODELS),
+    name="gold_daily_marts",
+    partitions_def=trading_day_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def gold_daily_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+    """gold_training and gold_daily_touches for the run's partition key range (one date, or a
+    whole backfill in one run): dbt vars start_date / end_date; other dates are left as they were."""
+    keys = context.partition_keys
+    yield from _dbt_build(context, dbt, lake, {"start_date": keys[0], "end_date": keys[-1]}, keys)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=" ".join(GOLD_SUMMARY_MODELS),
+    name="gold_summary_marts",
+)
+def gold_summary_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+    """gold_level_kind_stats over every date in gold_training."""
+    yield from _dbt_build(context, dbt, lake, {})
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=" ".join(GOLD_EVAL_MODELS),
+    name="gold_eval_marts",
+)
+def gold_eval_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+    """gold_model_eval: held-out metrics per model run, head and predictor."""
+    yield from _dbt_build(context, dbt, lake, {})
+
+
+assets = [gold_daily_marts, gold_summary_marts, gold_eval_marts]

@@ -3,6 +3,7 @@ MLflow with both baselines, and the `champion` alias, set only behind a blocking
 
 import hashlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +13,7 @@ import polars as pl
 from ml import heads, plots, registry, retrieval
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import CONFIG, code_version, version_metadata
+from spymaster_core import lake as lake_io
 from spymaster_core.config import config_hash
 from spymaster_core.features import FEATURE_COLUMNS
 
@@ -26,23 +28,52 @@ def _flat_metrics(results: dict[str, heads.HeadResult]) -> dict[str, float | Non
     return out
 
 
-@dg.asset(
-    group_name="models",
-    code_version=code_version("model", "labels"),
-    deps=[dg.AssetKey("gold_training")],
-    check_specs=[dg.AssetCheckSpec("beats_baselines", asset="break_bounce_model", blocking=True)],
+def _gold_data_version(root: Path) -> str:
+    """sha256 (16 hex) over the gold_training partition files, in path order."""
+    h = hashlib.sha256()
+    for f in sorted((root / lake_io.TABLE_DIRS["gold_training"]).glob("date=*/*.parquet")):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+_MODEL_CODE_VERSION = code_version("model", "labels")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "break_bounce_model",
+            group_name="models",
+            code_version=_MODEL_CODE_VERSION,
+            deps=[dg.AssetKey("gold_training")],  # every partition of it
+        ),
+        dg.AssetSpec(
+            "model_predictions",
+            group_name="models",
+            code_version=_MODEL_CODE_VERSION,
+            deps=[dg.AssetKey("gold_training")],
+            description="Pooled walk-forward held-out predictions of every head and baseline, "
+            "one file per MLflow run: gold/evaluation/predictions/<run_id>.parquet.",
+        ),
+    ],
+    can_subset=False,
 )
-def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[object]:
     """Heads tradeable / direction / strength / fast (XGBoost, isotonic calibration), walk-forward
     by date, each beside the level-kind base rate and a logistic baseline on the same held-out
     dates; one MLflow run with params, metrics, config hash, Gold data version, reliability and
     importance PNGs and a FAISS index of past touches; the direction model is registered.
-    Check `beats_baselines` (blocking): the direction model's held-out AUC beats both baselines."""
-    path = lake.path / "gold" / "training" / "gold_training.parquet"
-    gold = pl.read_parquet(path)
+    The pooled held-out predictions are the asset `model_predictions` (read by the dbt mart
+    gold_model_eval); it is not behind the gate, so a losing candidate's scores are still compared.
+    The gate is the separate blocking check `beats_baselines` (its own step, so it blocks
+    champion_model and nothing else). Raises ValueError when gold_training has no partition yet."""
+    gold = lake_io.read_table(lake.path, "gold_training")
+    if gold is None:
+        raise ValueError(f"no gold_training partitions under {lake.path}: materialize gold_daily_marts first")
     results = {h: heads.walk_forward(gold, h, CONFIG.model) for h in heads.HEADS}
     direction = results["direction"]
-    data_version = hashlib.sha256(path.read_bytes()).hexdigest()[:16]  # the exact Gold file trained on
+    data_version = _gold_data_version(lake.path)  # the exact Gold files trained on
     metrics = _flat_metrics(results)
     with tempfile.TemporaryDirectory() as tmp:
         arts = []
@@ -68,12 +99,19 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
             artifacts=arts,
             register=direction.final_model is not None,
         )
-    passed = direction.beats_baselines()
+    preds = heads.predictions_frame(results, run_id)
+    preds_path = lake_io.write_file(_predictions_path(lake.path, run_id), preds)
+    passed = direction.beats_baselines(CONFIG.model)
     aucs = {who: m["auc"] for who, m in direction.metrics.items()}
     context.log.info(
         f"direction held-out AUC {aucs}; beats baselines: {passed}; run {run_id} version {version}"
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="model_predictions",
+        metadata={"rows": preds.height, "path": str(preds_path), "mlflow_run_id": run_id},
+    )
+    yield dg.MaterializeResult(
+        asset_key="break_bounce_model",
         metadata={
             **{k: v for k, v in metrics.items() if v is not None},
             "n_touches": gold.height,
@@ -84,19 +122,43 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
             "test_dates": direction.test_dates,
             **version_metadata("model", "labels"),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="beats_baselines", passed=passed, metadata={k: v or 0.0 for k, v in aucs.items()}
-            )
-        ],
     )
 
 
-@dg.asset(group_name="models", deps=[break_bounce_model])
+def _predictions_path(root: Path, run_id: str) -> Path:
+    return root / "gold" / "evaluation" / "predictions" / f"{run_id}.parquet"
+
+
+@dg.asset_check(asset="break_bounce_model", blocking=True)
+def beats_baselines(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    """The model gate: re-scores the latest candidate's held-out direction predictions (the file
+    model_predictions wrote for its MLflow run) with `ml.heads.gate`: the model's AUC must exceed
+    both baselines' (level-kind rate, logistic) on the same touches, with the paired-bootstrap
+    lower bound of each difference above zero. Blocking: a failure stops
+    champion_model in the same run. Raises ValueError when the candidate or its file is missing."""
+    ev = context.instance.get_latest_materialization_event(dg.AssetKey("break_bounce_model"))
+    if ev is None or ev.asset_materialization is None:
+        raise ValueError("break_bounce_model has not been materialized")
+    run_id = str(ev.asset_materialization.metadata["mlflow_run_id"].value)
+    path = _predictions_path(lake.path, run_id)
+    if not path.exists():
+        raise ValueError(f"held-out predictions of candidate run {run_id} missing: {path}")
+    result = heads.gate_predictions(pl.read_parquet(path), "direction", CONFIG.model)
+    return dg.AssetCheckResult(
+        passed=bool(result.pop("passed")),
+        metadata={
+            "mlflow_run_id": run_id,
+            **{k: float("nan") if v is None else v for k, v in result.items()},
+        },
+    )
+
+
+@dg.asset(group_name="models", deps=[dg.AssetKey("break_bounce_model")])
 def champion_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Points the MLflow `champion` alias at the direction model the latest break_bounce_model run
-    registered. Runs only after the blocking `beats_baselines` check passed in the same run, and
-    refuses (raises) if that materialization says the candidate did not beat both baselines."""
+    registered. In a run with the blocking `beats_baselines` check it runs only if the check
+    passed; on its own it still refuses (raises) when the candidate's materialization says it did
+    not beat both baselines."""
     ev = context.instance.get_latest_materialization_event(dg.AssetKey("break_bounce_model"))
     if ev is None or ev.asset_materialization is None:
         raise ValueError("break_bounce_model has not been materialized")
@@ -110,3 +172,4 @@ def champion_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
 
 
 assets = [break_bounce_model, champion_model]
+checks = [beats_baselines]

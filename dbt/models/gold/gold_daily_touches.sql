@@ -1,5 +1,11 @@
 -- One row per trading date: how many touches, their outcomes and what the engines read at them.
-{{ config(location=env_var('SPYMASTER_LAKE') ~ '/gold/training/gold_daily_touches.parquet', format='parquet') }}
+-- Incremental by trading date, like gold_training.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_date_window() }}"
+) }}
 select
     date,
     count(*) as n_touches,
@@ -11,5 +17,6 @@ select
     count(*) filter (where barrier_state = 'WALL') as n_wall,
     count(*) filter (where fuel_missing_reason is null) as n_with_fuel
 from {{ ref('gold_training') }}
+where {{ in_date_window('date') }}
 group by date
 order by date

@@ -1,5 +1,4 @@
 -- Base rates per level kind and approach direction over every touch in Gold (the baseline a model must beat).
-{{ config(location=env_var('SPYMASTER_LAKE') ~ '/gold/training/gold_level_kind_stats.parquet', format='parquet') }}
 select
     level_kind,
     direction,

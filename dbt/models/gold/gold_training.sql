@@ -1,5 +1,11 @@
 -- One row per level touch: the touch, its Silver features (known strictly before the touch) and its labels.
-{{ config(location=env_var('SPYMASTER_LAKE') ~ '/gold/training/gold_training.parquet', format='parquet') }}
+-- Incremental by trading date: a run rebuilds only the dates of its partition window.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_date_window() }}"
+) }}
 select
     t.touch_id,
     t.date,
@@ -23,4 +29,5 @@ select
 from {{ source('silver', 'touches') }} as t
 join {{ source('silver', 'features') }} as f using (touch_id)
 join {{ source('silver', 'labels') }} as l using (touch_id)
+where {{ in_date_window('t.date') }}
 order by t.ts_ns, t.level_id

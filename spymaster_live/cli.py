@@ -1,4 +1,4 @@
-"""The `spymaster` command line (Typer): demo, simulate, ingest.
+"""The `spymaster` command line (Typer): demo, simulate, ingest, live, bench.
 
 The CLI is the one place that reaches both halves of the product; each command imports its
 package lazily so `spymaster simulate` never loads Dagster.
@@ -73,6 +73,70 @@ def ingest(
         typer.echo(f"  {kind}: {table.num_rows} rows")
     for schema, reason in dec.skipped:
         typer.echo(f"  skipped {schema}: {reason}")
+
+
+@app.command()
+def live(
+    date: str = typer.Option(..., help="Trading date to replay (YYYY-MM-DD)."),
+    speed: float = typer.Option(10.0, min=0.0, help="Replay speed x event time; 0 = as fast as possible."),
+    nats_url: str | None = typer.Option(
+        None, "--nats", help="Existing NATS server (nats://host:port); default: start a private one."
+    ),
+    data_dir: Path = typer.Option(
+        Path("data"), help="Data dir: lake/landing, MLflow champion, streaming Parquet."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Gateway bind address."),
+    port: int = typer.Option(8000, help="Gateway port."),
+    token: str | None = typer.Option(
+        None, envvar="SPYMASTER_TOKEN", help="Bearer token the gateway requires."
+    ),
+    model: bool = typer.Option(True, help="Score with the MLflow champion when one is promoted."),
+    exit_when_done: bool = typer.Option(False, help="Stop once the replay has been processed."),
+    seed: int = typer.Option(7, help="Simulator seed when the date has no landing files."),
+) -> None:
+    """Replay a date over NATS JetStream through the streaming core to the WebSocket gateway."""
+    import asyncio
+
+    from spymaster_core import bronze
+    from spymaster_core.config import load_config
+    from spymaster_live.service import LiveOptions, LiveService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    data_dir = data_dir.resolve()
+    lake_root = data_dir / "lake"
+    landing = lake_root / "landing"
+    if not bronze.landing_files(landing, "trades", date) and not bronze.landing_files(
+        landing, "mbp-10", date
+    ):
+        from spymaster_core.sim import simulate_session
+
+        typer.echo(f"no landing files for {date} under {landing}: simulating the session (seed {seed})")
+        simulate_session(date, seed, landing, scale="demo")
+    opts = LiveOptions(
+        date=date, landing=landing, lake_root=lake_root, data_dir=data_dir, speed=speed, nats_url=nats_url,
+        host=host, port=port, token=token, use_model=model, exit_when_replayed=exit_when_done,
+    )  # fmt: skip
+    svc = LiveService(opts, load_config())
+
+    async def main() -> None:
+        task = asyncio.create_task(svc.run())
+        await svc.ready.wait()
+        typer.echo(
+            f"live {date} at {speed}x on {svc.url}\n  dashboard: http://{host}:{port}/\n"
+            f"  levels:    http://{host}:{port}/api/levels\n  stream:    ws://{host}:{port}/ws/stream\n"
+            f"  health:    http://{host}:{port}/health"
+        )
+        await task
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    st = svc.core_stats
+    typer.echo(
+        f"replayed {svc.replay_stats.published:,} events ({svc.replay_stats.eps:,.0f}/s); core processed "
+        f"{st.processed:,}, malformed {st.malformed}, duplicates skipped {st.duplicates}, payloads {st.payloads:,}"
+    )
 
 
 @app.command()

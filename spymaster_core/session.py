@@ -1,0 +1,54 @@
+"""One trading date's inputs from landing files, without Dagster: Bronze MBP-10 part files, front-
+month trades, 0DTE option frames, levels, touches and labels, built by the same functions the
+Dagster assets call. Used by the live replay, the simulated-day helper and the model study.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from spymaster_core import bars, bronze, labels, levels, touches
+from spymaster_core.config import Config
+
+
+@dataclass
+class Session:
+    """One date's inputs: MBP-10 part files (time order), trades, option frames (`definitions`,
+    `bbo`, `trades`, `statistics`), levels, touches, labels, and the front month (None if unknown)."""
+
+    date: str
+    mbp10_files: list[Path]
+    trades: pl.DataFrame
+    options: dict[str, pl.DataFrame]
+    levels: pl.DataFrame
+    touches: pl.DataFrame
+    labels: pl.DataFrame
+    front_month: str | None = None
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+def load_session(landing: Path, date: str, workdir: Path, cfg: Config) -> Session:
+    """Build `date` from the landing folder (`landing/GLBX.MDP3/<schema>/<date>/`): Bronze MBP-10
+    into workdir/bronze_mbp10 (reused when there), the rest in memory. SMA levels get no warm-up
+    history here (PM/OR levels only). Raises the Bronze errors (file, field, value) on bad input."""
+    tr = bronze.futures_trades(landing, date)
+    front = tr.notes.get("front_month") if isinstance(tr.notes.get("front_month"), str) else None
+    out = workdir / "bronze_mbp10"
+    if not list(out.glob("part-*.parquet")) and bronze.landing_files(landing, "mbp-10", date):
+        bronze.futures_mbp10(landing, date, front, out)
+    defs = bronze.options_definitions(landing, date, front).table
+    options = {
+        "definitions": pl.from_arrow(defs),
+        "bbo": pl.from_arrow(bronze.options_bbo(landing, date, defs).table),
+        "trades": pl.from_arrow(bronze.options_trades(landing, date, defs).table),
+        "statistics": pl.from_arrow(bronze.options_statistics(landing, date, defs).table),
+    }
+    trades = pl.from_arrow(tr.table)
+    b = bars.time_bars(trades, cfg.levels.bar_minutes)
+    lv, _missing = levels.compute_levels(trades, b, date, cfg)
+    tc = touches.detect_touches(trades, lv, date, cfg)
+    lb = labels.label_touches(trades, tc, cfg)
+    return Session(date, sorted(out.glob("part-*.parquet")), trades, options, lv, tc, lb, front)

@@ -1,0 +1,163 @@
+"""The streaming core: per-event engine updates and, every SNAP_INTERVAL_MS of event time, the
+`levels.signals` payload (DESIGN §9) for the levels within MONITOR_BAND of spot.
+
+`SignalCore` is transport-free (the bus loop in `spymaster_live.service` feeds it): `on_event`
+returns the payload due *before* the event (grid time T = the event's time floored to the
+interval; the snapshot uses only events strictly before T, exactly as batch features do).
+Levels are the date's levels known before T (`spymaster_core.features.levels_known_at`); the
+prior-touch count of a level is the number of its touches before T in the date's touches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from spymaster_core import features
+from spymaster_core.config import Config
+from spymaster_core.events import Event
+
+# Payload groups: flattened feature columns by prefix (DESIGN §9 payload).
+_GROUPS = ("barrier", "tape", "fuel", "ofi", "runway")
+_KINEMATICS = (
+    "velocity_1s_pt_s",
+    "velocity_5s_pt_s",
+    "velocity_30s_pt_s",
+    "acceleration_pt_s2",
+    "jerk_pt_s3",
+)
+_TOP = ("distance_pt", "break_score_raw", "break_score_smooth", "signal", "confidence")
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@dataclass
+class Scorer:
+    """The champion direction model: `predict(rows)` -> P(BREAK) per level row (features as in
+    `ml.heads.MODEL_FEATURES`). `version` is the MLflow model version."""
+
+    model: Any
+    version: str
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[float]:
+        from ml.heads import MODEL_FEATURES
+
+        x = np.array([[_num(r.get(c)) for c in MODEL_FEATURES] for r in rows], dtype=np.float32)
+        return [float(p) for p in self.model.predict_proba(x)[:, 1]]
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+class SignalCore:
+    """Engine state for one date plus the payload builder (see module docstring)."""
+
+    def __init__(
+        self,
+        date: str,
+        cfg: Config,
+        levels: pl.DataFrame,
+        touches: pl.DataFrame,
+        options: dict[str, pl.DataFrame | None],
+        instrument: str | None = None,
+    ) -> None:
+        self.date = date
+        self.cfg = cfg
+        self.state = features.build_state(date, cfg, options)
+        self.levels = levels
+        self.kinds = dict(zip(levels["level_id"], levels["kind"], strict=True)) if levels.height else {}
+        self.touch_ts = (
+            {
+                lid: np.sort(g["ts_ns"].to_numpy())
+                for (lid,), g in touches.partition_by("level_id", as_dict=True).items()
+            }
+            if touches.height
+            else {}
+        )
+        self.instrument = instrument
+        self.interval_ns = cfg.live.SNAP_INTERVAL_MS * 1_000_000
+        self.last_grid_ns: int | None = None
+        self.events = 0
+
+    def on_event(self, ev: Event) -> dict[str, Any] | None:
+        """Feed one event; return the payload of the grid time it crossed (None otherwise)."""
+        grid = ev.ts_event_ns // self.interval_ns * self.interval_ns
+        out = None
+        if self.last_grid_ns is not None and grid > self.last_grid_ns:
+            out = self.payload(grid)
+        if self.last_grid_ns is None or grid > self.last_grid_ns:
+            self.last_grid_ns = grid
+        self.state.update(ev)
+        self.events += 1
+        return out
+
+    def payload(self, ts_ns: int) -> dict[str, Any]:
+        """The DESIGN §9 payload at ts_ns (model fields null until `with_model` fills them)."""
+        known = features.levels_known_at(self.levels, ts_ns)
+        snap = self.state.snapshot(ts_ns, [(lid, self.kinds.get(lid, ""), price) for lid, price in known])
+        levels = []
+        for row in snap["levels"]:
+            lid = row["id"]
+            prior = int(np.searchsorted(self.touch_ts.get(lid, np.zeros(0, np.int64)), ts_ns, side="left"))
+            lv: dict[str, Any] = {
+                "id": lid,
+                "price": row["price"],
+                "kind": row["kind"],
+                "direction": row["direction"],
+                "distance": _clean(row["distance_pt"]),
+                "prior_touches": prior,
+                **{k: _clean(row[k]) for k in _TOP if k != "distance_pt"},
+                "kinematics": {k: _clean(row[k]) for k in _KINEMATICS},
+                "model": None,
+                "note": None,
+            }
+            for g in _GROUPS:
+                lv[g] = {k.removeprefix(g + "_"): _clean(v) for k, v in row.items() if k.startswith(g + "_")}
+            lv["features"] = {
+                k: _clean(row[k]) for k in (*features.FEATURE_COLUMNS, *features.STRING_COLUMNS)
+            }
+            levels.append(lv)
+        return {
+            "ts": ts_ns // 1_000_000,
+            "ts_ns": ts_ns,
+            "instrument": self.instrument,
+            "spot": _clean(snap["spot"]),
+            "bid": _clean(snap["bid"]),
+            "ask": _clean(snap["ask"]),
+            "levels": levels,
+        }
+
+
+def with_model(payload: dict[str, Any], scorer: Scorer | None) -> dict[str, Any]:
+    """Fill each level's `model` block: {"p_break", "version"} from the champion (P(BREAK) of the
+    raw XGBoost direction head), or leave `model: null` without a champion."""
+    if scorer is None or not payload["levels"]:
+        payload["model_version"] = scorer.version if scorer else None
+        return payload
+    rows = [
+        {
+            **lv["features"],
+            "prior_touches": lv["prior_touches"],
+            "is_support": float(lv["direction"] == "SUPPORT"),
+        }
+        for lv in payload["levels"]
+    ]
+    for lv, p in zip(payload["levels"], scorer.predict(rows), strict=True):
+        lv["model"] = {
+            "p_break": p,
+            "p_tradeable": None,
+            "strength": None,
+            "neighbors": None,
+            "version": scorer.version,
+        }
+    payload["model_version"] = scorer.version
+    return payload

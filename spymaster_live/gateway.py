@@ -1,0 +1,108 @@
+"""The WebSocket gateway (FastAPI): `GET /health`, `GET /api/levels`, WebSocket `/ws/stream`.
+
+`Hub` fans each `levels.signals` payload out to one bounded queue per client (`put_nowait`, never
+awaiting a client). A client whose queue is full is slow: it is dropped (closed with code 1013)
+and no other client waits for it. A new client first gets the cached latest payload. With a
+token configured, `/api/levels` and `/ws/stream` need `Authorization: Bearer <token>` (or
+`?token=` for browsers' WebSocket API). The server binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
+
+CLIENT_QUEUE = 64  # payloads; at 4 payloads/s a client may fall 16 s behind before it is dropped
+
+
+@dataclass(eq=False)
+class Client:
+    """One WebSocket client's bounded queue; `dropped` is set when it overflowed."""
+
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Hub:
+    """The latest payload (bytes, as published) and the connected clients."""
+
+    def __init__(self) -> None:
+        self.latest: bytes | None = None
+        self.latest_wall: float | None = None
+        self.clients: set[Client] = set()
+        self.dropped_clients = 0
+
+    def publish(self, body: bytes) -> None:
+        """Cache `body` and queue it for every client without waiting; drop clients that are full."""
+        self.latest, self.latest_wall = body, time.monotonic()
+        for c in list(self.clients):
+            try:
+                c.queue.put_nowait(body)
+            except asyncio.QueueFull:
+                self.clients.discard(c)
+                self.dropped_clients += 1
+                c.dropped.set()
+
+
+def create_app(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None = None) -> FastAPI:
+    """The gateway app over `hub`; `status()` adds bus/model fields to /health."""
+    app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None)
+
+    def authorized(header: str | None, query: str | None) -> bool:
+        if not token:
+            return True
+        given = query or (header or "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        age = None if hub.latest_wall is None else round(time.monotonic() - hub.latest_wall, 3)
+        return {
+            "last_payload_age_s": age,
+            "clients": len(hub.clients),
+            "dropped_clients": hub.dropped_clients,
+            **status(),
+        }
+
+    @app.get("/api/levels")
+    def api_levels(request: Request) -> Response:
+        if not authorized(request.headers.get("authorization"), None):
+            raise HTTPException(401, "missing or wrong bearer token")
+        if hub.latest is None:
+            raise HTTPException(503, "no payload yet")
+        return Response(hub.latest, media_type="application/json")
+
+    @app.websocket("/ws/stream")
+    async def ws_stream(ws: WebSocket) -> None:
+        if not authorized(ws.headers.get("authorization"), ws.query_params.get("token")):
+            await ws.close(code=1008)
+            return
+        await ws.accept()
+        client = Client()
+        if hub.latest is not None:
+            client.queue.put_nowait(hub.latest)
+        hub.clients.add(client)
+        try:
+            while True:
+                get = asyncio.ensure_future(client.queue.get())
+                drop = asyncio.ensure_future(client.dropped.wait())
+                done, _ = await asyncio.wait({get, drop}, return_when=asyncio.FIRST_COMPLETED)
+                if drop in done:
+                    get.cancel()
+                    await ws.close(code=1013, reason="too slow: queue full")
+                    return
+                drop.cancel()
+                await ws.send_bytes(get.result())
+        except WebSocketDisconnect:
+            pass
+        finally:
+            hub.clients.discard(client)
+
+    return app

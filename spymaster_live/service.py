@@ -1,0 +1,271 @@
+"""`spymaster live`: replay (or a live feed) -> NATS JetStream -> core -> gateway + writer, in one
+asyncio process. With no NATS URL it starts a private nats-server on a free port.
+
+Core consumer: durable pull consumer `core` on MARKET_DATA (ack policy all, 5 s ack wait). It
+processes each stream sequence once: after a bus restart the server redelivers unacked messages
+and the core skips every sequence it already applied (`duplicates`). A message that does not
+decode is counted (`malformed`), logged with its subject and error, acked and skipped.
+Payloads are scored with the champion model in a worker thread (inference never runs on the
+event loop) and published to `levels.signals` in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from spymaster_core import features, replay
+from spymaster_core.config import Config
+from spymaster_core.session import Session, load_session
+from spymaster_live import bus
+from spymaster_live.codec import decode
+from spymaster_live.core import Scorer, SignalCore, with_model
+from spymaster_live.gateway import Hub, create_app
+from spymaster_live.replay import ReplayStats, publish_events
+from spymaster_live.writer import SignalsWriter
+
+log = logging.getLogger("spymaster.live")
+FETCH_BATCH = 1000
+
+
+@dataclass
+class LiveOptions:
+    """What `spymaster live` runs: the date to replay from `landing`, replay speed (0 = as fast
+    as possible), an existing NATS URL (None = private server), gateway host/port/token, the lake
+    (streaming Parquet) and data dir (MLflow champion), and `exit_when_replayed` for tests/bench."""
+
+    date: str
+    landing: Path
+    lake_root: Path
+    data_dir: Path
+    speed: float = 10.0
+    nats_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None
+    use_model: bool = True
+    exit_when_replayed: bool = False
+    replay: bool = True
+
+
+@dataclass
+class CoreStats:
+    """Core counters: events applied, redeliveries skipped, malformed messages, payloads."""
+
+    processed: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    payloads: int = 0
+    last_seq: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def load_scorer(data_dir: Path) -> Scorer | None:
+    """The MLflow `champion` direction model, or None (logged) when none is promoted."""
+    from ml import registry
+
+    version = registry.champion_version(data_dir)
+    if version is None:
+        log.info("no champion model in %s: payloads carry model: null", data_dir)
+        return None
+    return Scorer(registry.load_champion(data_dir), str(version))
+
+
+class LiveService:
+    """The running service; `run()` until stopped (or replayed, with exit_when_replayed)."""
+
+    def __init__(self, opts: LiveOptions, cfg: Config, session: Session | None = None) -> None:
+        self.opts, self.cfg = opts, cfg
+        self.session = session
+        self.server: bus.NatsServer | None = None
+        self.hub = Hub()
+        self.replay_stats = ReplayStats()
+        self.core_stats = CoreStats()
+        self.scorer: Scorer | None = None
+        self.stop = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.nc: Any = None
+        self.url = ""
+        self.writer = SignalsWriter(opts.lake_root, opts.date)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._out: asyncio.Queue[asyncio.Future[dict[str, Any]] | None] = asyncio.Queue(256)
+        self.uvicorn: uvicorn.Server | None = None
+
+    def status(self) -> dict[str, Any]:
+        """Fields /health reports besides the payload age."""
+        return {
+            "bus_connected": bool(self.nc and self.nc.is_connected),
+            "nats_url": self.url,
+            "model_version": self.scorer.version if self.scorer else None,
+            "replay_published": self.replay_stats.published,
+            "replay_done": self.replay_stats.done,
+            "events_processed": self.core_stats.processed,
+            "malformed": self.core_stats.malformed,
+            "duplicates_skipped": self.core_stats.duplicates,
+            "payloads": self.core_stats.payloads,
+        }
+
+    async def run(self) -> None:
+        """Start everything, serve until `stop` is set; always shuts the private server down."""
+        loop = asyncio.get_running_loop()
+        try:
+            if self.opts.nats_url is None:
+                self.server = bus.NatsServer(
+                    self.opts.lake_root.parent / "nats" / f"js-{bus.free_port()}"
+                ).start()
+            self.url = self.opts.nats_url or self.server.url
+            self.nc = await bus.connect(self.url, "spymaster-live")
+            js = self.nc.jetstream(timeout=5)
+            await bus.ensure_streams(js)
+            if self.session is None:
+                self.session = await loop.run_in_executor(
+                    None,
+                    load_session,
+                    self.opts.landing,
+                    self.opts.date,
+                    self.opts.lake_root.parent / "live_work" / self.opts.date,
+                    self.cfg,
+                )
+            s = self.session
+            if self.opts.use_model:
+                self.scorer = await loop.run_in_executor(None, load_scorer, self.opts.data_dir)
+            core = SignalCore(s.date, self.cfg, s.levels, s.touches, s.options, s.front_month)
+            await self.nc.subscribe(bus.SIGNALS_SUBJECT, cb=self._on_signal)
+            app = create_app(self.hub, self.status, self.opts.token)
+            self.uvicorn = uvicorn.Server(
+                uvicorn.Config(
+                    app, host=self.opts.host, port=self.opts.port, log_level="warning", lifespan="off"
+                )
+            )
+            tasks = [
+                asyncio.create_task(self.uvicorn.serve(), name="gateway"),
+                asyncio.create_task(self._consume(js, core), name="core"),
+                asyncio.create_task(self._publish_signals(), name="signals"),
+                asyncio.create_task(self._flush_writer(), name="writer"),
+            ]
+            if self.opts.replay:
+                events = replay.merged_events(features.mbp10_batches(s.mbp10_files), s.trades, s.options)
+                tasks.append(asyncio.create_task(self._replay(js, events), name="replay"))
+            self.ready.set()
+            stopper = asyncio.create_task(self.stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t is not stopper and t.exception() is not None:
+                    raise t.exception()
+        finally:
+            await self._shutdown()
+
+    async def _replay(self, js: Any, events: Any) -> None:
+        def progress(st: ReplayStats) -> None:
+            log.info("replay %s: %d events, %.0f events/s", self.opts.date, st.published, st.eps)
+
+        await publish_events(
+            js, events, self.opts.speed, self.opts.date, stats=self.replay_stats, progress=progress
+        )
+        log.info(
+            "replay %s done: %d events in %.1fs",
+            self.opts.date,
+            self.replay_stats.published,
+            self.replay_stats.wall_s,
+        )
+
+    async def _consume(self, js: Any, core: SignalCore) -> None:
+        st = self.core_stats
+        psub = await js.pull_subscribe(
+            "market.>",
+            durable="core",
+            stream="MARKET_DATA",
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.ALL,
+                ack_wait=5.0,
+                deliver_policy=DeliverPolicy.ALL,
+                max_ack_pending=20_000,
+            ),
+        )
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            try:
+                msgs = await psub.fetch(FETCH_BATCH, timeout=0.5)
+            except (TimeoutError, NatsTimeoutError):
+                if (
+                    self.opts.exit_when_replayed
+                    and self.replay_stats.done
+                    and st.processed + st.malformed >= self.replay_stats.published
+                ):
+                    await self._out.put(None)
+                    return
+                continue
+            except Exception as exc:  # noqa: BLE001 - bus away: the client reconnects; try again
+                log.warning("core fetch failed (%s); retrying", exc)
+                await asyncio.sleep(0.25)
+                continue
+            for m in msgs:
+                seq = m.metadata.sequence.stream
+                if seq <= st.last_seq:
+                    st.duplicates += 1
+                    continue
+                st.last_seq = seq
+                try:
+                    ev = decode(m.subject, m.data)
+                except ValueError as exc:
+                    st.malformed += 1
+                    log.warning("skipped malformed message seq %d: %s", seq, exc)
+                    continue
+                payload = core.on_event(ev)
+                st.processed += 1
+                if payload is not None:
+                    await self._out.put(loop.run_in_executor(self._pool, with_model, payload, self.scorer))
+            if msgs:
+                try:
+                    await msgs[-1].ack()
+                except Exception as exc:  # noqa: BLE001 - unacked messages come back; duplicates are skipped
+                    log.warning("ack failed (%s); redeliveries will be skipped", exc)
+
+    async def _publish_signals(self) -> None:
+        while True:
+            fut = await self._out.get()
+            if fut is None:
+                self.stop.set()
+                return
+            payload = await fut
+            payload["published_ns"] = time.time_ns()
+            try:
+                await self.nc.publish(bus.SIGNALS_SUBJECT, orjson.dumps(payload))
+                self.core_stats.payloads += 1
+            except Exception as exc:  # noqa: BLE001 - bus away: this payload is lost, the next one follows
+                log.warning("signal publish failed: %s", exc)
+
+    async def _on_signal(self, msg: Any) -> None:
+        self.hub.publish(msg.data)
+        self.writer.add(orjson.loads(msg.data))
+        self.writer.maybe_flush()
+
+    async def _flush_writer(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.writer.maybe_flush()
+
+    async def _shutdown(self) -> None:
+        try:
+            self.writer.flush()
+        finally:
+            if self.uvicorn is not None:
+                self.uvicorn.should_exit = True
+            if self.nc is not None:
+                try:
+                    await self.nc.drain()
+                except Exception as exc:  # noqa: BLE001 - closing anyway
+                    log.warning("NATS drain failed: %s", exc)
+            if self.server is not None:
+                self.server.stop()
+            self._pool.shutdown(wait=False)

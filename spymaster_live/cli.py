@@ -93,6 +93,10 @@ def live(
     model: bool = typer.Option(True, help="Score with the MLflow champion when one is promoted."),
     exit_when_done: bool = typer.Option(False, help="Stop once the replay has been processed."),
     seed: int = typer.Option(7, help="Simulator seed when the date has no landing files."),
+    start: str | None = typer.Option(
+        None, "--from", help="HH:MM ET: warm the engines from the files up to here, replay from here."
+    ),
+    end: str | None = typer.Option(None, "--to", help="HH:MM ET: stop the replay here."),
 ) -> None:
     """Replay a date over NATS JetStream through the streaming core to the WebSocket gateway."""
     import asyncio
@@ -114,7 +118,7 @@ def live(
         simulate_session(date, seed, landing, scale="demo")
     opts = LiveOptions(
         date=date, landing=landing, lake_root=lake_root, data_dir=data_dir, speed=speed, nats_url=nats_url,
-        host=host, port=port, token=token, use_model=model, exit_when_replayed=exit_when_done,
+        host=host, port=port, token=token, use_model=model, exit_when_replayed=exit_when_done, start_et=start, end_et=end,
     )  # fmt: skip
     svc = LiveService(opts, load_config())
 

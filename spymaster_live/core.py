@@ -74,6 +74,12 @@ class SignalCore:
         self.cfg = cfg
         self.state = features.build_state(date, cfg, options)
         self.levels = levels
+        # The known-level set only changes at a level's valid_from_ns: cache it between changes.
+        self._changes = (
+            np.unique(levels["valid_from_ns"].to_numpy()) if levels.height else np.zeros(0, np.int64)
+        )
+        self._known_key = -1
+        self._known: list[tuple[str, str, float]] = []
         self.kinds = dict(zip(levels["level_id"], levels["kind"], strict=True)) if levels.height else {}
         self.touch_ts = (
             {
@@ -87,6 +93,22 @@ class SignalCore:
         self.interval_ns = cfg.live.SNAP_INTERVAL_MS * 1_000_000
         self.last_grid_ns: int | None = None
         self.events = 0
+
+    def warm(self, ev: Event) -> None:
+        """Apply an event without emitting payloads (state before the replay window)."""
+        self.state.update(ev)
+        self.last_grid_ns = ev.ts_event_ns // self.interval_ns * self.interval_ns
+        self.events += 1
+
+    def known_levels(self, ts_ns: int) -> list[tuple[str, str, float]]:
+        """(id, kind, price) of the levels known before ts_ns (`features.levels_known_at`)."""
+        key = int(np.searchsorted(self._changes, ts_ns, side="left"))
+        if key != self._known_key:
+            self._known_key = key
+            self._known = [
+                (lid, self.kinds.get(lid, ""), p) for lid, p in features.levels_known_at(self.levels, ts_ns)
+            ]
+        return self._known
 
     def on_event(self, ev: Event) -> dict[str, Any] | None:
         """Feed one event; return the payload of the grid time it crossed (None otherwise)."""
@@ -102,8 +124,7 @@ class SignalCore:
 
     def payload(self, ts_ns: int) -> dict[str, Any]:
         """The DESIGN §9 payload at ts_ns (model fields null until `with_model` fills them)."""
-        known = features.levels_known_at(self.levels, ts_ns)
-        snap = self.state.snapshot(ts_ns, [(lid, self.kinds.get(lid, ""), price) for lid, price in known])
+        snap = self.state.snapshot(ts_ns, self.known_levels(ts_ns))
         levels = []
         for row in snap["levels"]:
             lid = row["id"]

@@ -19,7 +19,11 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-CLIENT_QUEUE = 64  # payloads; at 4 payloads/s a client may fall 16 s behind before it is dropped
+# uvicorn's websockets (legacy) protocol awaits the socket's drain on send, so a client that stops
+# reading blocks its own sender and fills its queue; the sans-I/O default buffers without limit.
+WS_IMPL = "websockets"
+CLIENT_QUEUE = 64
+CLOSE_TIMEOUT_S = 1.0  # payloads; at 4 payloads/s a client may fall 16 s behind before it is dropped
 
 
 @dataclass(eq=False)
@@ -96,7 +100,14 @@ def create_app(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None
                 done, _ = await asyncio.wait({get, drop}, return_when=asyncio.FIRST_COMPLETED)
                 if drop in done:
                     get.cancel()
-                    await ws.close(code=1013, reason="too slow: queue full")
+                    # A stalled socket may never take the close frame: give up after CLOSE_TIMEOUT_S
+                    # and return, so the server aborts the connection.
+                    try:
+                        await asyncio.wait_for(
+                            ws.close(code=1013, reason="too slow: queue full"), CLOSE_TIMEOUT_S
+                        )
+                    except (TimeoutError, RuntimeError):
+                        pass
                     return
                 drop.cancel()
                 await ws.send_bytes(get.result())

@@ -12,8 +12,10 @@ event loop) and published to `levels.signals` in order.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +26,14 @@ import uvicorn
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from spymaster_core import features, replay
+from spymaster_core import calendar, features, replay
 from spymaster_core.config import Config
+from spymaster_core.events import Event
 from spymaster_core.session import Session, load_session
 from spymaster_live import bus
 from spymaster_live.codec import decode
 from spymaster_live.core import Scorer, SignalCore, with_model
-from spymaster_live.gateway import Hub, create_app
+from spymaster_live.gateway import WS_IMPL, Hub, create_app
 from spymaster_live.replay import ReplayStats, publish_events
 from spymaster_live.writer import SignalsWriter
 
@@ -56,6 +59,8 @@ class LiveOptions:
     use_model: bool = True
     exit_when_replayed: bool = False
     replay: bool = True
+    start_et: str | None = None  # "HH:MM" ET: warm the core from the files up to here, replay from here
+    end_et: str | None = None  # "HH:MM" ET: stop the replay here
 
 
 @dataclass
@@ -81,6 +86,15 @@ def load_scorer(data_dir: Path) -> Scorer | None:
     return Scorer(registry.load_champion(data_dir), str(version))
 
 
+def _warm(core: SignalCore, events: Iterator[Event], start_ns: int) -> Iterator[Event]:
+    """Apply events before start_ns to the core directly; return the rest (first one included)."""
+    for ev in events:
+        if ev.ts_event_ns >= start_ns:
+            return itertools.chain([ev], events)
+        core.warm(ev)
+    return iter(())
+
+
 class LiveService:
     """The running service; `run()` until stopped (or replayed, with exit_when_replayed)."""
 
@@ -100,6 +114,7 @@ class LiveService:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._out: asyncio.Queue[asyncio.Future[dict[str, Any]] | None] = asyncio.Queue(256)
         self.uvicorn: uvicorn.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
 
     def status(self) -> dict[str, Any]:
         """Fields /health reports besides the payload age."""
@@ -144,10 +159,15 @@ class LiveService:
             app = create_app(self.hub, self.status, self.opts.token)
             self.uvicorn = uvicorn.Server(
                 uvicorn.Config(
-                    app, host=self.opts.host, port=self.opts.port, log_level="warning", lifespan="off"
+                    app,
+                    host=self.opts.host,
+                    port=self.opts.port,
+                    log_level="warning",
+                    lifespan="off",
+                    ws=WS_IMPL,
                 )
             )
-            tasks = [
+            self._tasks = tasks = [
                 asyncio.create_task(self.uvicorn.serve(), name="gateway"),
                 asyncio.create_task(self._consume(js, core), name="core"),
                 asyncio.create_task(self._publish_signals(), name="signals"),
@@ -155,13 +175,24 @@ class LiveService:
             ]
             if self.opts.replay:
                 events = replay.merged_events(features.mbp10_batches(s.mbp10_files), s.trades, s.options)
+                if self.opts.start_et:
+                    events = await loop.run_in_executor(
+                        None, _warm, core, events, calendar.et_ns(s.date, self.opts.start_et)
+                    )
+                if self.opts.end_et:
+                    end_ns = calendar.et_ns(s.date, self.opts.end_et)
+                    events = itertools.takewhile(lambda e: e.ts_event_ns < end_ns, events)
                 tasks.append(asyncio.create_task(self._replay(js, events), name="replay"))
             self.ready.set()
             stopper = asyncio.create_task(self.stop.wait())
-            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                if t is not stopper and t.exception() is not None:
-                    raise t.exception()
+            waiting = {stopper, *tasks}
+            while stopper in waiting:
+                done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    if t is not stopper and t.exception() is not None:
+                        raise t.exception()
+                    if t.get_name() == "gateway" and not self.stop.is_set():
+                        raise RuntimeError(f"gateway stopped (port {self.opts.port} in use?)")
         finally:
             await self._shutdown()
 
@@ -261,6 +292,14 @@ class LiveService:
         finally:
             if self.uvicorn is not None:
                 self.uvicorn.should_exit = True
+            for t in self._tasks:
+                if t.get_name() != "gateway":
+                    t.cancel()
+            if self._tasks:
+                _done, pending = await asyncio.wait(self._tasks, timeout=5)
+                for t in pending:
+                    log.warning("task %s did not stop in 5 s; cancelled", t.get_name())
+                    t.cancel()
             if self.nc is not None:
                 try:
                     await self.nc.drain()

@@ -1,0 +1,256 @@
+"""The live service against a real nats-server started here on a free port: replay -> JetStream
+-> core -> WebSocket; bus restart mid-replay; malformed messages; a stalled WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import os
+import socket
+import time
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+import websockets
+
+from spymaster_core import calendar, features
+from spymaster_core.config import DEFAULT_CONFIG
+from spymaster_core.events import FuturesTrade, Mbp10Update
+from spymaster_core.session import Session
+from spymaster_live import bus, codec
+from spymaster_live.service import LiveOptions, LiveService
+
+
+@pytest.fixture(scope="module")
+def session(sim_day) -> Session:
+    d = sim_day
+    return Session(d.date, d.mbp10_files, d.trades, d.options, d.levels, d.touches, d.labels, "ESZ6")
+
+
+def _window(session: Session) -> tuple[str, str, dict]:
+    """A 4-minute replay window ending 1 minute after the first touch after 10:00 ET."""
+    after = session.touches.filter(pl.col("ts_ns") > calendar.et_ns(session.date, "10:00")).sort("ts_ns")
+    touch = after.row(0, named=True)
+    t_min = (touch["ts_ns"] - calendar.et_ns(session.date, "00:00")) // 60_000_000_000
+    fmt = lambda m: f"{m // 60:02d}:{m % 60:02d}"  # noqa: E731
+    return fmt(t_min - 3), fmt(t_min + 1), touch
+
+
+def _opts(tmp_path: Path, session: Session, start: str, end: str, **kw) -> LiveOptions:
+    return LiveOptions(
+        date=session.date, landing=tmp_path / "landing", lake_root=tmp_path / "lake", data_dir=tmp_path,
+        speed=0.0, port=bus.free_port(), use_model=False, exit_when_replayed=True, start_et=start, end_et=end, **kw,
+    )  # fmt: skip
+
+
+def test_codec_round_trip_and_errors() -> None:
+    book = tuple([5000.0 + i * 0.25 for i in range(10)] + [1.0] * 10 + [float("nan")] * 10 + [0.0] * 10)
+    for ev in (FuturesTrade(1, 5000.25, 3.0, -1), Mbp10Update(2, "A", float("nan"), 0.0, book)):
+        back = codec.decode(codec.subject_of(ev), codec.encode(ev, "test", 5))
+        assert type(back) is type(ev)
+        for f in ev.__slots__:
+            a, b = getattr(ev, f), getattr(back, f)
+            assert (
+                a == b
+                or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+                or (
+                    isinstance(a, tuple)
+                    and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b, strict=True))
+                )
+            )
+    with pytest.raises(ValueError, match="market.futures.trades.*'price'"):
+        codec.decode("market.futures.trades", b'{"ts_event_ns": 1, "size": 1, "aggressor": 1}')
+    with pytest.raises(ValueError, match="market.futures.mbp10"):
+        codec.decode("market.futures.mbp10", b"not json")
+
+
+@pytest.mark.slow
+def test_replay_to_websocket_payload_equals_batch_features(session: Session, tmp_path: Path) -> None:
+    start, end, _touch = _window(session)
+    svc = LiveService(_opts(tmp_path, session, start, end), DEFAULT_CONFIG, session)
+    svc.opts.speed = 20.0  # 4 minutes of event time in 12 s: a client on the same loop keeps up
+    received: list[dict] = []
+
+    async def main() -> None:
+        task = asyncio.create_task(svc.run())
+        await svc.ready.wait()
+        await asyncio.sleep(0.3)  # uvicorn binds
+        async with websockets.connect(f"ws://127.0.0.1:{svc.opts.port}/ws/stream", max_size=None) as ws:
+            while not task.done():
+                try:
+                    received.append(orjson.loads(await asyncio.wait_for(ws.recv(), 1.0)))
+                except TimeoutError:
+                    continue
+                except websockets.ConnectionClosed:
+                    break
+        await task
+
+    asyncio.run(main())
+    assert svc.core_stats.processed == svc.replay_stats.published > 1000
+    assert svc.core_stats.malformed == 0
+    with_levels = [p for p in received if p["levels"]]
+    assert len(received) > 500 and with_levels, "payloads every 250 ms, some with levels in the band"
+    # Batch features (the Silver code path over the whole day's files) at the payload times.
+    probes = with_levels[:: max(1, len(with_levels) // 5)][:5]
+    rows = [
+        {"touch_id": f"p{i}:{lv['id']}", "ts_ns": p["ts_ns"], "level_id": lv["id"], "level_price": lv["price"], "direction": lv["direction"]}
+        for i, p in enumerate(probes)
+        for lv in p["levels"]
+    ]  # fmt: skip
+    batch = features.touch_features(
+        features.mbp10_batches(session.mbp10_files), session.trades, pl.DataFrame(rows),
+        session.levels, session.date, DEFAULT_CONFIG, session.options,
+    )  # fmt: skip
+    by_id = {r["touch_id"]: r for r in batch.iter_rows(named=True)}
+    checked = 0
+    for i, p in enumerate(probes):
+        for lv in p["levels"]:
+            b = by_id[f"p{i}:{lv['id']}"]
+            for c in features.FEATURE_COLUMNS:
+                live, ref = lv["features"][c], b[c]
+                if ref is None or (isinstance(ref, float) and math.isnan(ref)):
+                    assert live is None, (c, live, ref)
+                else:
+                    assert live == pytest.approx(ref, rel=1e-9, abs=1e-12), (c, live, ref)
+                checked += 1
+            for c in features.STRING_COLUMNS:
+                assert lv["features"][c] == b[c], (c, lv["features"][c], b[c])
+    assert checked >= len(features.FEATURE_COLUMNS)
+    # The writer kept every payload's levels in gold/streaming Parquet.
+    files = list(
+        (tmp_path / "lake" / "gold" / "streaming" / "signals" / f"date={session.date}").glob("part-*.parquet")
+    )
+    written = pl.read_parquet(files)
+    assert written["ts_ns"].n_unique() == svc.core_stats.payloads
+
+
+@pytest.mark.slow
+def test_bus_killed_and_restarted_mid_replay_every_event_once(session: Session, tmp_path: Path) -> None:
+    start, end, _ = _window(session)
+    server = bus.NatsServer(tmp_path / "js").start()
+    svc = LiveService(_opts(tmp_path, session, start, end, nats_url=server.url), DEFAULT_CONFIG, session)
+    svc.opts.speed = 20.0  # slow enough that the kill lands mid-replay
+
+    async def main() -> None:
+        task = asyncio.create_task(svc.run())
+        await svc.ready.wait()
+        while svc.replay_stats.published < svc.replay_stats.published + 1 and svc.core_stats.processed < 300:
+            await asyncio.sleep(0.05)
+        server.kill()
+        killed_at = svc.core_stats.processed
+        await asyncio.sleep(1.0)
+        server.start()
+        await asyncio.wait_for(task, 240)
+        assert killed_at < svc.replay_stats.published
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
+    st = svc.core_stats
+    assert svc.replay_stats.done and svc.replay_stats.published > 1000
+    assert st.processed == svc.replay_stats.published, (st, svc.replay_stats)
+    assert st.malformed == 0
+
+
+@pytest.mark.slow
+def test_malformed_market_message_counted_and_skipped(session: Session, tmp_path: Path) -> None:
+    start, end, _ = _window(session)
+    server = bus.NatsServer(tmp_path / "js").start()
+    svc = LiveService(_opts(tmp_path, session, start, end, nats_url=server.url), DEFAULT_CONFIG, session)
+    svc.opts.speed = 20.0
+
+    async def main() -> None:
+        task = asyncio.create_task(svc.run())
+        await svc.ready.wait()
+        nc = await bus.connect(server.url, "test")
+        js = nc.jetstream()
+        while svc.core_stats.processed < 100:
+            await asyncio.sleep(0.05)
+        await js.publish("market.futures.trades", b'{"ts_event_ns": "soon", "price": 1}')
+        await js.publish("market.futures.mbp10", b"\x00garbage")
+        await nc.close()
+        await asyncio.wait_for(task, 240)
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
+    assert svc.core_stats.malformed == 2
+    assert svc.core_stats.processed == svc.replay_stats.published
+    assert svc.core_stats.payloads > 0  # kept publishing after the bad messages
+
+
+async def _stalled_client(port: int) -> socket.socket:
+    """A WebSocket client that completes the handshake and never reads again (small receive
+    buffer, so the server's sends back up after a few MB instead of ~36 MB of TCP autotuning)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(s, ("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(
+        s,
+        f"GET /ws/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode(),
+    )
+    assert (await asyncio.wait_for(loop.sock_recv(s, 12), 5)) == b"HTTP/1.1 101"
+    return s
+
+
+def test_stalled_client_does_not_delay_a_healthy_one(tmp_path: Path) -> None:
+    """One client never reads; payloads of ~200 kB go out every 50 ms. The healthy client gets each
+    within 50 ms of publication; the stalled one is dropped once its queue is full."""
+    import uvicorn
+
+    from spymaster_live.gateway import CLIENT_QUEUE, WS_IMPL, Hub, create_app
+
+    hub = Hub()
+    port = bus.free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(hub, dict),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws=WS_IMPL,
+            timeout_graceful_shutdown=2,
+        )
+    )
+    lat_ms: list[float] = []
+
+    async def main() -> None:
+        serve = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        url = f"ws://127.0.0.1:{port}/ws/stream"
+        stalled = await _stalled_client(port)
+        healthy = await websockets.connect(url, max_size=None)
+        await asyncio.sleep(0.1)
+        filler = "x" * 200_000
+
+        async def read() -> None:
+            async for raw in healthy:
+                lat_ms.append((time.time_ns() - orjson.loads(raw)["published_ns"]) / 1e6)
+                if len(lat_ms) == 3 * CLIENT_QUEUE:
+                    return
+
+        reader = asyncio.create_task(read())
+        for _ in range(3 * CLIENT_QUEUE):
+            hub.publish(orjson.dumps({"published_ns": time.time_ns(), "pad": filler}))
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(reader, 10)
+        assert hub.dropped_clients == 1 and len(hub.clients) == 1
+        await healthy.close()
+        stalled.close()
+        server.should_exit = True
+        await serve
+
+    asyncio.run(main())
+    lat_ms.sort()
+    assert len(lat_ms) == 3 * CLIENT_QUEUE
+    assert lat_ms[-1] < 50.0, lat_ms[-5:]

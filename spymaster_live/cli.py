@@ -145,7 +145,7 @@ def live(
 
 @app.command()
 def bench(
-    name: str = typer.Argument("bronze", help="Which benchmark: bronze or silver."),
+    name: str = typer.Argument("bronze", help="Which benchmark: bronze, silver or live."),
     quick: bool = typer.Option(False, help="Small day, under 60 s."),
     workdir: Path | None = typer.Option(None, help="Keep (and reuse) the simulated day here."),
 ) -> None:

@@ -269,9 +269,11 @@ class LiveService:
                 self.stop.set()
                 return
             payload = await fut
-            payload["published_ns"] = time.time_ns()
             try:
-                await self.nc.publish(bus.SIGNALS_SUBJECT, orjson.dumps(payload))
+                # published_ns first: a client can read its latency without parsing the payload.
+                await self.nc.publish(
+                    bus.SIGNALS_SUBJECT, orjson.dumps({"published_ns": time.time_ns(), **payload})
+                )
                 self.core_stats.payloads += 1
             except Exception as exc:  # noqa: BLE001 - bus away: this payload is lost, the next one follows
                 log.warning("signal publish failed: %s", exc)
@@ -302,9 +304,10 @@ class LiveService:
                     t.cancel()
             if self.nc is not None:
                 try:
-                    await self.nc.drain()
+                    await self.nc.flush(timeout=2)
                 except Exception as exc:  # noqa: BLE001 - closing anyway
-                    log.warning("NATS drain failed: %s", exc)
+                    log.warning("NATS flush before close failed: %s", exc)
+                await self.nc.close()
             if self.server is not None:
                 self.server.stop()
             self._pool.shutdown(wait=False)

@@ -74,3 +74,22 @@ def test_bench_silver_quick_prints_its_bench_line(tmp_path: Path) -> None:
     )
     assert m, last
     assert float(m.group(1)) > 0 and int(m.group(4)) > 0
+
+
+@pytest.mark.slow
+def test_bench_live_quick_prints_its_bench_line(tmp_path: Path) -> None:
+    last = _bench_line("live", tmp_path)
+    m = re.fullmatch(
+        r"BENCH live core_eps=(\d+) publish_ratio_vs_raw=([\d.]+) ws_p50_ms=([\d.]+) ws_p99_ms=([\d.]+)", last
+    )
+    assert m, last
+    assert int(m.group(1)) > 0 and float(m.group(2)) > 0 and float(m.group(3)) <= float(m.group(4))
+
+
+def test_live_help_names_the_replay_options() -> None:
+    from typer.testing import CliRunner
+
+    from spymaster_live.cli import app
+
+    out = CliRunner().invoke(app, ["live", "--help"]).output
+    assert all(opt in out for opt in ("--date", "--speed", "--nats", "--from", "--to"))

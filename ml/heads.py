@@ -193,7 +193,10 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
         y_tr = tr["_y"].to_numpy()
         if len(np.unique(y_tr)) < 2 or te.is_empty():
             continue
-        raw = _model(cfg).fit(design_matrix(tr), y_tr).predict_proba(design_matrix(te))[:, 1]
+        # float64: metrics and the SQL re-scoring in gold_model_eval then agree to rounding.
+        raw = (
+            _model(cfg).fit(design_matrix(tr), y_tr).predict_proba(design_matrix(te))[:, 1].astype(np.float64)
+        )
         cal = _calibrator(oof_y, oof_p)
         oof_y.append(te["_y"].to_numpy())
         oof_p.append(raw)

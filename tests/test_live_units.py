@@ -1,0 +1,91 @@
+"""Live pieces without a bus: bearer token on the gateway, champion scoring of a payload."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+
+import numpy as np
+import orjson
+import pytest
+import uvicorn
+import websockets
+import xgboost as xgb
+
+from ml.heads import MODEL_FEATURES
+from spymaster_core.features import FEATURE_COLUMNS, STRING_COLUMNS
+from spymaster_live.bus import free_port
+from spymaster_live.core import Scorer, with_model
+from spymaster_live.gateway import WS_IMPL, Hub, create_app
+
+
+def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_gateway_token_health_and_cached_payload() -> None:
+    hub = Hub()
+    app = create_app(hub, lambda: {"bus_connected": True, "model_version": "3"}, token="s3cret")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", ws=WS_IMPL, timeout_graceful_shutdown=2
+        )
+    )
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": "Bearer s3cret"}
+
+    async def main() -> None:
+        serve = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        get = lambda *a: asyncio.to_thread(_get, *a)  # noqa: E731
+        code, body = await get(f"{base}/health")
+        h = orjson.loads(body)
+        assert (
+            code == 200
+            and h["bus_connected"]
+            and h["model_version"] == "3"
+            and h["last_payload_age_s"] is None
+        )
+        assert (await get(f"{base}/api/levels"))[0] == 401
+        assert (await get(f"{base}/api/levels", auth))[0] == 503  # nothing published yet
+        hub.publish(orjson.dumps({"ts": 1, "levels": []}))
+        assert orjson.loads((await get(f"{base}/api/levels", auth))[1]) == {"ts": 1, "levels": []}
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/stream?token=s3cret") as ws:
+            assert orjson.loads(await ws.recv()) == {"ts": 1, "levels": []}  # cached payload on connect
+            hub.publish(orjson.dumps({"ts": 2, "levels": []}))
+            assert orjson.loads(await ws.recv())["ts"] == 2
+        with pytest.raises(websockets.exceptions.WebSocketException):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws/stream?token=wrong") as ws:
+                await ws.recv()
+        server.should_exit = True
+        await asyncio.wait_for(serve, 10)
+
+    asyncio.run(main())
+
+
+def test_champion_scores_each_level_and_null_without_model() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, len(MODEL_FEATURES))).astype(np.float32)
+    y = (x[:, MODEL_FEATURES.index("barrier_delta_liq")] < 0).astype(int)
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=2).fit(x, y)
+    feats = {c: 0.0 for c in FEATURE_COLUMNS} | {c: None for c in STRING_COLUMNS}
+
+    def level(liq: float) -> dict:
+        return {"direction": "SUPPORT", "prior_touches": 1, "features": {**feats, "barrier_delta_liq": liq}}
+
+    def payload() -> dict:
+        return {"levels": [level(-2.0), level(2.0)]}
+
+    scored = with_model(payload(), Scorer(model, "7"))
+    p = [lv["model"]["p_break"] for lv in scored["levels"]]
+    assert scored["model_version"] == "7" and all(0 <= v <= 1 for v in p)
+    assert p[0] > 0.8 > 0.2 > p[1]  # pulled liquidity -> break, added -> bounce, as trained
+    plain = with_model(payload(), None)
+    assert plain["model_version"] is None and all(lv.get("model") is None for lv in plain["levels"])

@@ -150,12 +150,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         t0 = time.perf_counter()
-        day = build_sim_day(DATE, 7, workdir / "day", CFG, scale="small" if args.quick else "demo")
-        from spymaster_core.session import Session
-
-        session = Session(
-            day.date, day.mbp10_files, day.trades, day.options, day.levels, day.touches, day.labels, "ESZ6"
-        )
+        session = build_sim_day(DATE, 7, workdir / "day", CFG, scale="small" if args.quick else "demo")
         print(f"day ready in {time.perf_counter() - t0:.1f}s", flush=True)
         start_ns, end_ns = _window(DATE, args.quick)
         core_eps, update_eps, payloads = bench_core(session, start_ns, end_ns)

@@ -87,7 +87,7 @@ def test_gold_models_list_matches_the_dbt_assets() -> None:
     from spymaster_assets.defs.gold import DBT_DIR, GOLD_MODELS, assets
 
     keys = {k.to_user_string() for a in assets for k in a.keys}
-    on_disk = {p.stem for p in (DBT_DIR / "models" / "gold").glob("*.sql")}
+    on_disk = {p.stem for p in (DBT_DIR / "models" / "gold").glob("**/*.sql")}
     assert set(GOLD_MODELS) == keys == on_disk
     graph = defs.resolve_asset_graph()
     assert {graph.get(dg.AssetKey(m)).group_name for m in GOLD_MODELS} == {"gold"}

@@ -26,8 +26,7 @@ from spymaster_live.service import LiveOptions, LiveService
 
 @pytest.fixture(scope="module")
 def session(sim_day) -> Session:
-    d = sim_day
-    return Session(d.date, d.mbp10_files, d.trades, d.options, d.levels, d.touches, d.labels, "ESZ6")
+    return sim_day  # a SimDay is a Session
 
 
 def _window(session: Session) -> tuple[str, str, dict]:

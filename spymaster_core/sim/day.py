@@ -7,32 +7,21 @@ Dagster assets run the same functions partition by partition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
-
-import polars as pl
 
 from spymaster_core import bronze
 from spymaster_core.config import Config
-from spymaster_core.session import load_session
+from spymaster_core.session import Session, load_session
 from spymaster_core.sim.session import simulate_session
 
 
 @dataclass
-class SimDay:
-    """One simulated date's Bronze and Silver inputs: MBP-10 part files (time order), trades,
-    option frames (`definitions`, `bbo`, `trades`, `statistics`), levels, touches, labels, and the
-    simulator's planted regimes (`SimResult.planted`)."""
+class SimDay(Session):
+    """A simulated date's `Session` plus the simulator's result (`sim`: `SimResult` with the
+    planted regimes; None when the landing files were already there)."""
 
-    date: str
-    mbp10_files: list[Path]
-    trades: pl.DataFrame
-    options: dict[str, pl.DataFrame]
-    levels: pl.DataFrame
-    touches: pl.DataFrame
-    labels: pl.DataFrame
     sim: object = None
-    notes: dict[str, object] = field(default_factory=dict)
 
 
 def build_sim_day(date: str, seed: int, workdir: Path, cfg: Config, scale: str = "demo") -> SimDay:
@@ -43,4 +32,4 @@ def build_sim_day(date: str, seed: int, workdir: Path, cfg: Config, scale: str =
     if not bronze.landing_files(landing, "mbp-10", date):
         sim = simulate_session(date, seed, landing, scale=scale)
     s = load_session(landing, date, workdir, cfg)
-    return SimDay(date, s.mbp10_files, s.trades, s.options, s.levels, s.touches, s.labels, sim)
+    return SimDay(**{f.name: getattr(s, f.name) for f in fields(s)}, sim=sim)

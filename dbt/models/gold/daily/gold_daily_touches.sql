@@ -1,11 +1,5 @@
 -- One row per trading date: how many touches, their outcomes and what the engines read at them.
 -- Incremental by trading date, like gold_training.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_date_window() }}"
-) }}
 select
     date,
     count(*) as n_touches,

@@ -1,11 +1,5 @@
 -- One row per level touch: the touch, its Silver features (known strictly before the touch) and its labels.
 -- Incremental by trading date: a run rebuilds only the dates of its partition window.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_date_window() }}"
-) }}
 select
     t.touch_id,
     t.date,

@@ -35,6 +35,9 @@ def samples_dir() -> Path:
 
 def _setup_env(data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
+    for var in ("SPYMASTER_LAKE", "SPYMASTER_DUCKDB", "SPYMASTER_DATA"):
+        if not os.environ.get(var):  # set but empty counts as unset (it would mean the cwd)
+            os.environ.pop(var, None)
     os.environ.setdefault("SPYMASTER_LAKE", str(data_dir / "lake"))
     os.environ.setdefault("SPYMASTER_DUCKDB", str(data_dir / "spymaster.duckdb"))
     os.environ.setdefault("SPYMASTER_DATA", str(data_dir))

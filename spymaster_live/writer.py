@@ -17,39 +17,34 @@ FLUSH_S = 5.0
 
 
 class SignalsWriter:
-    """Collects one row per (payload, level) (payloads with no level give one row with null level
-    fields) and writes them with `flush()`; `maybe_flush()` flushes when FLUSH_S has passed."""
+    """Collects `levels.signals` message bodies (`add`, cheap: keeps the bytes) and writes them with
+    `flush()` as one row per (payload, level) (a payload with no level gives one row with null
+    level fields); `due()` says FLUSH_S has passed. `flush` decodes and writes: the service runs it
+    in a worker thread so the event loop never waits for Parquet.
+
+    Raises orjson.JSONDecodeError from `flush` for a body that is not JSON (the bodies come from
+    our own core, so that is a bug, not bad input)."""
 
     def __init__(self, lake_root: Path, date: str, flush_s: float = FLUSH_S) -> None:
         self.dir = lake_root / "gold" / "streaming" / "signals" / f"date={date}"
         self.flush_s = flush_s
-        self.rows: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []
         self.last_flush = time.monotonic()
 
-    def add(self, payload: dict[str, Any]) -> None:
-        base = {k: payload.get(k) for k in ("ts_ns", "instrument", "spot", "bid", "ask")}
-        levels = payload.get("levels") or [None]
-        for lv in levels:
-            row = dict(base)
-            if lv is not None:
-                model = lv.get("model") or {}
-                row.update(
-                    level_id=lv["id"], kind=lv["kind"], price=lv["price"], direction=lv["direction"],
-                    distance_pt=lv["distance"], break_score_smooth=lv["break_score_smooth"],
-                    signal=lv["signal"], p_break=model.get("p_break"), level_json=orjson.dumps(lv).decode(),
-                )  # fmt: skip
-            self.rows.append(row)
+    def add(self, body: bytes) -> None:
+        self.bodies.append(body)
 
-    def maybe_flush(self) -> Path | None:
-        return self.flush() if time.monotonic() - self.last_flush >= self.flush_s else None
+    def due(self) -> bool:
+        return time.monotonic() - self.last_flush >= self.flush_s
 
     def flush(self) -> Path | None:
-        """Write the pending rows as one file (atomic); returns its path, None when nothing pending."""
+        """Write the pending payloads as one file (atomic); returns its path, None when nothing
+        was pending."""
         self.last_flush = time.monotonic()
-        if not self.rows:
+        bodies, self.bodies = self.bodies, []
+        if not bodies:
             return None
-        df = pl.DataFrame(self.rows, infer_schema_length=None)
-        self.rows = []
+        df = pl.DataFrame([r for b in bodies for r in _rows(orjson.loads(b))], infer_schema_length=None)
         d = self.dir
         d.mkdir(parents=True, exist_ok=True)
         name = f"part-{int(df['ts_ns'].min())}-{uuid.uuid4().hex[:8]}.parquet"
@@ -57,3 +52,19 @@ class SignalsWriter:
         df.write_parquet(tmp)
         os.replace(tmp, d / name)
         return d / name
+
+
+def _rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    base = {k: payload.get(k) for k in ("ts_ns", "instrument", "spot", "bid", "ask")}
+    rows = []
+    for lv in payload.get("levels") or [None]:
+        row = dict(base)
+        if lv is not None:
+            model = lv.get("model") or {}
+            row.update(
+                level_id=lv["id"], kind=lv["kind"], price=lv["price"], direction=lv["direction"],
+                distance_pt=lv["distance"], break_score_smooth=lv["break_score_smooth"],
+                signal=lv["signal"], p_break=model.get("p_break"), level_json=orjson.dumps(lv).decode(),
+            )  # fmt: skip
+        rows.append(row)
+    return rows

@@ -185,6 +185,45 @@ def test_sweep_detection_on_constructed_prints() -> None:
     assert not tape.detect_sweep(gapped, px, sz, buy, CFG).detected
 
 
+def test_sweep_is_the_latest_qualifying_run_on_random_tapes() -> None:
+    """On random tapes the vectorised detector returns the latest run (same aggressor, gaps <=
+    SWEEP_MAX_GAP_MS) with >= 2 prints at >= 2 prices and notional >= SWEEP_MIN_NOTIONAL, found
+    here by walking the runs one by one."""
+    rng = np.random.default_rng(11)
+    gap = CFG.tape.SWEEP_MAX_GAP_MS * 1e6
+    found = 0
+    for _ in range(300):
+        n = int(rng.integers(1, 60))
+        ts = np.cumsum(rng.integers(1, int(gap * 1.5), n)).astype(np.int64)
+        px = 5000.0 + 0.25 * rng.integers(0, 3, n)
+        sz = rng.integers(1, 40, n).astype(np.float64)
+        agg = rng.choice(np.array([-1, 0, 1], np.int8), n, p=[0.4, 0.1, 0.5])
+        want = None
+        runs, start = [], 0
+        for i in range(1, n + 1):
+            if i == n or agg[i] != agg[i - 1] or ts[i] - ts[i - 1] > gap:
+                runs.append((start, i))
+                start = i
+        for a, b in reversed(runs):
+            notional = float((px[a:b] * sz[a:b]).sum()) * CFG.tape.es_multiplier_usd_per_pt
+            if (
+                agg[a] != 0
+                and b - a >= 2
+                and len(set(px[a:b])) >= 2
+                and notional >= CFG.tape.SWEEP_MIN_NOTIONAL_usd
+            ):
+                want = (a, b, notional)
+                break
+        got = tape.detect_sweep(ts, px, sz, agg, CFG)
+        assert got.detected == (want is not None)
+        if want is not None:
+            found += 1
+            a, b, notional = want
+            assert got.num_prints == b - a and got.last_ts_ns == ts[b - 1]
+            assert got.num_prices == len(set(px[a:b])) and got.notional_usd == pytest.approx(notional)
+    assert found > 30  # the random tapes do contain sweeps
+
+
 def test_tape_velocity_is_the_ols_slope() -> None:
     ts = np.arange(10) * (NS // 4) + 100 * NS
     px = 100.0 + 0.5 * (ts - ts[0]) / NS  # +0.5 pt/s exactly
@@ -285,6 +324,22 @@ def test_fuel_missing_options_says_why_and_customer_buying_amplifies() -> None:
     m = fuel.fuel_metrics(ch, 6000.0, t_ns, 0, CFG)
     assert m.net_dealer_gamma_usd < -CFG.fuel.gamma_effect_threshold_usd and m.effect == "AMPLIFY"
     assert all(math.isfinite(v) for v in m.gamma_by_strike.values())
+
+
+def test_ewma_closed_form_equals_the_recursion() -> None:
+    """The vectorised EWMA equals s_i = s_{i-1} + alpha_i (v_i - s_{i-1}) on irregular times,
+    including half-lives so short that the closed form's weights underflow."""
+    rng = np.random.default_rng(3)
+    for tau in (0.005, 0.1, 2.0, 30.0):
+        for _ in range(50):
+            n = int(rng.integers(1, 100))
+            t = np.sort(rng.integers(0, 20 * NS, n))
+            v = rng.uniform(0.0, 100.0, n)
+            s, ref = float(v[0]), [float(v[0])]
+            for i in range(1, n):
+                s += (1 - math.exp(-math.log(2) * (t[i] - t[i - 1]) / 1e9 / tau)) * (v[i] - s)
+                ref.append(s)
+            np.testing.assert_allclose(score.ewma(t, v, tau), ref, rtol=1e-9, atol=1e-9)
 
 
 def test_score_smoothing_and_break_trigger_hold() -> None:

@@ -97,16 +97,31 @@ def snap_grid(t_ns: int, cfg: Config) -> np.ndarray:
 
 def ewma(times_ns: np.ndarray, values: np.ndarray, tau_s: float) -> np.ndarray:
     """EWMA of irregularly spaced values: s_0 = v_0, s_i = s_{i-1} + alpha_i (v_i - s_{i-1}) with
-    alpha_i = 1 - exp(-ln2 * dt_i / tau) (half-life tau seconds). Returns every s_i."""
-    out = np.empty(len(values))
-    if len(values) == 0:
-        return out
-    s = float(values[0])
-    out[0] = s
-    for i in range(1, len(values)):
-        dt = (times_ns[i] - times_ns[i - 1]) / 1e9
-        alpha = 1.0 - math.exp(-math.log(2.0) * dt / tau_s)
-        s = s + alpha * (float(values[i]) - s)
+    alpha_i = 1 - exp(-ln2 * dt_i / tau) (half-life tau seconds). Returns every s_i.
+
+    Evaluated in closed form, vectorised: with decay D_i = exp(-ln2 (t_i - t_0) / tau),
+    s_i = D_i v_0 + sum_{k=1..i} (D_i / D_{k-1} - D_i / D_k) v_k, computed relative to the newest
+    time so no factor exceeds 1 (no overflow however long the window is relative to tau)."""
+    n = len(values)
+    if n == 0:
+        return np.empty(0)
+    v = np.asarray(values, dtype=np.float64)
+    t = (np.asarray(times_ns, dtype=np.int64) - int(times_ns[-1])) / 1e9  # <= 0, newest = 0
+    w = np.exp(math.log(2.0) * t / tau_s)  # weight of time t_k seen from the newest time, in (0, 1]
+    if w[0] == 0.0:  # window longer than ~1000 half-lives: the weights underflow, recurse instead
+        return _ewma_recursive(t, v, tau_s)
+    # s_i * w_i = w_0 v_0 + sum_{k<=i} (w_k - w_{k-1}) v_k; w_i > 0 so dividing is safe.
+    inc = np.empty(n)
+    inc[0] = w[0] * v[0]
+    inc[1:] = (w[1:] - w[:-1]) * v[1:]
+    return np.cumsum(inc) / w
+
+
+def _ewma_recursive(t_s: np.ndarray, v: np.ndarray, tau_s: float) -> np.ndarray:
+    out = np.empty(len(v))
+    s = out[0] = float(v[0])
+    for i in range(1, len(v)):
+        s += (1.0 - math.exp(-math.log(2.0) * (t_s[i] - t_s[i - 1]) / tau_s)) * (float(v[i]) - s)
         out[i] = s
     return out
 

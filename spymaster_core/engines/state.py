@@ -83,7 +83,9 @@ class EngineState:
         self._n_pending = 0
         self._fuel_cache: dict[int, fuel_engine.FuelMetrics] = {}
         self._baseline_cache: dict[tuple[int, int], float] = {}
-        self._raw_cache: dict[tuple[float, str, int], tuple[float, float, float, float]] = {}
+        # Raw break score per (level, direction) per grid time: each grid time is scored once.
+        self._raw_cache: dict[tuple[float, str], dict[int, float]] = {}
+        self._raw_n = 0
         self.events_in = 0
 
     # ---- feeding -------------------------------------------------------------------------------
@@ -150,9 +152,14 @@ class EngineState:
             cut = ts_last - self.horizon_ns
             for cols in (self.trades, self.book, self.flow):
                 cols.evict_before(cut)
-            if len(self._raw_cache) > 50_000:
+            if self._raw_n > 50_000:
                 old = cut - int(score_engine.SMOOTH_SPAN_S * NS)
-                self._raw_cache = {k: v for k, v in self._raw_cache.items() if k[2] >= old}
+                self._raw_cache = {
+                    k: kept
+                    for k, v in self._raw_cache.items()
+                    if (kept := {g: r for g, r in v.items() if g >= old})
+                }
+                self._raw_n = sum(len(v) for v in self._raw_cache.values())
 
     def update_mbp10(self, ts: np.ndarray, action: np.ndarray, price: np.ndarray, size: np.ndarray,
                      bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_sz: np.ndarray) -> None:  # fmt: skip
@@ -290,13 +297,18 @@ class EngineState:
         fuel = self.fuel(t_ns)
         return tape, bar, fuel, book
 
-    def _raw(self, g_ns: int, level: float, direction: str) -> float:
-        key = (round(level, 9), direction, g_ns)
-        if key not in self._raw_cache:
-            tape, bar, fuel, _ = self._engines(g_ns, level, direction)
-            c = score_engine.components(bar, tape, fuel, level, direction, g_ns, self.cfg)
-            self._raw_cache[key] = (c.liquidity, c.hedge, c.tape, c.raw)
-        return self._raw_cache[key][3]
+    def _raws(self, grid: np.ndarray, level: float, direction: str) -> list[float]:
+        """Raw break scores of a level at grid times (computed once per grid time, then cached)."""
+        per = self._raw_cache.setdefault((round(level, 9), direction), {})
+        out = []
+        for g in grid.tolist():
+            r = per.get(g)
+            if r is None:
+                tape, bar, fuel, _ = self._engines(g, level, direction)
+                r = per[g] = score_engine.components(bar, tape, fuel, level, direction, g, self.cfg).raw
+                self._raw_n += 1
+            out.append(r)
+        return out
 
     def level_features(self, t_ns: int, level: float, direction: str,
                        other_levels: list[tuple[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -314,8 +326,11 @@ class EngineState:
             bv["ts"], bv["e_best"], bv["e_multi"], bv["depth_best"], bv["depth_multi"], t_ns, OFI_HORIZONS_S
         )
         comp = score_engine.components(bar, tape, fuel, level, direction, t_ns, cfg)
+        if t_ns % (cfg.live.SNAP_INTERVAL_MS * 1_000_000) == 0:  # a grid time: later windows reuse it
+            self._raw_cache.setdefault((round(level, 9), direction), {})[t_ns] = comp.raw
+            self._raw_n += 1
         grid = score_engine.snap_grid(t_ns, cfg)
-        raws = np.array([self._raw(int(g), level, direction) for g in grid] + [comp.raw])
+        raws = np.array([*self._raws(grid, level, direction), comp.raw])
         times = np.append(grid, t_ns)
         smooth = score_engine.ewma(times, raws, cfg.score.tau_score_s)
         sig = score_engine.signal(smooth, times, kin.distance_pt, bar.churn, cfg)

@@ -75,21 +75,27 @@ def detect_sweep(
     brk[1:] = (aggressor[1:] != aggressor[:-1]) | (np.diff(ts_ns) > gap_ns)
     starts = np.flatnonzero(brk)
     ends = np.append(starts[1:], n)
-    for s, e in zip(starts[::-1], ends[::-1], strict=True):
-        if aggressor[s] == 0 or e - s < 2:
-            continue
-        n_prices = len(np.unique(price[s:e]))
-        notional = float((price[s:e] * size[s:e]).sum() * mult)
-        if n_prices >= 2 and notional >= cfg.tape.SWEEP_MIN_NOTIONAL_usd:
-            return Sweep(
-                True,
-                "UP" if aggressor[s] > 0 else "DOWN",
-                notional,
-                int(e - s),
-                float(ts_ns[e - 1] - ts_ns[s]) / 1e6,
-                n_prices,
-                int(ts_ns[e - 1]),
-            )
+    # Per run (vectorised): notional, and whether it printed at two or more prices.
+    notional = np.add.reduceat(price * size, starts) * mult
+    changed = np.zeros(n, dtype=np.int64)
+    changed[1:] = price[1:] != price[:-1]
+    changed[starts] = 0
+    multi_price = np.add.reduceat(changed, starts) > 0
+    ok = (aggressor[starts] != 0) & (ends - starts >= 2) & multi_price
+    ok &= notional >= cfg.tape.SWEEP_MIN_NOTIONAL_usd
+    hits = np.flatnonzero(ok)
+    if len(hits):
+        j = int(hits[-1])
+        s, e = int(starts[j]), int(ends[j])
+        return Sweep(
+            True,
+            "UP" if aggressor[s] > 0 else "DOWN",
+            float(notional[j]),
+            e - s,
+            float(ts_ns[e - 1] - ts_ns[s]) / 1e6,
+            len(np.unique(price[s:e])),
+            int(ts_ns[e - 1]),
+        )
     return NO_SWEEP
 
 

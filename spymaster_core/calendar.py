@@ -113,3 +113,24 @@ def _as_date(d: dt.date | str) -> dt.date:
         return dt.date.fromisoformat(d)
     except ValueError as exc:
         raise ValueError(f"bad date {d!r}: expected YYYY-MM-DD") from exc
+
+
+MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
+
+
+def _third_friday(year: int, month: int) -> dt.date:
+    d = dt.date(year, month, 15)
+    return d + dt.timedelta(days=(4 - d.weekday()) % 7)
+
+
+def front_month_symbol(date: dt.date | str) -> str:
+    """Quarterly ES contract trading as front month on `date` (rolls 8 days before expiry), e.g. ESZ6."""
+    date = _as_date(date)
+    y, m = date.year, date.month
+    while True:
+        qm = next(q for q in (3, 6, 9, 12) if q >= m)
+        if date <= _third_friday(y, qm) - dt.timedelta(days=8):
+            return f"ES{MONTH_CODES[qm]}{y % 10}"
+        m = qm + 1
+        if m > 12:
+            y, m = y + 1, 1

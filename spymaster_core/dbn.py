@@ -340,7 +340,13 @@ def ohlcv_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table
     return _table(S.OHLCV, cols)
 
 
-def _normalise(schema: str, a: np.ndarray, symbols: dict[int, str], source: str) -> dict[str, pa.Table]:
+def normalise_records(
+    schema: str, a: np.ndarray, symbols: dict[int, str], source: str
+) -> dict[str, pa.Table]:
+    """Records of one schema (a structured array in databento's DBN layout, from a file or from
+    the Live client's records) -> Spymaster tables by kind ("trades", "mbp10", "bbo", ...).
+    `symbols`: instrument_id -> raw symbol. Raises KeyError for a schema Spymaster does not
+    normalise."""
     if schema == "trades":
         return {"trades": trades_table(a, symbols, source)}
     if schema == "mbp-10":
@@ -388,7 +394,7 @@ def decode_file(path: str | Path, source: str = "dbn_file") -> DecodedFile:
         if schema is None and len(a) == 0:
             continue
         try:
-            tables = _normalise(sch, a, symbols, source)
+            tables = normalise_records(sch, a, symbols, source)
         except KeyError:
             reason = f"schema {sch!r} is not normalised by Spymaster"
             log.warning("%s: skipped: %s", p, reason)

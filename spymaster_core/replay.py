@@ -35,7 +35,7 @@ def _rows(df: pl.DataFrame | None, cols: list[str]) -> Iterator[tuple]:
     return df.sort("ts_event_ns", maintain_order=True).select(cols).iter_rows()
 
 
-def trade_events(trades: pl.DataFrame) -> Iterator[tuple[int, int, Event]]:
+def trade_events(trades: pl.DataFrame | None) -> Iterator[tuple[int, int, Event]]:
     """(ts, stream 1, FuturesTrade) from a `futures.trades` frame."""
     for ts, p, s, a in _rows(trades, ["ts_event_ns", "price", "size", "aggressor"]):
         yield ts, 1, FuturesTrade(ts, float(p), float(s), int(a))

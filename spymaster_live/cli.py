@@ -97,8 +97,15 @@ def live(
         None, "--from", help="HH:MM ET: warm the engines from the files up to here, replay from here."
     ),
     end: str | None = typer.Option(None, "--to", help="HH:MM ET: stop the replay here."),
+    live_feed: bool = typer.Option(
+        False, "--live", help="Feed from Databento Live (needs DATABENTO_API_KEY) instead of files."
+    ),
+    symbol: str | None = typer.Option(
+        None, help="--live: the ES front month (raw symbol, e.g. ESZ6); default by the roll calendar."
+    ),
 ) -> None:
-    """Replay a date over NATS JetStream through the streaming core to the WebSocket gateway."""
+    """Replay a date (or, with --live, stream it from Databento Live) over NATS JetStream through
+    the streaming core to the WebSocket gateway."""
     import asyncio
 
     from spymaster_core import bronze
@@ -109,7 +116,16 @@ def live(
     data_dir = data_dir.resolve()
     lake_root = data_dir / "lake"
     landing = lake_root / "landing"
-    if not bronze.landing_files(landing, "trades", date) and not bronze.landing_files(
+    if live_feed:
+        import os
+
+        from spymaster_core import calendar
+
+        if not os.environ.get("DATABENTO_API_KEY"):
+            raise typer.BadParameter("--live needs DATABENTO_API_KEY in the environment", param_hint="--live")
+        symbol = symbol or calendar.front_month_symbol(date)
+        typer.echo(f"live feed: Databento GLBX.MDP3, front month {symbol}, 0DTE options on it")
+    elif not bronze.landing_files(landing, "trades", date) and not bronze.landing_files(
         landing, "mbp-10", date
     ):
         from spymaster_core.sim import simulate_session
@@ -119,6 +135,7 @@ def live(
     opts = LiveOptions(
         date=date, landing=landing, lake_root=lake_root, data_dir=data_dir, speed=speed, nats_url=nats_url,
         host=host, port=port, token=token, use_model=model, exit_when_replayed=exit_when_done, start_et=start, end_et=end,
+        live_symbol=symbol if live_feed else None,
     )  # fmt: skip
     svc = LiveService(opts, load_config())
 

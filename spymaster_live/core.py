@@ -10,6 +10,7 @@ prior-touch count of a level is the number of its touches before T in the date's
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from spymaster_core import features
+from spymaster_core import bars, calendar, features
+from spymaster_core import levels as levels_mod
+from spymaster_core import touches as touches_mod
 from spymaster_core.config import Config
-from spymaster_core.events import Event
+from spymaster_core.events import Event, FuturesTrade
 
 # Payload groups: flattened feature columns by prefix (DESIGN §9 payload).
 _GROUPS = ("barrier", "tape", "fuel", "ofi", "runway")
@@ -69,10 +72,25 @@ class SignalCore:
         touches: pl.DataFrame,
         options: dict[str, pl.DataFrame | None],
         instrument: str | None = None,
+        live_levels: bool = False,
     ) -> None:
         self.date = date
+        self.live_levels = live_levels
+        self._trades: tuple[list[int], list[float], list[float]] = ([], [], [])
+        self._levels_minute = -1
+        self._arm: dict[str, touches_mod.ArmState] = {}
+        self._touch_t0 = calendar.et_ns(date, cfg.session.rth_open)
+        self._touch_t1 = calendar.et_ns(date, cfg.session.touch_window_end)
         self.cfg = cfg
         self.state = features.build_state(date, cfg, options)
+        self.set_levels(levels, touches)
+        self.instrument = instrument
+        self.interval_ns = cfg.live.SNAP_INTERVAL_MS * 1_000_000
+        self.last_grid_ns: int | None = None
+        self.events = 0
+
+    def set_levels(self, levels: pl.DataFrame, touches: pl.DataFrame) -> None:
+        """Replace the date's levels (`silver.levels` frame) and touches (`ts_ns`, `level_id`)."""
         self.levels = levels
         # The known-level set only changes at a level's valid_from_ns: cache it between changes.
         self._changes = (
@@ -81,24 +99,54 @@ class SignalCore:
         self._known_key = -1
         self._known: list[tuple[str, str, float]] = []
         self.kinds = dict(zip(levels["level_id"], levels["kind"], strict=True)) if levels.height else {}
-        self.touch_ts = (
+        self.touch_ts: dict[str, list[int]] = (
             {
-                lid: np.sort(g["ts_ns"].to_numpy())
+                lid: sorted(g["ts_ns"].to_list())
                 for (lid,), g in touches.partition_by("level_id", as_dict=True).items()
             }
             if touches.height
             else {}
         )
-        self.instrument = instrument
-        self.interval_ns = cfg.live.SNAP_INTERVAL_MS * 1_000_000
-        self.last_grid_ns: int | None = None
-        self.events = 0
+
+    def refresh_levels(self) -> None:
+        """Live feed: recompute the date's levels and touches from the futures trades seen so far
+        (all before ts_ns), with the same functions batch uses (`levels.compute_levels`,
+        `touches.detect_touches`). A level's valid_from_ns keeps it hidden until its window has
+        closed, so a level computed from a partial window is never shown."""
+        ts, px, sz = self._trades
+        trades = pl.DataFrame(
+            {"ts_event_ns": ts, "price": px, "size": sz},
+            schema={"ts_event_ns": pl.Int64, "price": pl.Float64, "size": pl.Float64},
+        )
+        b = bars.time_bars(trades, self.cfg.levels.bar_minutes)
+        lv, _missing = levels_mod.compute_levels(trades, b, self.date, self.cfg)
+        tc, self._arm = touches_mod.detect_touches_with_state(trades, lv, self.date, self.cfg)
+        self.set_levels(lv, tc)
 
     def warm(self, ev: Event) -> None:
         """Apply an event without emitting payloads (state before the replay window)."""
         self.state.update(ev)
         self.last_grid_ns = ev.ts_event_ns // self.interval_ns * self.interval_ns
         self.events += 1
+        self._keep_trade(ev)
+
+    def _keep_trade(self, ev: Event) -> None:
+        """Live feed: keep the trade for the next level refresh and continue each level's touch
+        scan with it (`touches.touch_scan`), so touches count from the trade they happen on."""
+        if not (self.live_levels and isinstance(ev, FuturesTrade)):
+            return
+        for col, v in zip(self._trades, (ev.ts_event_ns, ev.price, ev.size), strict=True):
+            col.append(v)
+        if ev.ts_event_ns >= self._touch_t1:  # as batch: no scan after the touch window
+            return
+        bands = self.cfg.bands
+        px = np.array([ev.price])
+        for lid, st in self._arm.items():
+            found, st.armed_sign = touches_mod.touch_scan(
+                px, np.array([st.level_price]), bands.MONITOR_BAND_pt, bands.TOUCH_BAND_pt, st.armed_sign
+            )
+            if found and ev.ts_event_ns >= self._touch_t0:
+                self.touch_ts.setdefault(lid, []).append(ev.ts_event_ns)
 
     def known_levels(self, ts_ns: int) -> list[tuple[str, str, float]]:
         """(id, kind, price) of the levels known before ts_ns (`features.levels_known_at`)."""
@@ -115,11 +163,15 @@ class SignalCore:
         grid = ev.ts_event_ns // self.interval_ns * self.interval_ns
         out = None
         if self.last_grid_ns is not None and grid > self.last_grid_ns:
+            if self.live_levels and grid // 60_000_000_000 != self._levels_minute:
+                self._levels_minute = grid // 60_000_000_000
+                self.refresh_levels()
             out = self.payload(grid)
         if self.last_grid_ns is None or grid > self.last_grid_ns:
             self.last_grid_ns = grid
         self.state.update(ev)
         self.events += 1
+        self._keep_trade(ev)
         return out
 
     def payload(self, ts_ns: int) -> dict[str, Any]:
@@ -128,7 +180,7 @@ class SignalCore:
         levels = []
         for row in snap["levels"]:
             lid = row["id"]
-            prior = int(np.searchsorted(self.touch_ts.get(lid, np.zeros(0, np.int64)), ts_ns, side="left"))
+            prior = bisect.bisect_left(self.touch_ts.get(lid, ()), ts_ns)
             lv: dict[str, Any] = {
                 "id": lid,
                 "price": row["price"],

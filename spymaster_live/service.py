@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 import uvicorn
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from spymaster_core import calendar, features, replay
+from spymaster_core import calendar, features, option_frames, replay
+from spymaster_core import schemas as S
 from spymaster_core.config import Config
 from spymaster_core.events import Event
 from spymaster_core.session import Session, load_session
@@ -60,6 +62,7 @@ class LiveOptions:
     exit_when_replayed: bool = False
     replay: bool = True
     start_et: str | None = None  # "HH:MM" ET: warm the core from the files up to here, replay from here
+    live_symbol: str | None = None  # front month (e.g. ESZ6): feed from Databento Live, not files
     end_et: str | None = None  # "HH:MM" ET: stop the replay here
 
 
@@ -83,6 +86,16 @@ def load_scorer(data_dir: Path) -> Scorer | None:
         log.info("no champion model in %s: payloads carry model: null", data_dir)
         return None
     return Scorer(registry.load_champion(data_dir), str(version))
+
+
+def live_session(date: str, front_month: str) -> Session:
+    """The empty starting point of a Databento Live session: no files, no levels yet (the core
+    computes them from the live trades), options' reference data arriving with the feed."""
+    trades = pl.from_arrow(S.FUTURES_TRADES.arrow.empty_table())
+    return Session(
+        date, [], trades, {}, pl.from_arrow(S.LEVELS.arrow.empty_table()),
+        pl.from_arrow(S.TOUCHES.arrow.empty_table()), pl.from_arrow(S.LABELS.arrow.empty_table()), front_month,
+    )  # fmt: skip
 
 
 def _warm(core: SignalCore, events: Iterator[Event], start_ns: int) -> Iterator[Event]:
@@ -115,6 +128,7 @@ class LiveService:
         self._out: asyncio.Queue[asyncio.Future[dict[str, Any]] | None] = asyncio.Queue(256)
         self.uvicorn: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.client_factory: Any = None  # tests: a stand-in for databento.Live (see databento_feed)
 
     def status(self) -> dict[str, Any]:
         """Fields /health reports besides the payload age."""
@@ -142,6 +156,8 @@ class LiveService:
             self.nc = await bus.connect(self.url, "spymaster-live")
             js = self.nc.jetstream(timeout=5)
             await bus.ensure_streams(js)
+            if self.opts.live_symbol:
+                self.session = live_session(self.opts.date, self.opts.live_symbol)
             if self.session is None:
                 self.session = await loop.run_in_executor(
                     None,
@@ -154,7 +170,10 @@ class LiveService:
             s = self.session
             if self.opts.use_model:
                 self.scorer = await loop.run_in_executor(None, load_scorer, self.opts.data_dir)
-            core = SignalCore(s.date, self.cfg, s.levels, s.touches, s.options, s.front_month)
+            live = self.opts.live_symbol is not None
+            core = SignalCore(
+                s.date, self.cfg, s.levels, s.touches, s.options, s.front_month, live_levels=live
+            )
             await self.nc.subscribe(bus.SIGNALS_SUBJECT, cb=self._on_signal)
             app = create_app(self.hub, self.status, self.opts.token)
             self.uvicorn = uvicorn.Server(
@@ -173,7 +192,9 @@ class LiveService:
                 asyncio.create_task(self._publish_signals(), name="signals"),
                 asyncio.create_task(self._flush_writer(), name="writer"),
             ]
-            if self.opts.replay:
+            if live:
+                tasks.append(asyncio.create_task(self._live_feed(js, core), name="feed"))
+            elif self.opts.replay:
                 events = replay.merged_events(features.mbp10_batches(s.mbp10_files), s.trades, s.options)
                 if self.opts.start_et:
                     events = await loop.run_in_executor(
@@ -195,6 +216,20 @@ class LiveService:
                         raise RuntimeError(f"gateway stopped (port {self.opts.port} in use?)")
         finally:
             await self._shutdown()
+
+    async def _live_feed(self, js: Any, core: SignalCore) -> None:
+        from spymaster_live.databento_feed import RecordNormaliser, run_live_feed
+
+        def reference(defs: pl.DataFrame | None, stats: pl.DataFrame | None) -> None:
+            if defs is not None:
+                core.state.set_option_definitions(*option_frames.definition_arrays(defs))
+            if stats is not None:
+                core.state.set_open_interest(option_frames.open_interest(stats))
+
+        norm = RecordNormaliser(self.opts.date, str(self.opts.live_symbol))
+        await run_live_feed(
+            js, norm, self.stop, reference, client_factory=self.client_factory, stats=self.replay_stats
+        )
 
     async def _replay(self, js: Any, events: Any) -> None:
         def progress(st: ReplayStats) -> None:

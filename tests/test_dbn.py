@@ -68,7 +68,7 @@ def test_unsupported_schema_is_skipped_not_crashed(samples: Path, monkeypatch: p
     def refuse(schema, *a, **k):
         raise KeyError(schema)
 
-    monkeypatch.setattr(dbn, "_normalise", refuse)
+    monkeypatch.setattr(dbn, "normalise_records", refuse)
     dec = dbn.decode_file(samples / "databento-python/tests/data/GLBX.MDP3/test_data.status.dbn.zst")
     assert dec.tables == {} and dec.skipped[0][0] == "status"
 

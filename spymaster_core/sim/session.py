@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from spymaster_core import calendar
+from spymaster_core.calendar import front_month_symbol
 from spymaster_core.sim import futures, options, writer
 from spymaster_core.sim.path import TICK, simulate_path
 
-MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
 # Mean futures trades and quote events per second at intensity 1, option trades per strike-minute.
 # "bench" gives >= 5 M MBP-10 records (benchmarks/bench_bronze.py).
 SCALES = {"demo": (0.9, 1.6, 0.5), "small": (0.3, 0.6, 0.2), "bench": (42.0, 75.0, 0.5)}
@@ -29,23 +29,6 @@ class SimResult:
     planted: list[tuple[int, float, str, str]] = field(default_factory=list)
     front_month: str = ""
     short_gamma: bool = False
-
-
-def _third_friday(year: int, month: int) -> dt.date:
-    d = dt.date(year, month, 15)
-    return d + dt.timedelta(days=(4 - d.weekday()) % 7)
-
-
-def front_month_symbol(date: dt.date) -> str:
-    """Quarterly ES contract trading as front month on `date` (rolls 8 days before expiry), e.g. ESZ6."""
-    y, m = date.year, date.month
-    while True:
-        qm = next(q for q in (3, 6, 9, 12) if q >= m)
-        if date <= _third_friday(y, qm) - dt.timedelta(days=8):
-            return f"ES{MONTH_CODES[qm]}{y % 10}"
-        m = qm + 1
-        if m > 12:
-            y, m = y + 1, 1
 
 
 def start_price(date: dt.date) -> float:

@@ -12,6 +12,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	@# The `seq` extra (PatchTST baseline) needs torch: installed from a local CPU wheel when the
+	@# machine has one (PyPI's Linux torch pulls ~2.5 GB of CUDA wheels); otherwise its tests skip.
+	@if ls /opt/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then \
+		$(BIN)/pip install --quiet /opt/wheels/torch-*+cpu-*.whl; \
+	else echo "no CPU torch wheel in /opt/wheels: seq extra not installed (its tests skip)"; fi
 	touch $(STAMP)
 
 demo: $(STAMP)

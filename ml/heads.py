@@ -87,7 +87,9 @@ def _model(cfg: ModelConfig) -> xgb.XGBClassifier:
     )
 
 
-def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+def metrics_of(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+    """AUC, Brier and log-loss of probabilities p for 0/1 outcomes y (None when undefined);
+    probabilities clipped to [CLIP, 1 - CLIP] for Brier and log-loss."""
     if len(y) == 0:
         return {"auc": None, "brier": None, "log_loss": None}
     pc = np.clip(p, CLIP, 1 - CLIP)
@@ -215,7 +217,11 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
     cat = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
     y, p_m, p_b, p_l = cat(ys, int), cat(pm, float), cat(pb, float), cat(pl_, float)
     res = HeadResult(head, rows.height, tds, y, p_m, p_b, p_l, ids, row_dates)
-    res.metrics = {"model": _metrics(y, p_m), "base_rate": _metrics(y, p_b), "logistic": _metrics(y, p_l)}
+    res.metrics = {
+        "model": metrics_of(y, p_m),
+        "base_rate": metrics_of(y, p_b),
+        "logistic": metrics_of(y, p_l),
+    }
     if len(np.unique(y_all)) == 2:
         res.final_model = _model(cfg).fit(design_matrix(rows), rows["_y"].to_numpy())
         res.calibrator = _calibrator(oof_y, oof_p)

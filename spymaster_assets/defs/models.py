@@ -2,6 +2,7 @@
 MLflow with both baselines, and the `champion` alias, set only behind a blocking asset check."""
 
 import hashlib
+import importlib.util
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,26 @@ def _flat_metrics(results: dict[str, heads.HeadResult]) -> dict[str, float | Non
     return out
 
 
+def _sequence_baseline(
+    context: dg.AssetExecutionContext, lake: LakeResource, gold: pl.DataFrame
+) -> dict[str, float | None]:
+    """Direction metrics of the PatchTST sequence baseline (`ml.seq`) when the `seq` extra
+    (torch) is installed: `direction_seq_auc`, `_brier`, `_log_loss`, `_n_test`; {} otherwise."""
+    if importlib.util.find_spec("torch") is None:
+        context.log.info("sequence baseline skipped: torch not installed (pip install '.[seq]')")
+        return {}
+    from ml import seq
+
+    bars = lake_io.read_table(lake.path, "bars_2m")
+    if bars is None:
+        return {}
+    res = seq.walk_forward_seq(gold, bars, CONFIG.model)
+    return {
+        "direction_seq_n_test": float(len(res.y_true)),
+        **{f"direction_seq_{k}": v for k, v in res.metrics.items()},
+    }
+
+
 def _gold_data_version(root: Path) -> str:
     """sha256 (16 hex) over the gold_training partition files, in path order."""
     h = hashlib.sha256()
@@ -46,7 +67,7 @@ _MODEL_CODE_VERSION = code_version("model", "labels")
             "break_bounce_model",
             group_name="models",
             code_version=_MODEL_CODE_VERSION,
-            deps=[dg.AssetKey("gold_training")],  # every partition of it
+            deps=[dg.AssetKey("gold_training"), dg.AssetKey("bars_2m")],  # every partition
         ),
         dg.AssetSpec(
             "model_predictions",
@@ -75,6 +96,7 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     direction = results["direction"]
     data_version = _gold_data_version(lake.path)  # the exact Gold files trained on
     metrics = _flat_metrics(results)
+    metrics |= _sequence_baseline(context, lake, gold)
     with tempfile.TemporaryDirectory() as tmp:
         arts = []
         for h, r in results.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import polars as pl
 import pytest
 
@@ -52,6 +53,24 @@ def test_gate_promotes_a_winner_and_blocks_a_loser(tmp_path: Path, monkeypatch: 
     run_id = model_md["break_bounce_model"]["mlflow_run_id"].value
     preds = pl.read_parquet(root / "gold" / "evaluation" / "predictions" / f"{run_id}.parquet")
     assert set(preds["head"]) == set(heads.HEADS) and set(preds["predictor"]) == set(heads.PREDICTORS)
+    # The live service loads that champion from MLflow by alias and scores payload rows (built as
+    # the live core builds them) exactly as the training design matrix is scored.
+    from spymaster_core.features import FEATURE_COLUMNS
+    from spymaster_live.service import load_scorer
+
+    scorer = load_scorer(tmp_path)
+    assert scorer is not None and scorer.version == promoted
+    sample = gold.head(20)
+    rows = [
+        {
+            **{c: r[c] for c in FEATURE_COLUMNS},
+            "prior_touches": r["prior_touches"],
+            "is_support": float(r["direction"] == "SUPPORT"),
+        }
+        for r in sample.iter_rows(named=True)
+    ]
+    want = registry.load_champion(tmp_path).predict_proba(heads.design_matrix(sample))[:, 1]
+    np.testing.assert_allclose(scorer.predict(rows), want, rtol=1e-6)
 
     # Outcomes shuffled within each date: no signal. The candidate is logged and its predictions
     # written (model_predictions is outside the gate), the check fails, champion stays where it was.

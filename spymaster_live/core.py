@@ -175,8 +175,13 @@ class SignalCore:
         return out
 
     def payload(self, ts_ns: int) -> dict[str, Any]:
-        """The DESIGN §9 payload at ts_ns (model fields null until `with_model` fills them)."""
+        """The DESIGN §9 payload at ts_ns (model fields null until `with_model` fills them).
+        `gamma_by_strike` (strike points as text -> dealer GEX USD per 1%, flow + open interest)
+        is in each level's `fuel` group as DESIGN §9 has it, and also at the top level so a
+        dashboard can draw it when no level is within MONITOR_BAND ({} without options)."""
         snap = self.state.snapshot(ts_ns, self.known_levels(ts_ns))
+        fuel = self.state.fuel(ts_ns)  # cached per second: the snapshot's levels used the same
+        gex = {f"{k:g}": _clean(v) for k, v in fuel.gamma_by_strike.items()}
         levels = []
         for row in snap["levels"]:
             lid = row["id"]
@@ -195,6 +200,7 @@ class SignalCore:
             }
             for g in _GROUPS:
                 lv[g] = {k.removeprefix(g + "_"): _clean(v) for k, v in row.items() if k.startswith(g + "_")}
+            lv["fuel"]["gamma_by_strike"] = gex
             lv["features"] = {
                 k: _clean(row[k]) for k in (*features.FEATURE_COLUMNS, *features.STRING_COLUMNS)
             }
@@ -206,6 +212,7 @@ class SignalCore:
             "spot": _clean(snap["spot"]),
             "bid": _clean(snap["bid"]),
             "ask": _clean(snap["ask"]),
+            "gamma_by_strike": gex,
             "levels": levels,
         }
 

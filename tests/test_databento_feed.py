@@ -207,6 +207,14 @@ def test_live_service_from_a_recorded_feed(sim_day: Session, tmp_path: Path) -> 
     assert lv, "no level within MONITOR_BAND in the last payloads"
     assert {x["kind"] for x in lv} & {"PM_HIGH", "PM_LOW", "OR_HIGH", "OR_LOW"}
     assert all(x["features"]["fuel_missing_reason"] is None for x in lv)
+    # GEX by strike (flow + open interest) rides in each level's fuel group and at the top level,
+    # and sums to the net dealer GEX from flow plus from open interest.
+    for p in last:
+        for x in p["levels"]:
+            assert x["fuel"]["gamma_by_strike"] == p["gamma_by_strike"] != {}
+            f = x["fuel"]
+            total = f["net_dealer_gamma_usd"] + f["net_dealer_gamma_oi_usd"]
+            assert sum(p["gamma_by_strike"].values()) == pytest.approx(total, rel=1e-9, abs=1e-3)
 
 
 def _n_events(s: Session, end: int) -> int:

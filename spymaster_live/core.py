@@ -178,7 +178,8 @@ class SignalCore:
         """The DESIGN §9 payload at ts_ns (model fields null until `with_model` fills them).
         `gamma_by_strike` (strike points as text -> dealer GEX USD per 1%, flow + open interest)
         is in each level's `fuel` group as DESIGN §9 has it, and also at the top level so a
-        dashboard can draw it when no level is within MONITOR_BAND ({} without options)."""
+        dashboard can draw it when no level is within MONITOR_BAND ({} without options), with
+        `call_wall`, `put_wall` and `gamma_flip` (points, null when unknown)."""
         snap = self.state.snapshot(ts_ns, self.known_levels(ts_ns))
         fuel = self.state.fuel(ts_ns)  # cached per second: the snapshot's levels used the same
         gex = {f"{k:g}": _clean(v) for k, v in fuel.gamma_by_strike.items()}
@@ -213,6 +214,9 @@ class SignalCore:
             "bid": _clean(snap["bid"]),
             "ask": _clean(snap["ask"]),
             "gamma_by_strike": gex,
+            "call_wall": _clean(fuel.call_wall.strike) if fuel.call_wall else None,
+            "put_wall": _clean(fuel.put_wall.strike) if fuel.put_wall else None,
+            "gamma_flip": _clean(fuel.hvl),
             "levels": levels,
         }
 

@@ -1,4 +1,5 @@
-"""The WebSocket gateway (FastAPI): `GET /health`, `GET /api/levels`, WebSocket `/ws/stream`.
+"""The WebSocket gateway (FastAPI): `GET /` (dashboard), `GET /health`, `GET /api/levels`,
+WebSocket `/ws/stream`.
 
 `Hub` fans each `levels.signals` payload out to one bounded queue per client (`put_nowait`, never
 awaiting a client). A client whose queue is full is slow: it is dropped (closed with code 1013)
@@ -14,14 +15,17 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 # uvicorn's websockets (legacy) protocol awaits the socket's drain on send, so a client that stops
 # reading blocks its own sender and fills its queue; the sans-I/O default buffers without limit.
 WS_IMPL = "websockets"
+STATIC_DIR = Path(__file__).parent / "static"  # the dashboard: plain HTML/CSS/JS, served locally
 CLIENT_QUEUE = 64
 CLOSE_TIMEOUT_S = 1.0  # payloads; at 4 payloads/s a client may fall 16 s behind before it is dropped
 
@@ -64,6 +68,12 @@ async def _pump(ws: WebSocket, queue: asyncio.Queue[bytes]) -> None:
 def create_app(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None = None) -> FastAPI:
     """The gateway app over `hub`; `status()` adds bus/model fields to /health."""
     app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        """The dashboard page (static; its WebSocket carries the data and the token)."""
+        return FileResponse(STATIC_DIR / "index.html")
 
     def authorized(header: str | None, query: str | None) -> bool:
         if not token:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import mlflow
+import polars as pl
 from mlflow import MlflowClient
 
 EXPERIMENT = "break_bounce"
@@ -79,3 +81,44 @@ def load_champion(data_dir: Path):  # noqa: ANN201
     """The champion XGBoost model (`models:/<name>@champion`); raises MlflowException if none."""
     mlflow.set_tracking_uri(tracking_uri(data_dir))
     return mlflow.xgboost.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+
+
+COMPARE_METRICS = (
+    "direction_model_auc",
+    "direction_base_rate_auc",
+    "direction_logistic_auc",
+    "direction_seq_auc",
+    "direction_model_brier",
+    "direction_n_test",
+    "n_touches",
+)
+
+
+def compare_runs(data_dir: Path, max_runs: int = 50) -> pl.DataFrame:
+    """The latest `max_runs` training runs (MlflowClient.search_runs, newest first): run_id,
+    start time (UTC), data_version and config_hash tags, COMPARE_METRICS (null when a run did not
+    log one) and `champion` (True for the run whose registered model the alias points at)."""
+    mlflow.set_tracking_uri(tracking_uri(data_dir))
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    if exp is None:
+        return pl.DataFrame()
+    champ = champion_version(data_dir)
+    champ_run = client.get_model_version(MODEL_NAME, champ).run_id if champ else None
+    rows = []
+    for r in client.search_runs(
+        [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_runs
+    ):
+        rows.append(
+            {
+                "run_id": r.info.run_id,
+                "start_utc": dt.datetime.fromtimestamp(r.info.start_time / 1000, dt.UTC).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                ),
+                "data_version": r.data.tags.get("data_version"),
+                "config_hash": r.data.tags.get("config_hash"),
+                **{m: r.data.metrics.get(m) for m in COMPARE_METRICS},
+                "champion": r.info.run_id == champ_run,
+            }
+        )
+    return pl.DataFrame(rows)

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from spymaster_live import research as research_views
 
 # uvicorn's websockets (legacy) protocol awaits the socket's drain on send, so a client that stops
 # reading blocks its own sender and fills its queue; the sans-I/O default buffers without limit.
@@ -65,8 +67,14 @@ async def _pump(ws: WebSocket, queue: asyncio.Queue[bytes]) -> None:
         await ws.send_bytes(await queue.get())
 
 
-def create_app(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None = None) -> FastAPI:
-    """The gateway app over `hub`; `status()` adds bus/model fields to /health."""
+def create_app(
+    hub: Hub,
+    status: Callable[[], dict[str, Any]],
+    token: str | None = None,
+    research: tuple[Path, Path] | None = None,
+) -> FastAPI:
+    """The gateway app over `hub`; `status()` adds bus/model fields to /health; `research` =
+    (lake root, data dir) enables the offline views under /research (`spymaster_live.research`)."""
     app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -80,6 +88,30 @@ def create_app(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None
             return True
         given = query or (header or "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(given.encode(), token.encode())
+
+    @app.get("/research", include_in_schema=False)
+    def research_index() -> HTMLResponse:
+        if research is None:
+            raise HTTPException(404, "research views need the lake (spymaster live sets it)")
+        return HTMLResponse(research_views.index_html(research[0]))
+
+    @app.get("/research/day", include_in_schema=False)
+    def research_day(date: str) -> HTMLResponse:
+        if research is None:
+            raise HTTPException(404, "research views need the lake (spymaster live sets it)")
+        try:
+            return HTMLResponse(research_views.day_view_html(research[0], date))
+        except FileNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @app.get("/research/models", include_in_schema=False)
+    def research_models() -> HTMLResponse:
+        if research is None:
+            raise HTTPException(404, "research views need the data dir (spymaster live sets it)")
+        try:
+            return HTMLResponse(research_views.models_view_html(research[1]))
+        except FileNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
 
     @app.get("/health")
     def health() -> dict[str, Any]:

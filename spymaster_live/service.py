@@ -175,7 +175,9 @@ class LiveService:
                 s.date, self.cfg, s.levels, s.touches, s.options, s.front_month, live_levels=live
             )
             await self.nc.subscribe(bus.SIGNALS_SUBJECT, cb=self._on_signal)
-            app = create_app(self.hub, self.status, self.opts.token)
+            app = create_app(
+                self.hub, self.status, self.opts.token, (self.opts.lake_root, self.opts.data_dir)
+            )
             self.uvicorn = uvicorn.Server(
                 uvicorn.Config(
                     app,

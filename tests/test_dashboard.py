@@ -117,6 +117,11 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
                 expect(page.locator(f'#ladder [data-level="{lv["id"]}"]')).to_have_count(1)
             assert page.locator("#gex rect[data-strike]").count() == len(payload["gamma_by_strike"]) > 0
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            # The research views are reachable from the page (and back).
+            page.get_by_test_id("research-link").click()
+            expect(page).to_have_title("Research")
+            page.go_back()
+            expect(page.get_by_test_id("conn")).to_have_text("connected", timeout=15_000)
 
             _kill(proc)  # the gateway goes away: the page says so and the data turns stale
             expect(page.get_by_test_id("conn")).not_to_have_text("connected", timeout=10_000)

@@ -1,6 +1,8 @@
-"""The code location: merges the per-tier asset modules, resources, jobs and schedules."""
+"""The code location: merges the per-tier asset modules, resources, jobs, schedules and sensors."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -8,13 +10,29 @@ from dagster_dbt import DbtCliResource
 from spymaster_assets.databento_resource import DatabentoResource
 from spymaster_assets.defs import bronze, gold, landing, models, silver
 from spymaster_assets.resources import LakeResource
-from spymaster_assets.schedules import daily_job, gold_and_models_job, nightly_schedule
+from spymaster_assets.schedules import (
+    bronze_job,
+    daily_job,
+    gold_and_models_job,
+    gold_daily_job,
+    nightly_schedule,
+    silver_job,
+)
+from spymaster_assets.sensors import landing_sensor
+
+# "Last night's data built before the open": by 09:00 ET on weekdays, every daily-tier asset must
+# have been materialized in the previous 14 hours (the nightly schedule runs at 19:00 ET).
+NIGHTLY_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 9 * * 1-5", lower_bound_delta=dt.timedelta(hours=14), timezone="America/New_York"
+)
+DAILY_TIERS = dg.AssetSelection.groups("bronze", "silver") | dg.AssetSelection.assets(*gold.GOLD_DAILY_MODELS)
 
 defs = dg.Definitions(
     assets=[*landing.assets, *bronze.assets, *silver.assets, *gold.assets, *models.assets],
     asset_checks=models.checks,
-    jobs=[daily_job, gold_and_models_job],
+    jobs=[daily_job, bronze_job, silver_job, gold_daily_job, gold_and_models_job],
     schedules=[nightly_schedule],
+    sensors=[landing_sensor],
     resources={
         "lake": LakeResource(),
         "databento": DatabentoResource(),
@@ -22,4 +40,4 @@ defs = dg.Definitions(
             project_dir=str(gold.DBT_DIR), profiles_dir=str(gold.DBT_DIR), dbt_executable=gold.DBT_EXECUTABLE
         ),
     },
-)
+).map_resolved_asset_specs(func=lambda spec: dg.apply_freshness_policy(spec, NIGHTLY_FRESHNESS), selection=DAILY_TIERS)

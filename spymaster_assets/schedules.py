@@ -13,6 +13,11 @@ daily_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("bronze", "silver") | dg.AssetSelection.assets(*GOLD_DAILY_MODELS),
 )
 
+# One job per tier, for users who rebuild a tier on its own (daily-partitioned, like the assets).
+bronze_job = dg.define_asset_job("bronze_job", selection=dg.AssetSelection.groups("bronze"))
+silver_job = dg.define_asset_job("silver_job", selection=dg.AssetSelection.groups("silver"))
+gold_daily_job = dg.define_asset_job("gold_daily_job", selection=dg.AssetSelection.assets(*GOLD_DAILY_MODELS))
+
 gold_and_models_job = dg.define_asset_job(
     "gold_and_models_job",
     selection=dg.AssetSelection.groups("models")

@@ -40,4 +40,6 @@ defs = dg.Definitions(
             project_dir=str(gold.DBT_DIR), profiles_dir=str(gold.DBT_DIR), dbt_executable=gold.DBT_EXECUTABLE
         ),
     },
-).map_resolved_asset_specs(func=lambda spec: dg.apply_freshness_policy(spec, NIGHTLY_FRESHNESS), selection=DAILY_TIERS)
+).map_resolved_asset_specs(
+    func=lambda spec: dg.apply_freshness_policy(spec, NIGHTLY_FRESHNESS), selection=DAILY_TIERS
+)

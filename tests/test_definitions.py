@@ -113,7 +113,13 @@ def test_daily_tiers_must_be_fresh_before_the_open() -> None:
     14 h before 09:00 ET on weekdays); the model, trained on demand, does not."""
     graph = defs.resolve_asset_graph()
     jobs = {j.name for j in defs.resolve_all_job_defs()}
-    assert {"bronze_job", "silver_job", "gold_daily_job", "daily_partition_job", "gold_and_models_job"} <= jobs
+    assert {
+        "bronze_job",
+        "silver_job",
+        "gold_daily_job",
+        "daily_partition_job",
+        "gold_and_models_job",
+    } <= jobs
     for key in ("bronze_futures_trades", "silver_touches", "silver_features", "gold_training"):
         policy = graph.get(dg.AssetKey(key)).freshness_policy
         assert policy is not None and policy.deadline_cron == "0 9 * * 1-5", key

@@ -131,8 +131,9 @@ def walk_forward_seq(
     y_vec = rows["_y"].to_numpy()
     ids = np.array(rows["touch_id"].to_list())
     ys, ps, tds, tids = [], [], [], []
-    for i, d in enumerate(sorted(set(dates.tolist()))):
-        train_dates = sorted(set(dates.tolist()))[: max(0, i - cfg.purge_dates)]
+    ordered = sorted(set(dates.tolist()))
+    for i, d in enumerate(ordered):
+        train_dates = ordered[: max(0, i - cfg.purge_dates)]
         tr, te = np.isin(dates, train_dates), dates == d
         if len(train_dates) < cfg.min_train_dates or len(np.unique(y_vec[tr])) < 2 or not te.any():
             continue

@@ -17,6 +17,7 @@ from typing import Any
 
 import databento as db
 import databento_dbn as dbn_rec
+import orjson
 import polars as pl
 import pytest
 
@@ -200,8 +201,6 @@ def test_live_service_from_a_recorded_feed(sim_day: Session, tmp_path: Path) -> 
     assert {s["schema"] for s in feed.subscriptions} == {"mbp-10", "trades", "definition", "bbo-1s"}
     n = _n_events(sim_day, end)
     assert svc.replay_stats.published == n and svc.core_stats.processed == n and svc.core_stats.malformed == 0
-    import orjson
-
     last = [orjson.loads(p) for p in payloads[-50:]]
     lv = [x for p in last for x in p["levels"]]
     assert lv, "no level within MONITOR_BAND in the last payloads"

@@ -110,7 +110,8 @@ class SignalCore:
 
     def refresh_levels(self) -> None:
         """Live feed: recompute the date's levels and touches from the futures trades seen so far
-        (all before ts_ns), with the same functions batch uses (`levels.compute_levels`,
+        (called at a grid time, before the event that crossed it: every trade kept is earlier), with
+        the same functions batch uses (`levels.compute_levels`,
         `touches.detect_touches`). A level's valid_from_ns keeps it hidden until its window has
         closed, so a level computed from a partial window is never shown."""
         ts, px, sz = self._trades

@@ -29,6 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 dagster: $(STAMP)
+	@mkdir -p data/dagster_home
+	@test -f data/dagster_home/dagster.yaml || cp deploy/dagster.yaml data/dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home SPYMASTER_LAKE=$(CURDIR)/data/lake \
 	SPYMASTER_DUCKDB=$(CURDIR)/data/spymaster.duckdb $(BIN)/dagster dev -w workspace.yaml
 

@@ -9,6 +9,7 @@ from dagster_dbt import DbtCliResource
 
 from spymaster_assets.databento_resource import DatabentoResource
 from spymaster_assets.defs import bronze, gold, landing, models, silver
+from spymaster_assets.executors import executor_from_env
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.schedules import (
     bronze_job,
@@ -33,6 +34,7 @@ defs = dg.Definitions(
     jobs=[daily_job, bronze_job, silver_job, gold_daily_job, gold_and_models_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor],
+    executor=executor_from_env(),
     resources={
         "lake": LakeResource(),
         "databento": DatabentoResource(),

@@ -3,7 +3,10 @@
 DuckDB allows one writing process per database file; a second one fails with a lock error. Every
 Gold build (a dbt process, then the Parquet export) runs inside `duckdb_writer(path)`, an exclusive
 `flock` on `<path>.lock`, so runs of many partitions started at once (a multi-run backfill, the
-multiprocess executor) wait their turn instead of failing.
+multiprocess executor) wait their turn instead of failing. The Gold steps are also in the Dagster
+concurrency pool `DUCKDB_POOL` (limit 1 in deploy/*.yaml): the instance then starts one Gold step
+at a time across every run and machine (an flock does not hold across Kubernetes pods), and
+waiting steps hold no worker.
 """
 
 import fcntl
@@ -11,6 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+DUCKDB_POOL = "duckdb_writer"
 
 
 @contextmanager

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
+import pytest
 
 from spymaster_assets.definitions import defs
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_core.config import DEFAULT_CONFIG, config_hash
 
+REPO = Path(__file__).resolve().parents[1]
 EXPECTED = {
     "bronze_futures_trades",
     "bronze_futures_mbp10",
@@ -124,3 +128,46 @@ def test_daily_tiers_must_be_fresh_before_the_open() -> None:
         policy = graph.get(dg.AssetKey(key)).freshness_policy
         assert policy is not None and policy.deadline_cron == "0 9 * * 1-5", key
     assert graph.get(dg.AssetKey("break_bounce_model")).freshness_policy is None
+
+
+def test_executor_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPYMASTER_EXECUTOR picks the executor; bad names and values fail with the variable named."""
+    from spymaster_assets.executors import executor_from_env
+
+    monkeypatch.delenv("SPYMASTER_EXECUTOR", raising=False)
+    monkeypatch.setenv("SPYMASTER_MAX_CONCURRENT_STEPS", "3")
+    ex = executor_from_env()
+    assert ex.name == "multiprocess"
+    assert ex is not dg.multiprocess_executor  # the configured copy (max_concurrent=3)
+    monkeypatch.setenv("SPYMASTER_EXECUTOR", "in_process")
+    assert executor_from_env() is dg.in_process_executor
+    monkeypatch.setenv("SPYMASTER_EXECUTOR", "threads")
+    with pytest.raises(ValueError, match="SPYMASTER_EXECUTOR='threads'"):
+        executor_from_env()
+    monkeypatch.setenv("SPYMASTER_EXECUTOR", "multiprocess")
+    monkeypatch.setenv("SPYMASTER_MAX_CONCURRENT_STEPS", "two")
+    with pytest.raises(ValueError, match="SPYMASTER_MAX_CONCURRENT_STEPS='two'"):
+        executor_from_env()
+    for name, package in (("k8s", "dagster_k8s"), ("celery", "dagster_celery")):
+        monkeypatch.setenv("SPYMASTER_EXECUTOR", name)
+        try:
+            __import__(package)
+        except ImportError:
+            with pytest.raises(ImportError, match=package.replace("_", "-")):
+                executor_from_env()
+        else:
+            assert executor_from_env().name == name
+
+
+def test_gold_steps_share_the_duckdb_writer_pool() -> None:
+    """Every Gold dbt asset is in the single-writer pool; the deploy instance files limit pools to 1."""
+    import yaml
+
+    from spymaster_assets.defs import gold
+    from spymaster_assets.duckdb_writer import DUCKDB_POOL
+
+    for a in gold.assets:
+        assert a.op.pool == DUCKDB_POOL, a.op.name
+    for name in ("dagster.yaml", "dagster.postgres.yaml", "k8s/dagster.yaml", "celery/dagster.yaml"):
+        cfg = yaml.safe_load((REPO / "deploy" / name).read_text())
+        assert cfg["concurrency"]["pools"]["default_limit"] == 1, name

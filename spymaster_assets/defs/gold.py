@@ -12,6 +12,7 @@ gold/training/gold_training/date=<d>/, gold/training/gold_daily_touches/date=<d>
 gold/training/gold_level_kind_stats.parquet, gold/evaluation/gold_model_eval.parquet.
 """
 
+import fcntl
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ import duckdb
 import polars as pl
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from spymaster_assets.duckdb_writer import duckdb_writer
+from spymaster_assets.duckdb_writer import DUCKDB_POOL, duckdb_writer
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_core import lake as lake_io
@@ -60,13 +61,39 @@ def _manifest_is_stale() -> bool:
     return any(f.is_file() and f.stat().st_mtime > built for f in sources)
 
 
-if _manifest_is_stale():
-    # Parse the project so the code location loads the current models.
-    subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet"],
-        check=True,
-        env={**os.environ, "SPYMASTER_LAKE": os.path.abspath(os.environ.get("SPYMASTER_LAKE", "data/lake"))},
-    )
+def _ensure_manifest() -> None:
+    """Parse the dbt project when its manifest is stale, so the code location loads the current
+    models. Processes that load the code location at once (webserver, daemon, run workers) take
+    an exclusive lock on target/.parse.lock, so one parses and the others then find it fresh.
+    Raises subprocess.CalledProcessError if `dbt parse` fails."""
+    if not _manifest_is_stale():
+        return
+    dbt_project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(dbt_project.manifest_path.parent / ".parse.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            if not _manifest_is_stale():
+                return
+            raw = os.environ.get("SPYMASTER_LAKE") or "data/lake"
+            lake_env = raw if "://" in raw else os.path.abspath(raw)
+            subprocess.run(
+                [
+                    DBT_EXECUTABLE,
+                    "parse",
+                    "--project-dir",
+                    str(DBT_DIR),
+                    "--profiles-dir",
+                    str(DBT_DIR),
+                    "--quiet",
+                ],
+                check=True,
+                env={**os.environ, "SPYMASTER_LAKE": lake_env},
+            )
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_ensure_manifest()
 
 
 def _selected_models(context: dg.AssetExecutionContext) -> list[str]:
@@ -120,6 +147,7 @@ def _export(lake: LakeResource, models: list[str], dates: list[str]) -> None:
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
+    pool=DUCKDB_POOL,
     project=dbt_project,
     select=" ".join(GOLD_DAILY_MODELS),
     name="gold_daily_marts",
@@ -135,6 +163,7 @@ def gold_daily_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lak
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
+    pool=DUCKDB_POOL,
     project=dbt_project,
     select=" ".join(GOLD_SUMMARY_MODELS),
     name="gold_summary_marts",
@@ -146,6 +175,7 @@ def gold_summary_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, l
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
+    pool=DUCKDB_POOL,
     project=dbt_project,
     select=" ".join(GOLD_EVAL_MODELS),
     name="gold_eval_marts",

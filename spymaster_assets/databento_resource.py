@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from spymaster_core import calendar
+from spymaster_core import calendar, lake
 
 DATASET = "GLBX.MDP3"
 NO_KEY_HELP = (
@@ -111,19 +111,14 @@ class DatabentoResource(dg.ConfigurableResource):
         return out
 
 
-def landing_inventory(landing: Path) -> list[dict]:
-    """One row per (dataset/source, schema, date): file count and bytes."""
-    rows = []
-    for d in sorted(p for p in landing.glob("*/*/*") if p.is_dir()):
-        files = [f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")]
-        if files:
-            rows.append(
-                {
-                    "source": d.parent.parent.name,
-                    "schema": d.parent.name,
-                    "date": d.name,
-                    "files": len(files),
-                    "bytes": sum(f.stat().st_size for f in files),
-                }
-            )
-    return rows
+def landing_inventory(landing: lake.LakePath) -> list[dict]:
+    """One row per (dataset/source, schema, date) under landing (a folder or an s3:// prefix):
+    file count and bytes."""
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for f in lake.glob(landing, "*/*/*/*"):
+        source, schema, date, _ = str(f).removeprefix(str(landing)).lstrip("/").split("/")
+        groups.setdefault((source, schema, date), []).append(lake.file_info(f)[0])
+    return [
+        {"source": k[0], "schema": k[1], "date": k[2], "files": len(v), "bytes": sum(v)}
+        for k, v in sorted(groups.items(), key=lambda kv: kv[0])
+    ]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import dagster as dg
 import polars as pl
 import pyarrow as pa
@@ -32,21 +29,17 @@ def write_and_describe(
 
 
 def describe_partition(
-    path: Path,
+    path: lake_io.LakePath,
     rows: int,
     sections: tuple[str, ...],
     metadata: dict | None = None,
     checks: list[dg.AssetCheckResult] | None = None,
 ) -> dg.MaterializeResult:
     """MaterializeResult for a partition already written at `path` (see `write_and_describe`)."""
-    digest = hashlib.sha256()
-    for f in sorted(path.glob("*.parquet")):
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(block)
+    digest = lake_io.digest_files(lake_io.glob(path, "*.parquet"))
     md: dict = {"rows": rows, "path": dg.MetadataValue.path(str(path)), **version_metadata(*sections)}
     for k, v in (metadata or {}).items():
         md[k] = dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
     return dg.MaterializeResult(
-        metadata=md, data_version=dg.DataVersion(digest.hexdigest()[:32]), check_results=checks or []
+        metadata=md, data_version=dg.DataVersion(digest[:32]), check_results=checks or []
     )

@@ -9,24 +9,25 @@ CME trading dates are skipped with a logged reason (the partition does not exist
 
 import hashlib
 import json
-from pathlib import Path
 
 import dagster as dg
 
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.schedules import daily_job
-from spymaster_core import bronze, calendar
+from spymaster_core import bronze, calendar, lake
 
 MIN_INTERVAL_S = 60
 
 
-def landing_digests(landing: Path) -> dict[str, str]:
-    """{date: sha256 (16 hex) of its DBN files' relative paths, sizes and mtimes} under landing."""
+def landing_digests(landing: lake.LakePath) -> dict[str, str]:
+    """{date: sha256 (16 hex) of its DBN files' relative paths, sizes and versions (mtime on disk,
+    ETag on S3)} under landing (a local folder or an s3:// prefix)."""
     per_date: dict[str, list[str]] = {}
-    root = landing / bronze.DATASET_DIR
-    for f in sorted(root.glob("*/*/*.dbn*")) if root.exists() else []:
-        st = f.stat()
-        per_date.setdefault(f.parent.name, []).append(f"{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}")
+    root = lake.join(landing, bronze.DATASET_DIR)
+    for f in lake.glob(root, "*/*/*.dbn*"):
+        size, version = lake.file_info(f)
+        rel = str(f).removeprefix(str(root)).lstrip("/")
+        per_date.setdefault(rel.split("/")[1], []).append(f"{rel}|{size}|{version}")
     return {d: hashlib.sha256("\n".join(v).encode()).hexdigest()[:16] for d, v in per_date.items()}
 
 

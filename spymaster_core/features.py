@@ -9,8 +9,9 @@ Memory is bounded by the engines' horizon plus one MBP-10 record batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import polars as pl
@@ -125,8 +126,11 @@ MBP10_COLUMNS = [
 ]
 
 
-def mbp10_batches(files: list[Path], batch_rows: int = 262_144) -> Iterator[dict[str, np.ndarray]]:
-    """Bronze MBP-10 parts (read in name order, i.e. time order) as engine arrays: ts, action
+def mbp10_batches(
+    files: Sequence[Path | IO[bytes]], batch_rows: int = 262_144
+) -> Iterator[dict[str, np.ndarray]]:
+    """Bronze MBP-10 parts (paths or open binary files, in name order, i.e. time order) as engine
+    arrays: ts, action
     (uint8 ASCII), price (NaN for null), size, bid_px/bid_sz/ask_px/ask_sz (n, 10) float64."""
     for f in files:
         pf = pq.ParquetFile(f)

@@ -4,14 +4,14 @@ so a reader never sees half a file and a crash loses at most the unflushed batch
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
 import polars as pl
+
+from spymaster_core import lake
 
 FLUSH_S = 5.0
 
@@ -25,8 +25,8 @@ class SignalsWriter:
     Raises orjson.JSONDecodeError from `flush` for a body that is not JSON (the bodies come from
     our own core, so that is a bug, not bad input)."""
 
-    def __init__(self, lake_root: Path, date: str, flush_s: float = FLUSH_S) -> None:
-        self.dir = lake_root / "gold" / "streaming" / "signals" / f"date={date}"
+    def __init__(self, lake_root: lake.LakePath, date: str, flush_s: float = FLUSH_S) -> None:
+        self.dir = lake.join(lake_root, "gold", "streaming", "signals", f"date={date}")
         self.flush_s = flush_s
         self.bodies: list[bytes] = []
         self.last_flush = time.monotonic()
@@ -37,7 +37,7 @@ class SignalsWriter:
     def due(self) -> bool:
         return time.monotonic() - self.last_flush >= self.flush_s
 
-    def flush(self) -> Path | None:
+    def flush(self) -> lake.LakePath | None:
         """Write the pending payloads as one file (atomic); returns its path, None when nothing
         was pending."""
         self.last_flush = time.monotonic()
@@ -45,13 +45,8 @@ class SignalsWriter:
         if not bodies:
             return None
         df = pl.DataFrame([r for b in bodies for r in _rows(orjson.loads(b))], infer_schema_length=None)
-        d = self.dir
-        d.mkdir(parents=True, exist_ok=True)
         name = f"part-{int(df['ts_ns'].min())}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = d / f".{name}.tmp"
-        df.write_parquet(tmp)
-        os.replace(tmp, d / name)
-        return d / name
+        return lake.write_file(lake.join(self.dir, name), df)
 
 
 def _rows(payload: dict[str, Any]) -> list[dict[str, Any]]:

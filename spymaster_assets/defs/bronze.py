@@ -29,7 +29,9 @@ def _front(lake: LakeResource, date: str) -> str | None:
     t = lake_io.read_partition(lake.path, "futures_trades", date)
     if t is not None and not t.is_empty():
         return str(t["symbol"][0])
-    return bronze.front_month_from_definitions(bronze.landed_definitions(lake.landing, date), date)
+    return bronze.front_month_from_definitions(
+        bronze.landed_definitions(lake.local_landing(date), date), date
+    )
 
 
 @dg.asset(
@@ -45,7 +47,7 @@ def _front(lake: LakeResource, date: str) -> str | None:
 def bronze_futures_trades(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """ES front-month trades (`futures.trades.v1`) from trades/tbbo/mbp-1/mbo DBN files or trades CSVs."""
     date = context.partition_key
-    res = bronze.futures_trades(lake.landing, date)
+    res = bronze.futures_trades(lake.local_landing(date), date)
     df = pl.from_arrow(res.table)
     checks = [
         _non_empty(df.height),
@@ -71,7 +73,7 @@ def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) 
     """ES front-month MBP-10 (`futures.mbp10.v2`), streamed from mbp-10 files or rebuilt from MBO."""
     date = context.partition_key
     with lake_io.PartitionWriter(lake.path, "futures_mbp10", date) as w:
-        res = bronze.futures_mbp10(lake.landing, date, _front(lake, date), w.path)
+        res = bronze.futures_mbp10(lake.local_landing(date), date, _front(lake, date), w.path)
         parts = sorted(w.path.glob("part-*.parquet"))
         ts = pl.scan_parquet(parts).select("ts_event_ns").collect()["ts_event_ns"]
         path = w.commit()
@@ -111,7 +113,7 @@ def bronze_futures_mbp10(context: dg.AssetExecutionContext, lake: LakeResource) 
 def bronze_options_definitions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """0DTE ES option definitions whose underlying is the front month (`options.definitions.v1`)."""
     date = context.partition_key
-    res = bronze.options_definitions(lake.landing, date, _front(lake, date))
+    res = bronze.options_definitions(lake.local_landing(date), date, _front(lake, date))
     df = pl.from_arrow(res.table)
     exp_dates = (
         df["expiration_ns"].cast(pl.Datetime("ns", "UTC")).dt.convert_time_zone("America/New_York").dt.date()
@@ -144,7 +146,7 @@ def _options_asset(name: str, table: str, build, doc: str) -> dg.AssetsDefinitio
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         date = context.partition_key
-        res = build(lake.landing, date, _definitions(lake, date))
+        res = build(lake.local_landing(date), date, _definitions(lake, date))
         return write_and_describe(
             lake, table, date, res.table, (), res.metadata(), [_non_empty(res.table.num_rows)]
         )

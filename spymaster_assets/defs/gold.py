@@ -138,7 +138,7 @@ def _export(lake: LakeResource, models: list[str], dates: list[str]) -> None:
                     lake_io.write_partition(lake.path, model, date, df.filter(df["date"] == date))
             else:
                 lake_io.write_file(
-                    lake.path / SUMMARY_FILES[model],
+                    lake_io.join(lake.path, SUMMARY_FILES[model]),
                     con.execute(f"select * from main.{model}").to_arrow_table(),
                 )
     finally:

@@ -1,10 +1,14 @@
 """Landing assets: what files are there, and a Databento download per date."""
 
+import tempfile
+from pathlib import Path
+
 import dagster as dg
 
 from spymaster_assets.databento_resource import DatabentoResource, landing_inventory
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
+from spymaster_core import lake as lake_io
 
 
 @dg.asset(group_name="landing")
@@ -34,10 +38,19 @@ def databento_landing(
     """Download the partition's GLBX.MDP3 files (ES futures, ES option parents) into landing,
     after a cost estimate (needs DATABENTO_API_KEY)."""
     date = context.partition_key
-    files = databento.download(date, lake.landing)
-    return dg.MaterializeResult(
-        metadata={"files": [f.name for f in files], "bytes": sum(f.stat().st_size for f in files)}
-    )
+    if not lake.remote:
+        files = databento.download(date, Path(lake.landing))
+        return dg.MaterializeResult(
+            metadata={"files": [f.name for f in files], "bytes": sum(f.stat().st_size for f in files)}
+        )
+    # A remote landing: download to a local staging folder, then upload each file (one PUT each).
+    with tempfile.TemporaryDirectory(prefix="spymaster-landing-") as tmp:
+        files = databento.download(date, Path(tmp))
+        for f in files:
+            lake_io.upload_file(f, str(lake_io.join(lake.landing, f.relative_to(tmp).as_posix())))
+        return dg.MaterializeResult(
+            metadata={"files": [f.name for f in files], "bytes": sum(f.stat().st_size for f in files)}
+        )
 
 
 assets = [landing_files, databento_landing]

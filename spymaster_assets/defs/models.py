@@ -1,7 +1,6 @@
 """Model assets: the four break/bounce heads trained walk-forward on gold_training, logged to
 MLflow with both baselines, and the `champion` alias, set only behind a blocking asset check."""
 
-import hashlib
 import importlib.util
 import tempfile
 from collections.abc import Iterator
@@ -49,13 +48,10 @@ def _sequence_baseline(
     }
 
 
-def _gold_data_version(root: Path) -> str:
-    """sha256 (16 hex) over the gold_training partition files, in path order."""
-    h = hashlib.sha256()
-    for f in sorted((root / lake_io.TABLE_DIRS["gold_training"]).glob("date=*/*.parquet")):
-        h.update(f.relative_to(root).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+def _gold_data_version(root: lake_io.LakePath) -> str:
+    """sha256 (16 hex) over the gold_training partition files (relative path, then bytes), in path order."""
+    files = lake_io.glob(lake_io.join(root, lake_io.TABLE_DIRS["gold_training"]), "date=*/*.parquet")
+    return lake_io.digest_files(files, root=root)[:16]
 
 
 _MODEL_CODE_VERSION = code_version("model", "labels")
@@ -147,8 +143,8 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     )
 
 
-def _predictions_path(root: Path, run_id: str) -> Path:
-    return root / "gold" / "evaluation" / "predictions" / f"{run_id}.parquet"
+def _predictions_path(root: lake_io.LakePath, run_id: str) -> lake_io.LakePath:
+    return lake_io.join(root, "gold", "evaluation", "predictions", f"{run_id}.parquet")
 
 
 @dg.asset_check(asset="break_bounce_model", blocking=True)
@@ -163,9 +159,9 @@ def beats_baselines(context: dg.AssetCheckExecutionContext, lake: LakeResource) 
         raise ValueError("break_bounce_model has not been materialized")
     run_id = str(ev.asset_materialization.metadata["mlflow_run_id"].value)
     path = _predictions_path(lake.path, run_id)
-    if not path.exists():
+    if not lake_io.exists(path):
         raise ValueError(f"held-out predictions of candidate run {run_id} missing: {path}")
-    result = heads.gate_predictions(pl.read_parquet(path), "direction", CONFIG.model)
+    result = heads.gate_predictions(lake_io.read_parquet(path), "direction", CONFIG.model)
     return dg.AssetCheckResult(
         passed=bool(result.pop("passed")),
         metadata={

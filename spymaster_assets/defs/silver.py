@@ -1,5 +1,7 @@
 """Silver assets: 2-minute bars, levels, touches, labels and features per trading date."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import numpy as np
 import polars as pl
@@ -109,6 +111,13 @@ def silver_labels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     return write_and_describe(lake, "labels", date, lb, ("labels",), {"outcomes": counts}, [check])
 
 
+def _mbp10_batches(files: list[lake_io.LakePath]) -> Iterator[dict[str, np.ndarray]]:
+    """Bronze MBP-10 parts as engine arrays, part by part (streamed from the lake)."""
+    for f in files:
+        with lake_io.open_read(f) as fh:
+            yield from features.mbp10_batches([fh])
+
+
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
@@ -130,11 +139,10 @@ def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     signal, runway), flattened, from one replay of the date through `EngineState` (the live core's
     code). Without 0DTE options the fuel columns are null and `fuel_missing_reason` says why."""
     date = context.partition_key
-    mbp_dir = lake_io.partition_dir(lake.path, "futures_mbp10", date)
-    mbp_files = sorted(mbp_dir.glob("part-*.parquet")) if mbp_dir.exists() else []
+    mbp_files = lake_io.partition_files(lake.path, "futures_mbp10", date)
     options = _options(lake, date)
     ft = features.touch_features(
-        features.mbp10_batches(mbp_files),
+        _mbp10_batches(mbp_files),
         _trades(lake, date),
         _read(lake, "touches", date, S.TOUCHES),
         _read(lake, "levels", date, S.LEVELS),

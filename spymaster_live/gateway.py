@@ -27,6 +27,10 @@ from spymaster_live import research as research_views
 # uvicorn's websockets (legacy) protocol awaits the socket's drain on send, so a client that stops
 # reading blocks its own sender and fills its queue; the sans-I/O default buffers without limit.
 WS_IMPL = "websockets"
+# No permessage-deflate: with it every payload is compressed once per client (zlib, per-connection
+# context), which dominated the fan-out cost; uncompressed, a payload is framed, not re-encoded.
+# Payloads are a few kB at 4/s, so the bandwidth saved is not worth the latency.
+WS_PER_MESSAGE_DEFLATE = False
 STATIC_DIR = Path(__file__).parent / "static"  # the dashboard: plain HTML/CSS/JS, served locally
 CLIENT_QUEUE = 64
 CLOSE_TIMEOUT_S = 1.0  # payloads; at 4 payloads/s a client may fall 16 s behind before it is dropped

@@ -35,7 +35,7 @@ from spymaster_core.session import Session, load_session
 from spymaster_live import bus
 from spymaster_live.codec import decode
 from spymaster_live.core import Scorer, SignalCore, with_model
-from spymaster_live.gateway import WS_IMPL, Hub, create_app
+from spymaster_live.gateway import WS_IMPL, WS_PER_MESSAGE_DEFLATE, Hub, create_app
 from spymaster_live.replay import ReplayStats, publish_events
 from spymaster_live.writer import SignalsWriter
 
@@ -186,6 +186,7 @@ class LiveService:
                     log_level="warning",
                     lifespan="off",
                     ws=WS_IMPL,
+                    ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
                 )
             )
             self._tasks = tasks = [

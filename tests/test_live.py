@@ -78,6 +78,9 @@ def test_replay_to_websocket_payload_equals_batch_features(session: Session, tmp
         await svc.ready.wait()
         await asyncio.sleep(0.3)  # uvicorn binds
         async with websockets.connect(f"ws://127.0.0.1:{svc.opts.port}/ws/stream", max_size=None) as ws:
+            # The client offers permessage-deflate; the gateway declines (one encode per payload).
+            assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+            assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
             while not task.done():
                 try:
                     received.append(orjson.loads(await asyncio.wait_for(ws.recv(), 1.0)))

@@ -130,8 +130,8 @@ def _export(lake: LakeResource, models: list[str], dates: list[str]) -> None:
         for model in models:
             if model in GOLD_DAILY_MODELS:
                 df = pl.from_arrow(
-                    con.execute(
-                        f"select * from main.{model} where date between ? and ?", [dates[0], dates[-1]]
+                    con.sql(
+                        f"select * from main.{model} where date between ? and ?", params=[dates[0], dates[-1]]
                     ).to_arrow_table()
                 )
                 for date in (d for d in dates if d in built):
@@ -139,7 +139,7 @@ def _export(lake: LakeResource, models: list[str], dates: list[str]) -> None:
             else:
                 lake_io.write_file(
                     lake_io.join(lake.path, SUMMARY_FILES[model]),
-                    con.execute(f"select * from main.{model}").to_arrow_table(),
+                    con.sql(f"select * from main.{model}").to_arrow_table(),
                 )
     finally:
         con.close()

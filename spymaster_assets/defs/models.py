@@ -5,20 +5,25 @@ import importlib.util
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import faiss
 import polars as pl
 
-from ml import heads, plots, registry, retrieval
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import CONFIG, code_version, version_metadata
 from spymaster_core import lake as lake_io
 from spymaster_core.config import config_hash
 from spymaster_core.features import FEATURE_COLUMNS
 
+if TYPE_CHECKING:
+    from ml.heads import HeadResult
 
-def _flat_metrics(results: dict[str, heads.HeadResult]) -> dict[str, float | None]:
+# ml (xgboost, MLflow, matplotlib, faiss) is imported inside the assets that use it: every run
+# worker and multiprocess step loads this code location, and those imports cost ~2.5 s there.
+
+
+def _flat_metrics(results: "dict[str, HeadResult]") -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for h, r in results.items():
         out[f"{h}_n_test"] = float(len(r.y_true))
@@ -85,6 +90,10 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     gold_model_eval); it is not behind the gate, so a losing candidate's scores are still compared.
     The gate is the separate blocking check `beats_baselines` (its own step, so it blocks
     champion_model and nothing else). Raises ValueError when gold_training has no partition yet."""
+    import faiss
+
+    from ml import heads, plots, registry, retrieval
+
     gold = lake_io.read_table(lake.path, "gold_training")
     if gold is None:
         raise ValueError(f"no gold_training partitions under {lake.path}: materialize gold_daily_marts first")
@@ -154,6 +163,8 @@ def beats_baselines(context: dg.AssetCheckExecutionContext, lake: LakeResource) 
     both baselines' (level-kind rate, logistic) on the same touches, with the paired-bootstrap
     lower bound of each difference above zero. Blocking: a failure stops
     champion_model in the same run. Raises ValueError when the candidate or its file is missing."""
+    from ml import heads
+
     ev = context.instance.get_latest_materialization_event(dg.AssetKey("break_bounce_model"))
     if ev is None or ev.asset_materialization is None:
         raise ValueError("break_bounce_model has not been materialized")
@@ -177,6 +188,8 @@ def champion_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
     registered. In a run with the blocking `beats_baselines` check it runs only if the check
     passed; on its own it still refuses (raises) when the candidate's materialization says it did
     not beat both baselines."""
+    from ml import registry
+
     ev = context.instance.get_latest_materialization_event(dg.AssetKey("break_bounce_model"))
     if ev is None or ev.asset_materialization is None:
         raise ValueError("break_bounce_model has not been materialized")

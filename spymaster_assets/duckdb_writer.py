@@ -5,8 +5,8 @@ Gold build (a dbt process, then the Parquet export) runs inside `duckdb_writer(p
 `flock` on `<path>.lock`, so runs of many partitions started at once (a multi-run backfill, the
 multiprocess executor) wait their turn instead of failing. The Gold steps are also in the Dagster
 concurrency pool `DUCKDB_POOL` (limit 1 in deploy/*.yaml): the instance then starts one Gold step
-at a time across every run and machine (an flock does not hold across Kubernetes pods), and
-waiting steps hold no worker.
+at a time across every run and machine (an flock does not hold across Kubernetes pods); the
+others wait for the slot before they start.
 """
 
 import fcntl

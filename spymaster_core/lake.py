@@ -18,6 +18,7 @@ nothing remote.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -163,22 +164,22 @@ def digest_files(files: list[LakePath], root: LakePath | None = None) -> str:
 
 
 def download_dir(remote_dir: str, local_dir: Path) -> list[Path]:
-    """Mirror the files directly under `remote_dir` into `local_dir`: a file whose size already
-    matches is kept, each download goes to a temp name and is then renamed, and local files no
-    longer present remotely are removed. Returns the local paths."""
-    out = []
-    remote = glob(remote_dir, "*")
-    names = {str(f).rsplit("/", 1)[-1] for f in remote}
+    """Mirror the files directly under `remote_dir` into `local_dir`: a file whose size and
+    version (ETag, see `file_info`) match what was last downloaded is kept, each download goes to a
+    temp name and is then renamed, and local files no longer present remotely are removed. The
+    versions are kept in `local_dir/.versions.json`. Returns the local paths."""
+    remote = {str(f).rsplit("/", 1)[-1]: (f, file_info(f)) for f in glob(remote_dir, "*")}
+    ledger = local_dir / ".versions.json"
+    seen: dict[str, list] = json.loads(ledger.read_text()) if ledger.exists() else {}
     if local_dir.exists():
         for old in local_dir.iterdir():
-            if old.is_file() and old.name not in names:
+            if old.is_file() and old != ledger and old.name not in remote:
                 old.unlink()
-    for f in remote:
-        name = str(f).rsplit("/", 1)[-1]
+    local_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, (f, (size, version)) in sorted(remote.items()):
         dest = local_dir / name
-        size, _ = file_info(f)
-        if not (dest.exists() and dest.stat().st_size == size):
-            local_dir.mkdir(parents=True, exist_ok=True)
+        if not (dest.exists() and dest.stat().st_size == size and seen.get(name) == [size, version]):
             tmp = dest.with_name(f".{name}.part-{uuid.uuid4().hex[:8]}")
             try:
                 fs, p = _fs(str(f))
@@ -187,6 +188,9 @@ def download_dir(remote_dir: str, local_dir: Path) -> list[Path]:
             finally:
                 tmp.unlink(missing_ok=True)
         out.append(dest)
+    tmp_ledger = ledger.with_name(f".versions.json.tmp-{uuid.uuid4().hex[:8]}")
+    tmp_ledger.write_text(json.dumps({n: [sz, v] for n, (_, (sz, v)) in remote.items()}))
+    os.replace(tmp_ledger, ledger)
     return out
 
 

@@ -127,7 +127,11 @@ def test_landing_on_s3_sensor_digests_and_local_mirror(
 
     monkeypatch.setenv("SPYMASTER_CACHE", str(tmp_path / "cache"))
     local = res.local_landing(DATE)
-    mirrored = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+    mirrored = sorted(
+        p.relative_to(local).as_posix()
+        for p in local.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
     landed = sorted(
         p.relative_to(tmp_path / "landing").as_posix()
         for p in (tmp_path / "landing").rglob("*")
@@ -139,7 +143,16 @@ def test_landing_on_s3_sensor_digests_and_local_mirror(
     fs.pipe(victim, b"not a dbn file")
     assert landing_digests(res.landing)[DATE] != digests[DATE]
     res.local_landing(DATE)
-    assert (local / victim.split("/landing/", 1)[1]).read_bytes() == b"not a dbn file"
+    mirrored_victim = local / victim.split("/landing/", 1)[1]
+    assert mirrored_victim.read_bytes() == b"not a dbn file"
+    # A replacement of the same size is caught by its ETag, not missed by a size check.
+    fs.pipe(victim, b"NOT A DBN FILE")
+    res.local_landing(DATE)
+    assert mirrored_victim.read_bytes() == b"NOT A DBN FILE"
+    # A file removed from landing leaves the mirror too.
+    fs.rm(victim)
+    res.local_landing(DATE)
+    assert not mirrored_victim.exists()
 
 
 PROBE = r"""

@@ -21,8 +21,8 @@ def write_and_describe(
     checks: list[dg.AssetCheckResult] | None = None,
 ) -> dg.MaterializeResult:
     """Atomically write one partition; return MaterializeResult with rows, path, config hash and a
-    data version equal to the sha256 of the written Parquet file's content (identical inputs and
-    config give an identical version)."""
+    data version from the written Parquet file's content (`lake.files_version`: its bytes on disk,
+    its ETag on S3; identical inputs and config give an identical version)."""
     path = lake_io.write_partition(lake.path, table, date, data)
     rows = data.num_rows if isinstance(data, pa.Table) else data.height
     return describe_partition(path, rows, sections, metadata, checks)
@@ -36,7 +36,7 @@ def describe_partition(
     checks: list[dg.AssetCheckResult] | None = None,
 ) -> dg.MaterializeResult:
     """MaterializeResult for a partition already written at `path` (see `write_and_describe`)."""
-    digest = lake_io.digest_files(lake_io.glob(path, "*.parquet"))
+    digest = lake_io.files_version(lake_io.glob(path, "*.parquet"))
     md: dict = {"rows": rows, "path": dg.MetadataValue.path(str(path)), **version_metadata(*sections)}
     for k, v in (metadata or {}).items():
         md[k] = dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v

@@ -163,6 +163,20 @@ def digest_files(files: list[LakePath], root: LakePath | None = None) -> str:
     return h.hexdigest()
 
 
+def files_version(files: list[LakePath]) -> str:
+    """sha256 (hex) identifying the files' content, for data versions. Local files: over their
+    bytes (`digest_files`). Objects: over each object's name, size and ETag, which S3 derives from
+    the content (MD5, or MD5s of fixed-size parts for a multipart upload), so a partition just
+    uploaded is not downloaded again to be hashed."""
+    if not any(is_remote(f) for f in files):
+        return digest_files(files)
+    h = hashlib.sha256()
+    for f in files:
+        size, version = file_info(f)
+        h.update(f"{str(f).rsplit('/', 1)[-1]}|{size}|{version}\n".encode())
+    return h.hexdigest()
+
+
 def download_dir(remote_dir: str, local_dir: Path) -> list[Path]:
     """Mirror the files directly under `remote_dir` into `local_dir`: a file whose size and
     version (ETag, see `file_info`) match what was last downloaded is kept, each download goes to a

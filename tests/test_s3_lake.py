@@ -232,3 +232,20 @@ def test_bronze_silver_gold_on_s3_equal_local(s3: str, s3_endpoint: str, tmp_pat
     finally:
         con.close()
     assert on_s3 == gold == n_touches
+
+
+def test_partition_version_follows_content_without_download(s3: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data version of an S3 partition comes from ETags: equal content, equal version; new
+    content, new version; and no object is read to compute it."""
+    lake.write_partition(s3, "levels", DATE, pl.DataFrame({"a": [1, 2]}))
+    v1 = lake.files_version(lake.partition_files(s3, "levels", DATE))
+    lake.write_partition(s3, "levels", DATE, pl.DataFrame({"a": [1, 2]}))
+
+    def no_reads(*a: object, **k: object) -> None:
+        raise AssertionError("files_version read an object")
+
+    with monkeypatch.context() as m:
+        m.setattr(lake, "open_read", no_reads)
+        assert lake.files_version(lake.partition_files(s3, "levels", DATE)) == v1
+    lake.write_partition(s3, "levels", DATE, pl.DataFrame({"a": [1, 3]}))
+    assert lake.files_version(lake.partition_files(s3, "levels", DATE)) != v1

@@ -74,8 +74,6 @@ def _ensure_manifest() -> None:
         try:
             if not _manifest_is_stale():
                 return
-            raw = os.environ.get("SPYMASTER_LAKE") or "data/lake"
-            lake_env = raw if "://" in raw else os.path.abspath(raw)
             subprocess.run(
                 [
                     DBT_EXECUTABLE,
@@ -87,7 +85,7 @@ def _ensure_manifest() -> None:
                     "--quiet",
                 ],
                 check=True,
-                env={**os.environ, "SPYMASTER_LAKE": lake_env},
+                env={**os.environ, "SPYMASTER_LAKE": str(lake_io.lake_root())},
             )
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from vollib.black import black
 from vollib.black.greeks.analytical import gamma as vollib_gamma
+from vollib.black.implied_volatility import implied_volatility as vollib_iv
 
 from spymaster_core.config import DEFAULT_CONFIG as CFG
 from spymaster_core.engines import barrier, fuel, score, tape
 from spymaster_core.engines.book_flow import BookFlow
-from spymaster_core.engines.ofi import ofi_events
-from spymaster_core.greeks import black76_gamma, black76_implied_vol
+from spymaster_core.engines.ofi import ofi_events, ofi_increments
+from spymaster_core.greeks import IV_MAX, IV_MIN, black76_gamma, black76_implied_vol, black76_implied_vols
 
 NS = 1_000_000_000
 
@@ -31,6 +32,38 @@ def test_ofi_six_updates_by_hand() -> None:
     assert e.tolist() == [0.0, 2.0, 3.0, 9.0, -4.0, -6.0]
     with pytest.raises(ValueError, match="shape"):
         ofi_events(np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(2))
+
+
+def test_ofi_increments_fed_in_chunks_equal_ofi_events_on_the_whole_day() -> None:
+    """The compiled incremental OFI (live and batch) equals the numpy reference on a random-walk
+    10-level book with empty levels, fed in chunks of 1 to 300 updates."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    mid = 6000.0 + np.cumsum(rng.choice([-0.25, 0.0, 0.25], n, p=[0.1, 0.8, 0.1]))
+    steps = np.arange(10) * 0.25
+    bp = (mid[:, None] - 0.125 - steps).round(2)
+    ap = (mid[:, None] + 0.125 + steps).round(2)
+    bq = rng.integers(1, 400, (n, 10)).astype(float)
+    aq = rng.integers(1, 400, (n, 10)).astype(float)
+    for px, sz in ((bp, bq), (ap, aq)):  # thin books: the deepest levels are empty at times
+        empty = rng.random((n, 10)) < np.linspace(0.0, 0.3, 10)
+        empty = np.cumsum(empty, axis=1) > 0
+        px[empty], sz[empty] = np.nan, 0.0
+    want_best = ofi_events(bp[:, 0], bq[:, 0], ap[:, 0], aq[:, 0])
+    want_multi = ofi_events(bp, bq, ap, aq).sum(axis=1)
+    got: list[list[np.ndarray]] = [[], [], [], []]
+    i, prev = 0, None
+    while i < n:
+        j = min(n, i + int(rng.integers(1, 300)))
+        for acc, part in zip(got, ofi_increments(prev, bp[i:j], bq[i:j], ap[i:j], aq[i:j]), strict=True):
+            acc.append(part)
+        prev = np.stack([bp[j - 1], bq[j - 1], ap[j - 1], aq[j - 1]])
+        i = j
+    best, multi, depth_best, depth_multi = (np.concatenate(x) for x in got)
+    assert np.array_equal(best, want_best) and np.array_equal(multi, want_multi)
+    assert np.count_nonzero(multi) > n // 2
+    assert np.array_equal(depth_best, (bq[:, 0] + aq[:, 0]) / 2.0)
+    assert np.array_equal(depth_multi, (bq + aq).mean(axis=1) / 2.0)
 
 
 # ---- barrier ------------------------------------------------------------------------------------
@@ -253,6 +286,42 @@ def test_black76_gamma_matches_vollib_and_finite_difference() -> None:
     price = black("p", 6000.0, 5990.0, 0.003, 0, 0.18)
     assert black76_implied_vol(price, 6000.0, 5990.0, 0.003, False) == pytest.approx(0.18, abs=1e-9)
     assert math.isnan(black76_implied_vol(5.0, 6000.0, 5900.0, 0.003, True))  # below intrinsic
+
+
+def test_implied_vols_match_vollib_lets_be_rational_on_0dte_chains() -> None:
+    """The compiled solver against vollib's Let's-Be-Rational: 0DTE-like options (strikes within
+    80 pt of F on the 5-pt grid, 1 min to 1 day to expiry, vols 0.5%-800%, quotes off the model
+    price by up to 10% so some are outside the no-arbitrage bounds): the same options get no
+    vol, and the vols agree to 1e-10 relative (prices >= 0.05, one tick)."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    F = rng.uniform(5000.0, 7000.0, n)
+    K = np.round((F + rng.uniform(-80.0, 80.0, n)) / 5.0) * 5.0
+    t = rng.uniform(60.0, 86400.0, n) / (365.0 * 86400.0)
+    sigma = np.exp(rng.uniform(np.log(0.005), np.log(8.0), n))
+    call = rng.integers(0, 2, n).astype(bool)
+    price = np.array(
+        [
+            black("c" if c else "p", f, k, tt, 0.0, s)
+            for f, k, tt, s, c in zip(F, K, t, sigma, call, strict=True)
+        ]
+    )
+    price = np.round(price * rng.uniform(0.9, 1.1, n) / 0.05) * 0.05
+    want, raw = np.full(n, np.nan), np.full(n, np.nan)
+    for i in range(n):
+        intrinsic = max(F[i] - K[i], 0.0) if call[i] else max(K[i] - F[i], 0.0)
+        if intrinsic < price[i] < (F[i] if call[i] else K[i]):
+            v = raw[i] = float(vollib_iv(price[i], F[i], K[i], 0.0, t[i], "c" if call[i] else "p"))
+            want[i] = v if IV_MIN <= v <= IV_MAX else np.nan
+    got = black76_implied_vols(price, F, K, t, call)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    ok = np.isfinite(want)
+    assert 0.5 * n < ok.sum() < n  # both kinds of outcome are exercised, and both IV bounds:
+    assert (raw < IV_MIN).sum() >= 10 and (raw > IV_MAX).sum() >= 10
+    assert np.allclose(got[ok], want[ok], rtol=1e-10, atol=0.0)
+    # Discounted prices (r > 0) and the scalar wrapper agree with vollib too.
+    p = black("c", 6000.0, 6020.0, 0.01, 0.05, 0.25)
+    assert black76_implied_vol(p, 6000.0, 6020.0, 0.01, True, r=0.05) == pytest.approx(0.25, rel=1e-10)
 
 
 def _chain(t_ns: int, exp_ns: int, F: float, sigma: float = 0.2) -> fuel.OptionChain:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spymaster_core.config import Config
-from spymaster_core.greeks import black76_gamma, black76_implied_vol
+from spymaster_core.greeks import black76_gamma, black76_implied_vols
 
 ES_MULTIPLIER = 50.0
 NS_PER_YEAR = 365.0 * 86400 * 1e9
@@ -86,6 +86,7 @@ class OptionChain:
     open_interest: dict[int, float] = field(default_factory=dict)
     _compact: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _trades: tuple[np.ndarray, ...] | None = None
+    _defs: tuple[np.ndarray, ...] | None = None
 
     def add_definitions(
         self, iid: np.ndarray, strike: np.ndarray, is_call: np.ndarray, expiration_ns: np.ndarray
@@ -94,6 +95,20 @@ class OptionChain:
             iid.tolist(), strike.tolist(), is_call.tolist(), expiration_ns.tolist(), strict=True
         ):
             self.definitions[int(i)] = (float(k), bool(c), int(e))
+        self._defs = None
+
+    def definition_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The definitions as arrays sorted by instrument_id: iid int64, strike float64 points,
+        is_call bool, expiration_ns int64 (rebuilt after `add_definitions`)."""
+        if self._defs is None or len(self._defs[0]) != len(self.definitions):
+            items = sorted(self.definitions.items())
+            self._defs = (
+                np.array([i for i, _ in items], np.int64),
+                np.array([d[0] for _, d in items], np.float64),
+                np.array([d[1] for _, d in items], np.bool_),
+                np.array([d[2] for _, d in items], np.int64),
+            )
+        return self._defs  # type: ignore[return-value]
 
     def add_quotes(self, ts_ns: np.ndarray, iid: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
         """Append quotes sorted by time (any mix of instruments)."""
@@ -115,8 +130,22 @@ class OptionChain:
         if q is None:
             return math.nan, math.nan
         ts, bid, ask = q
-        j = int(np.searchsorted(ts, t_ns, side="left")) - 1
+        j = int(ts.searchsorted(t_ns, side="left")) - 1
         return (float(bid[j]), float(ask[j])) if j >= 0 else (math.nan, math.nan)
+
+    def quotes_before(self, iids: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bid, ask) arrays (points) of the latest quote of each of `iids` strictly before t_ns;
+        NaN where an instrument has none."""
+        bid = np.full(len(iids), math.nan)
+        ask = np.full(len(iids), math.nan)
+        for k, i in enumerate(iids.tolist()):
+            q = self._quotes(i)
+            if q is None:
+                continue
+            j = int(q[0].searchsorted(t_ns, side="left")) - 1
+            if j >= 0:
+                bid[k], ask[k] = q[1][j], q[2][j]
+        return bid, ask
 
     def _quotes(self, iid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if iid in self._compact:
@@ -162,20 +191,17 @@ class OptionChain:
         return self._trades  # type: ignore[return-value]
 
 
-def _dealer_positions(chain: OptionChain, ids: list[int], t0_ns: int, t_ns: int) -> np.ndarray:
-    """Dealer contracts per instrument in `ids` from classified trades in [t0, t): -customer net."""
+def _dealer_positions(chain: OptionChain, ids: np.ndarray, t0_ns: int, t_ns: int) -> np.ndarray:
+    """Dealer contracts per instrument in `ids` (sorted) from classified trades in [t0, t):
+    -customer net. Sizes are whole contracts, so the float sums are exact in any order."""
     ts, iid, size, sign = chain.trades()
-    lo, hi = int(np.searchsorted(ts, t0_ns, side="left")), int(np.searchsorted(ts, t_ns, side="left"))
-    pos = np.zeros(len(ids))
-    if hi <= lo:
-        return pos
-    index = {i: k for k, i in enumerate(ids)}
-    net = -(size[lo:hi] * sign[lo:hi])
-    for i, v in zip(iid[lo:hi].tolist(), net.tolist(), strict=True):
-        k = index.get(i)
-        if k is not None:
-            pos[k] += v
-    return pos
+    lo, hi = int(ts.searchsorted(t0_ns, side="left")), int(ts.searchsorted(t_ns, side="left"))
+    if hi <= lo or len(ids) == 0:
+        return np.zeros(len(ids))
+    tr = iid[lo:hi]
+    k = np.minimum(np.searchsorted(ids, tr), len(ids) - 1)
+    hit = ids[k] == tr
+    return np.bincount(k[hit], weights=-(size[lo:hi] * sign[lo:hi])[hit], minlength=len(ids))
 
 
 def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg: Config) -> FuelMetrics:
@@ -186,30 +212,26 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     if not math.isfinite(F):
         return missing_fuel("no futures price before t")
     rng = cfg.fuel.FUEL_STRIKE_RANGE_pt
-    ids, strikes, calls, t_years, ivs = [], [], [], [], []
-    skipped = 0
-    for iid, (k, is_call, exp_ns) in sorted(chain.definitions.items()):
-        if abs(k - F) > rng or exp_ns <= t_ns:
-            continue
-        bid, ask = chain.quote_before(iid, t_ns)
-        ty = (exp_ns - t_ns) / NS_PER_YEAR
-        iv = black76_implied_vol((bid + ask) / 2, F, k, ty, is_call) if bid > 0 and ask >= bid else math.nan
-        if not math.isfinite(iv):
-            skipped += 1
-            continue
-        ids.append(iid)
-        strikes.append(k)
-        calls.append(is_call)
-        t_years.append(ty)
-        ivs.append(iv)
-    if not ids:
+    all_iid, all_k, all_call, all_exp = chain.definition_arrays()
+    near = (np.abs(all_k - F) <= rng) & (all_exp > t_ns)
+    ids, K, is_call = all_iid[near], all_k[near], all_call[near]
+    ty = (all_exp[near] - t_ns) / NS_PER_YEAR
+    bid, ask = chain.quotes_before(ids, t_ns)
+    quoted = (bid > 0) & (ask >= bid)
+    iv = np.full(len(ids), math.nan)
+    iv[quoted] = black76_implied_vols(
+        (bid[quoted] + ask[quoted]) / 2, F, K[quoted], ty[quoted], is_call[quoted]
+    )
+    valid = np.isfinite(iv)
+    skipped = int(len(ids) - valid.sum())
+    if not valid.any():
         return missing_fuel(f"no option with a valid implied vol within {rng:g} pt ({skipped} skipped)")
-    K, is_call, ty, iv = np.array(strikes), np.array(calls), np.array(t_years), np.array(ivs)
+    ids, K, is_call, ty, iv = ids[valid], K[valid], is_call[valid], ty[valid], iv[valid]
     dollar = ES_MULTIPLIER * F * F * 0.01
     gamma = black76_gamma(F, K, ty, iv)
     pos_open = _dealer_positions(chain, ids, rth_open_ns, t_ns)
     pos_win = _dealer_positions(chain, ids, t_ns - int(round(cfg.windows.W_g_s * 1e9)), t_ns)
-    oi = np.array([chain.open_interest.get(i, 0.0) for i in ids])
+    oi = np.array([chain.open_interest.get(i, 0.0) for i in ids.tolist()])
     pos_oi = np.where(is_call, oi, -oi)
     gex_flow, gex_win, gex_oi = gamma * pos_open * dollar, gamma * pos_win * dollar, gamma * pos_oi * dollar
     total = gex_flow + gex_oi

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 
@@ -40,6 +41,65 @@ def ofi_events(bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_s
     ask[np.isnan(ap0) | np.isnan(ap1)] = 0.0
     out[1:] = bid + ask
     return out
+
+
+def ofi_increments(
+    prev: np.ndarray | None, bid_px: np.ndarray, bid_sz: np.ndarray, ask_px: np.ndarray, ask_sz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per MBP-10 update (incremental): best-level OFI e_n, 10-level OFI (sum over levels), best
+    depth (bid_sz_00 + ask_sz_00) / 2 and mean 10-level depth mean(bid_sz + ask_sz) / 2, all in
+    contracts. `prev`: the (4, 10) book (bid_px, bid_sz, ask_px, ask_sz) before the first update,
+    or None at the start of the day (its e_n is 0). Book arrays (n, 10): points, contracts.
+    The same numbers as `ofi_events` on the book with `prev` prepended, in one compiled pass
+    (sizes are whole contracts, so the level sums are exact in any order)."""
+    n = len(bid_px)
+    out = np.empty((4, n))
+    has_prev = prev is not None
+    _ofi_kernel(
+        np.ascontiguousarray(prev if has_prev else np.full((4, bid_px.shape[1]), np.nan), np.float64),
+        has_prev,
+        *(np.ascontiguousarray(a, np.float64) for a in (bid_px, bid_sz, ask_px, ask_sz)),
+        out,
+    )
+    return out[0], out[1], out[2], out[3]
+
+
+@numba.njit(cache=True, nogil=True)
+def _level_e(bp0: float, bq0: float, ap0: float, aq0: float, bp1: float, bq1: float, ap1: float,
+             aq1: float) -> float:  # fmt: skip  # pragma: no cover - compiled
+    e = 0.0
+    if bp0 == bp0 and bp1 == bp1:
+        e += (bq1 if bp1 >= bp0 else 0.0) - (bq0 if bp1 <= bp0 else 0.0)
+    if ap0 == ap0 and ap1 == ap1:
+        e += -(aq1 if ap1 <= ap0 else 0.0) + (aq0 if ap1 >= ap0 else 0.0)
+    return e
+
+
+@numba.njit(cache=True, nogil=True)
+def _ofi_kernel(prev, has_prev, bp, bq, ap, aq, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+    n, depth = bp.shape
+    for i in range(n):
+        best = 0.0
+        multi = 0.0
+        if i > 0 or has_prev:
+            for j in range(depth):
+                if i == 0:
+                    e = _level_e(
+                        prev[0, j], prev[1, j], prev[2, j], prev[3, j], bp[0, j], bq[0, j], ap[0, j], aq[0, j]
+                    )
+                else:
+                    e = _level_e(bp[i - 1, j], bq[i - 1, j], ap[i - 1, j], aq[i - 1, j], bp[i, j], bq[i, j],
+                                 ap[i, j], aq[i, j])  # fmt: skip
+                if j == 0:
+                    best = e
+                multi += e
+        tot = 0.0
+        for j in range(depth):
+            tot += bq[i, j] + aq[i, j]
+        out[0, i] = best
+        out[1, i] = multi
+        out[2, i] = (bq[i, 0] + aq[i, 0]) / 2.0
+        out[3, i] = tot / depth / 2.0
 
 
 @dataclass(frozen=True)

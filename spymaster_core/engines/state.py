@@ -14,6 +14,7 @@ not by the day; only the 1 s book samples and the option chain are kept for the 
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from spymaster_core.engines import score as score_engine
 from spymaster_core.engines.book_flow import BookFlow
 from spymaster_core.engines.columns import Columns
 from spymaster_core.engines.kinematics import kinematics
-from spymaster_core.engines.ofi import integrate_ofi, ofi_events
+from spymaster_core.engines.ofi import integrate_ofi, ofi_increments
 from spymaster_core.engines.tape import tape_metrics
 from spymaster_core.events import FuturesTrade, Mbp10Update, OptionQuote, OptionTrade
 
@@ -106,13 +107,14 @@ class EngineState:
             return
         p = self._pending
         if ev := p[Mbp10Update]:
-            lv = np.array([e.levels for e in ev], dtype=np.float64)
+            lv = np.fromiter(chain.from_iterable([e.levels for e in ev]), np.float64, 4 * D * len(ev))
+            lv = lv.reshape(len(ev), 4, D).transpose(1, 0, 2).copy()  # 4 contiguous (n, 10) blocks
             self.update_mbp10(
                 np.array([e.ts_event_ns for e in ev], dtype=np.int64),
                 np.array([_ACTIONS.get(e.action, 0) for e in ev], dtype=np.uint8),
                 np.array([e.price for e in ev], dtype=np.float64),
                 np.array([e.size for e in ev], dtype=np.float64),
-                lv[:, 0:D], lv[:, D:2 * D], lv[:, 2 * D:3 * D], lv[:, 3 * D:4 * D],
+                lv[0], lv[1], lv[2], lv[3],
             )  # fmt: skip
         if ev := p[FuturesTrade]:
             self.update_trades(
@@ -173,21 +175,12 @@ class EngineState:
         flow = self.book_flow.process(ts, action, price, size, bid_px, bid_sz, ask_px, ask_sz)
         self.flow.append({"ts": flow.ts_ns, "price": flow.price, "side": flow.side, "added": flow.added,
                           "canceled": flow.canceled, "filled": flow.filled})  # fmt: skip
-        if self._last_row is None:
-            e_best = ofi_events(bid_px[:, 0], bid_sz[:, 0], ask_px[:, 0], ask_sz[:, 0])
-            e_multi = ofi_events(bid_px, bid_sz, ask_px, ask_sz).sum(axis=1)
-        else:
-            pb, pbs, pa, pas = (
-                np.vstack([r[None, :], x])
-                for r, x in zip(self._last_row, (bid_px, bid_sz, ask_px, ask_sz), strict=True)
-            )
-            e_best = ofi_events(pb[:, 0], pbs[:, 0], pa[:, 0], pas[:, 0])[1:]
-            e_multi = ofi_events(pb, pbs, pa, pas).sum(axis=1)[1:]
+        prev = None if self._last_row is None else np.stack(self._last_row)
+        e_best, e_multi, depth_best, depth_multi = ofi_increments(prev, bid_px, bid_sz, ask_px, ask_sz)
         self._sample(ts, bid_sz, ask_sz, upto_ns=int(ts[-1]))
         self.book.append({"ts": ts, "bid_px": bid_px, "bid_sz": bid_sz, "ask_px": ask_px, "ask_sz": ask_sz,
-                          "e_best": e_best, "e_multi": e_multi,
-                          "depth_best": (bid_sz[:, 0] + ask_sz[:, 0]) / 2.0,
-                          "depth_multi": (bid_sz + ask_sz).mean(axis=1) / 2.0})  # fmt: skip
+                          "e_best": e_best, "e_multi": e_multi, "depth_best": depth_best,
+                          "depth_multi": depth_multi})  # fmt: skip
         self._last_row = (bid_px[-1].copy(), bid_sz[-1].copy(), ask_px[-1].copy(), ask_sz[-1].copy())
         self._advance(int(ts[-1]))
 

@@ -201,6 +201,47 @@ def test_book_flow_is_the_same_fed_whole_or_record_by_record() -> None:
         assert np.array_equal(getattr(whole, name), np.concatenate([getattr(p, name) for p in parts]))
 
 
+def test_book_flow_on_busy_books_equals_a_brute_force_diff() -> None:
+    """Every record changes many sizes (more rows than the kernel's first output buffer holds) and
+    every 7th moves the book a tick; the rows equal a brute-force diff of consecutive states over
+    the commonly visible prices, fed whole or record by record."""
+    rng = np.random.default_rng(5)
+    tp = Tape()
+    for step in range(60):
+        if step % 7 == 6:  # the book moves up a tick: a new best bid and the best ask lifted
+            tp.bids[max(tp.bids) + 0.25] = 10.0
+            del tp.asks[min(tp.asks)]
+            tp.asks[max(tp.asks) + 0.25] = 10.0
+        for book in (tp.bids, tp.asks):
+            for px in book:
+                if rng.random() < 0.8:
+                    book[px] = float(rng.integers(1, 500))
+        tp.emit("A", math.nan, 0)
+    arrs = tp.arrays()
+    whole = BookFlow().process(*arrs)
+    assert len(whole) > 2 * len(arrs[0]) + 40  # the output buffer had to grow
+    want = []
+    for i in range(1, len(arrs[0])):
+        for side, px_i, sz_i in ((1, 4, 5), (-1, 6, 7)):
+            old = dict(zip(arrs[px_i][i - 1].tolist(), arrs[sz_i][i - 1].tolist(), strict=True))
+            new = dict(zip(arrs[px_i][i].tolist(), arrs[sz_i][i].tolist(), strict=True))
+            lo = max(min(old), min(new)) if side == 1 else None
+            hi = min(max(old), max(new)) if side == -1 else None
+            for px in set(old) | set(new):
+                if (lo is not None and px < lo) or (hi is not None and px > hi):
+                    continue
+                dq = new.get(px, 0.0) - old.get(px, 0.0)
+                if dq:
+                    want.append((int(arrs[0][i]), px, side, dq))
+    got = [(int(t), p, int(sd), a - c - f) for t, p, sd, a, c, f in zip(whole.ts_ns, whole.price, whole.side,
+           whole.added, whole.canceled, whole.filled, strict=True)]  # fmt: skip
+    assert sorted(got) == sorted(want)
+    bf = BookFlow()
+    parts = [bf.process(*(a[i : i + 1] for a in arrs)) for i in range(len(arrs[0]))]
+    assert np.array_equal(whole.price, np.concatenate([p.price for p in parts]))
+    assert np.array_equal(whole.canceled, np.concatenate([p.canceled for p in parts]))
+
+
 # ---- tape ---------------------------------------------------------------------------------------
 def test_sweep_detection_on_constructed_prints() -> None:
     t0 = 5 * NS

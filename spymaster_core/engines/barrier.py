@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from spymaster_core.config import Config
@@ -93,20 +94,12 @@ def barrier_metrics(
     defending side's best 2*BARRIER_ZONE_TICKS+1 levels (contracts)."""
     side = 1 if direction == "SUPPORT" else -1
     half = cfg.bands.BARRIER_ZONE_TICKS * cfg.bands.tick_size_pt + 1e-9
-    lo = int(np.searchsorted(flow_ts, t_ns - int(round(cfg.windows.W_b_s * 1e9)), side="left"))
-    hi = int(np.searchsorted(flow_ts, t_ns, side="left"))
-    sel = (flow_side[lo:hi] == side) & (np.abs(flow_price[lo:hi] - level) <= half)
-    added = float(flow_added[lo:hi][sel].sum())
-    canceled = float(flow_canceled[lo:hi][sel].sum())
-    filled = float(flow_filled[lo:hi][sel].sum())
-    with np.errstate(invalid="ignore"):
-        in_zone = np.abs(book_px - level) <= half
-    depth = float(book_sz[in_zone].sum())
-    if in_zone.any():
-        j = int(np.nanargmin(np.where(in_zone, np.abs(book_px - level), np.nan)))
-        dpx, dsz = float(book_px[j]), float(book_sz[j])
-    else:
-        dpx, dsz = float("nan"), 0.0
+    lo = int(flow_ts.searchsorted(t_ns - int(round(cfg.windows.W_b_s * 1e9)), side="left"))
+    hi = int(flow_ts.searchsorted(t_ns, side="left"))
+    added, canceled, filled = _zone_flow(flow_side, flow_price, flow_added, flow_canceled, flow_filled, lo, hi,
+                                         side, level, half)  # fmt: skip
+    depth, j = _zone_book(book_px, book_sz, level, half)
+    dpx, dsz = (float(book_px[j]), float(book_sz[j])) if j >= 0 else (float("nan"), 0.0)
     state, delta, r = classify(added, canceled, filled, depth, baseline_depth, cfg)
     churn = added + canceled + filled
     conf = min(1.0, churn / (10.0 * cfg.barrier.F_thresh_contracts))
@@ -121,3 +114,34 @@ def baseline_depth(sample_sz: np.ndarray, zone_levels: int) -> float:
     if len(sample_sz) == 0:
         return 0.0
     return float(np.median(sample_sz[:, :zone_levels].sum(axis=1)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _zone_flow(side_arr, price, added, canceled, filled, lo, hi, side, level, half):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Sums of added, canceled, filled (contracts) over flow rows [lo, hi) of `side` within half
+    of level. Whole contracts: exact in any order."""
+    a = 0.0
+    c = 0.0
+    f = 0.0
+    for i in range(lo, hi):
+        if side_arr[i] == side and abs(price[i] - level) <= half:
+            a += added[i]
+            c += canceled[i]
+            f += filled[i]
+    return a, c, f
+
+
+@numba.njit(cache=True, nogil=True)
+def _zone_book(px, sz, level, half):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """(size in the zone, index of the zone price nearest the level or -1) of one book side."""
+    depth = 0.0
+    best = -1
+    best_d = np.inf
+    for j in range(px.shape[0]):
+        d = abs(px[j] - level)
+        if d <= half:  # False for an empty (NaN) level
+            depth += sz[j]
+            if d < best_d:
+                best_d = d
+                best = j
+    return depth, best

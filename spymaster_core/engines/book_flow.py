@@ -67,35 +67,37 @@ class BookFlow:
         (n,); price points (n,) (NaN if none); size contracts (n,); book arrays (n, 10) with NaN
         prices for empty levels and sizes in contracts."""
         n = len(ts_ns)
-        cap = 4 * n + 64
-        while True:
-            out_ts = np.empty(cap, np.int64)
-            out_px = np.empty(cap)
-            out_side = np.empty(cap, np.int8)
-            out_amt = np.empty((3, cap))
-            state = (self.prev.copy(), self.has_prev.copy(), self.pending_px.copy(), self.pending_qty.copy(),
-                     self.pending_ts.copy())  # fmt: skip
-            k = _flow_kernel(
-                np.ascontiguousarray(ts_ns, np.int64),
-                np.ascontiguousarray(action, np.uint8),
-                np.ascontiguousarray(price, np.float64),
-                np.ascontiguousarray(size, np.float64),
-                np.ascontiguousarray(bid_px, np.float64),
-                np.ascontiguousarray(bid_sz, np.float64),
-                np.ascontiguousarray(ask_px, np.float64),
-                np.ascontiguousarray(ask_sz, np.float64),
-                *state,
-                out_ts,
-                out_px,
-                out_side,
-                out_amt,
-            )
-            if k >= 0:
-                self.prev, self.has_prev, self.pending_px, self.pending_qty, self.pending_ts = state
+        args = (
+            np.ascontiguousarray(ts_ns, np.int64),
+            np.ascontiguousarray(action, np.uint8),
+            np.ascontiguousarray(price, np.float64),
+            np.ascontiguousarray(size, np.float64),
+            np.ascontiguousarray(bid_px, np.float64),
+            np.ascontiguousarray(bid_sz, np.float64),
+            np.ascontiguousarray(ask_px, np.float64),
+            np.ascontiguousarray(ask_sz, np.float64),
+            self.prev,
+            self.has_prev,
+            self.pending_px,
+            self.pending_qty,
+            self.pending_ts,
+        )
+        cap = 2 * n + 4 * DEPTH
+        out_ts, out_px = np.empty(cap, np.int64), np.empty(cap)
+        out_side, out_amt = np.empty(cap, np.int8), np.empty((3, cap))
+        k, i = 0, 0
+        while True:  # the kernel stops at a record boundary when the output could overflow
+            k, i = _flow_kernel(*args, i, out_ts, out_px, out_side, out_amt, k)
+            if i >= n:
                 return FlowRows(
                     out_ts[:k], out_px[:k], out_side[:k], out_amt[0, :k], out_amt[1, :k], out_amt[2, :k]
                 )
-            cap *= 4
+            cap = 2 * cap + 4 * DEPTH
+            out_ts, out_px = np.resize(out_ts, cap), np.resize(out_px, cap)
+            out_side = np.resize(out_side, cap)
+            grown = np.empty((3, cap))
+            grown[:, :k] = out_amt[:, :k]
+            out_amt = grown
 
 
 @numba.njit(cache=True, nogil=True)
@@ -119,12 +121,40 @@ def _visible_floor(px_row, is_bid):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _emit(k, t, p, side, dq, pend_px, pend_qty, out_ts, out_px, out_side, out_amt):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Write the flow row of a size change dq at price p; decreases fill pending trade size first."""
+    added = 0.0
+    filled = 0.0
+    canceled = 0.0
+    if dq > 0:
+        added = dq
+    else:
+        dec = -dq
+        for q in range(pend_px.shape[0]):
+            if pend_px[q] == p and pend_qty[q] > 0:
+                filled = min(dec, pend_qty[q])
+                pend_qty[q] -= filled
+                break
+        canceled = dec - filled
+    out_ts[k] = t
+    out_px[k] = p
+    out_side[k] = side
+    out_amt[0, k] = added
+    out_amt[1, k] = canceled
+    out_amt[2, k] = filled
+
+
+@numba.njit(cache=True, nogil=True)
 def _flow_kernel(ts, action, price, size, bid_px, bid_sz, ask_px, ask_sz, prev, has_prev, pend_px, pend_qty,
-                 pend_ts, out_ts, out_px, out_side, out_amt):  # fmt: skip  # pragma: no cover - compiled
+                 pend_ts, i0, out_ts, out_px, out_side, out_amt, k):  # fmt: skip  # pragma: no cover - compiled
+    """Records i0.. into the output from row k; returns (rows, next record). Stops before a
+    record when the output could overflow (a record writes at most 4 * DEPTH rows); the carried
+    state (prev book, pending fills) is then exactly that of a stop between two calls."""
     n = ts.shape[0]
-    k = 0
     cap = out_ts.shape[0]
-    for i in range(n):
+    for i in range(i0, n):
+        if k + 4 * DEPTH > cap:
+            return k, i
         if pend_ts[0] != ts[i]:  # a new matching event: unmatched trade size expires
             for q in range(pend_px.shape[0]):
                 pend_px[q] = np.nan
@@ -146,14 +176,26 @@ def _flow_kernel(ts, action, price, size, bid_px, bid_sz, ask_px, ask_sz, prev, 
                 pend_px[slot] = price[i]
                 pend_qty[slot] += size[i]
         if has_prev[0]:
-            if k + 4 * DEPTH > cap:
-                return -1
             for s in range(2):
                 is_bid = s == 0
                 new_px = bid_px[i] if is_bid else ask_px[i]
                 new_sz = bid_sz[i] if is_bid else ask_sz[i]
                 old_px = prev[0] if is_bid else prev[2]
                 old_sz = prev[1] if is_bid else prev[3]
+                side = 1 if is_bid else -1
+                same = True  # the usual record: same prices at the same levels, a size changed
+                for j in range(DEPTH):
+                    if old_px[j] != new_px[j] and (old_px[j] == old_px[j] or new_px[j] == new_px[j]):
+                        same = False
+                        break
+                if same:
+                    for j in range(DEPTH):
+                        p = old_px[j]
+                        if p == p and new_sz[j] != old_sz[j]:
+                            _emit(k, ts[i], p, side, new_sz[j] - old_sz[j], pend_px, pend_qty, out_ts, out_px,
+                                  out_side, out_amt)  # fmt: skip
+                            k += 1
+                    continue
                 f_new = _visible_floor(new_px, is_bid)
                 f_old = _visible_floor(old_px, is_bid)
                 if f_new != f_new or f_old != f_old:
@@ -177,25 +219,7 @@ def _flow_kernel(ts, action, price, size, bid_px, bid_sz, ask_px, ask_sz, prev, 
                         dq = _size_at(new_px, new_sz, p) - _size_at(old_px, old_sz, p)
                         if dq == 0.0:
                             continue
-                        added = 0.0
-                        filled = 0.0
-                        canceled = 0.0
-                        if dq > 0:
-                            added = dq
-                        else:
-                            dec = -dq
-                            for q in range(pend_px.shape[0]):
-                                if pend_px[q] == p and pend_qty[q] > 0:
-                                    filled = min(dec, pend_qty[q])
-                                    pend_qty[q] -= filled
-                                    break
-                            canceled = dec - filled
-                        out_ts[k] = ts[i]
-                        out_px[k] = p
-                        out_side[k] = 1 if is_bid else -1
-                        out_amt[0, k] = added
-                        out_amt[1, k] = canceled
-                        out_amt[2, k] = filled
+                        _emit(k, ts[i], p, side, dq, pend_px, pend_qty, out_ts, out_px, out_side, out_amt)
                         k += 1
         for j in range(DEPTH):
             prev[0, j] = bid_px[i, j]
@@ -203,4 +227,4 @@ def _flow_kernel(ts, action, price, size, bid_px, bid_sz, ask_px, ask_sz, prev, 
             prev[2, j] = ask_px[i, j]
             prev[3, j] = ask_sz[i, j]
         has_prev[0] = True
-    return k
+    return k, n

@@ -11,8 +11,10 @@ size x 50 USD) >= SWEEP_MIN_NOTIONAL; the latest such run in the window is repor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from spymaster_core.config import Config
@@ -65,38 +67,81 @@ def detect_sweep(
     ts_ns: np.ndarray, price: np.ndarray, size: np.ndarray, aggressor: np.ndarray, cfg: Config
 ) -> Sweep:
     """The latest sweep among trades (sorted by time; aggressor +1 buy / -1 sell / 0 unknown)."""
-    n = len(ts_ns)
-    if n == 0:
-        return NO_SWEEP
+    return _sweep(ts_ns, price, size, aggressor, 0, len(ts_ns), 0.0, math.inf, cfg)
+
+
+def _sweep(ts: np.ndarray, price: np.ndarray, size: np.ndarray, aggressor: np.ndarray, lo: int, hi: int,
+           level: float, band: float, cfg: Config) -> Sweep:  # fmt: skip
+    """The latest sweep among the trades in [lo, hi) within `band` points of `level`."""
     gap_ns = int(round(cfg.tape.SWEEP_MAX_GAP_MS * 1e6))
-    mult = cfg.tape.es_multiplier_usd_per_pt
-    # A new run starts where the aggressor changes, is unknown, or the gap is too long.
-    brk = np.ones(n, dtype=bool)
-    brk[1:] = (aggressor[1:] != aggressor[:-1]) | (np.diff(ts_ns) > gap_ns)
-    starts = np.flatnonzero(brk)
-    ends = np.append(starts[1:], n)
-    # Per run (vectorised): notional, and whether it printed at two or more prices.
-    notional = np.add.reduceat(price * size, starts) * mult
-    changed = np.zeros(n, dtype=np.int64)
-    changed[1:] = price[1:] != price[:-1]
-    changed[starts] = 0
-    multi_price = np.add.reduceat(changed, starts) > 0
-    ok = (aggressor[starts] != 0) & (ends - starts >= 2) & multi_price
-    ok &= notional >= cfg.tape.SWEEP_MIN_NOTIONAL_usd
-    hits = np.flatnonzero(ok)
-    if len(hits):
-        j = int(hits[-1])
-        s, e = int(starts[j]), int(ends[j])
-        return Sweep(
-            True,
-            "UP" if aggressor[s] > 0 else "DOWN",
-            float(notional[j]),
-            e - s,
-            float(ts_ns[e - 1] - ts_ns[s]) / 1e6,
-            len(np.unique(price[s:e])),
-            int(ts_ns[e - 1]),
-        )
-    return NO_SWEEP
+    found, s, e, n, notional = _latest_sweep_kernel(ts, price, size, aggressor, lo, hi, level, band, gap_ns,
+                                                    cfg.tape.SWEEP_MIN_NOTIONAL_usd,
+                                                    cfg.tape.es_multiplier_usd_per_pt)  # fmt: skip
+    if not found:
+        return NO_SWEEP
+    run = price[s : e + 1]
+    run = run[np.abs(run - level) <= band]
+    return Sweep(
+        True,
+        "UP" if aggressor[e] > 0 else "DOWN",
+        float(notional),
+        int(n),
+        float(ts[e] - ts[s]) / 1e6,
+        len(np.unique(run)),
+        int(ts[e]),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _latest_sweep_kernel(ts, price, size, agg, lo, hi, level, band, gap_ns, min_notional, mult):  # type: ignore[no-untyped-def]  # fmt: skip  # pragma: no cover
+    """Scan back from hi for runs of same-aggressor prints (only those within band of level) with
+    gaps <= gap_ns; the first run (the latest) that qualifies as a sweep: (found, first index,
+    last index, prints, notional USD). Notionals are sums of quarter-point prices times whole
+    contracts: exact in any order."""
+    i = hi - 1
+    while i >= lo:
+        if abs(price[i] - level) > band:
+            i -= 1
+            continue
+        a = agg[i]
+        s = i
+        n = 1
+        multi = False
+        notional = price[i] * size[i]
+        j = i - 1
+        while j >= lo:
+            if abs(price[j] - level) > band:
+                j -= 1
+                continue
+            if agg[j] != a or ts[s] - ts[j] > gap_ns:
+                break
+            if price[j] != price[s]:
+                multi = True
+            notional += price[j] * size[j]
+            n += 1
+            s = j
+            j -= 1
+        notional *= mult
+        if a != 0 and n >= 2 and multi and notional >= min_notional:
+            return True, s, i, n, notional
+        i = j
+    return False, -1, -1, 0, 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _near_volume(price, size, agg, lo, hi, level, band):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """(buy, sell, count) over trades in [lo, hi) within band of level: whole contracts, exact."""
+    buy = 0.0
+    sell = 0.0
+    n = 0
+    for i in range(lo, hi):
+        if abs(price[i] - level) <= band:
+            n += 1
+            if agg[i] > 0:
+                buy += size[i]
+            elif agg[i] < 0:
+                sell += size[i]
+    return buy, sell, n
 
 
 def tape_metrics(
@@ -111,16 +156,14 @@ def tape_metrics(
 ) -> TapeMetrics:
     """Tape metrics from trades strictly before t_ns (ts sorted int64 ns; price points; size
     contracts; aggressor +1/-1/0)."""
-    lo = int(np.searchsorted(ts, t_ns - int(round(cfg.windows.W_t_s * 1e9)), side="left"))
-    hi = int(np.searchsorted(ts, t_ns, side="left"))
-    p, s, a, t = price[lo:hi], size[lo:hi], aggressor[lo:hi], ts[lo:hi]
-    near = np.abs(p - level) <= cfg.bands.tape_band_pt
-    buy = float(s[near & (a > 0)].sum())
-    sell = float(s[near & (a < 0)].sum())
+    lo = int(ts.searchsorted(t_ns - int(round(cfg.windows.W_t_s * 1e9)), side="left"))
+    hi = int(ts.searchsorted(t_ns, side="left"))
+    band = cfg.bands.tape_band_pt
+    buy, sell, n_near = _near_volume(price, size, aggressor, lo, hi, level, band)
     tot = buy + sell
     imb = (buy - sell) / tot if tot > 0 else 0.0
     through = -imb if direction == "SUPPORT" else imb
-    vlo = int(np.searchsorted(ts, t_ns - int(round(cfg.windows.W_v_s * 1e9)), side="left"))
+    vlo = int(ts.searchsorted(t_ns - int(round(cfg.windows.W_v_s * 1e9)), side="left"))
     vel = ols_velocity(ts[vlo:hi], price[vlo:hi])
-    sweep = detect_sweep(t[near], p[near], s[near], a[near], cfg)
-    return TapeMetrics(buy, sell, imb, through, int(near.sum()), vel, sweep)
+    sweep = _sweep(ts, price, size, aggressor, lo, hi, level, band, cfg)
+    return TapeMetrics(buy, sell, imb, through, int(n_near), vel, sweep)

@@ -242,6 +242,48 @@ def test_book_flow_on_busy_books_equals_a_brute_force_diff() -> None:
     assert np.array_equal(whole.canceled, np.concatenate([p.canceled for p in parts]))
 
 
+def test_sliding_zone_sums_equal_full_window_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ZoneFlowSums (moved from the previous window of the same level) equals a full scan of the
+    W_b window for queries that go forward, back and jump, while old rows are evicted; it scans
+    far fewer rows than the windows hold."""
+    from spymaster_core.engines.columns import Columns
+
+    scanned = [0, 0]
+    kernel = barrier._zone_flow
+
+    def counting(*a):  # type: ignore[no-untyped-def]
+        scanned[0] += a[6] - a[5]
+        return kernel(*a)
+
+    monkeypatch.setattr(barrier, "_zone_flow", counting)
+
+    rng = np.random.default_rng(9)
+    cols = Columns({"ts": (np.int64, ()), "side": (np.int8, ()), "price": (np.float64, ()),
+                    "added": (np.float64, ()), "canceled": (np.float64, ()), "filled": (np.float64, ())})  # fmt: skip
+    zs, half = barrier.ZoneFlowSums(), barrier.zone_half_width(CFG)
+    t, checked = 0, 0
+    for _ in range(200):
+        m = int(rng.integers(0, 400))
+        ts = t + np.cumsum(rng.integers(0, 10 * NS // max(m, 1) + 1, m)).astype(np.int64)
+        t = int(ts[-1]) if m else t + 5 * NS
+        cols.append({"ts": ts, "side": rng.choice(np.array([-1, 1], np.int8), m),
+                     "price": 6000.0 + 0.25 * rng.integers(-12, 12, m), "added": rng.integers(0, 50, m) * 1.0,
+                     "canceled": rng.integers(0, 50, m) * 1.0, "filled": rng.integers(0, 9, m) * 1.0})  # fmt: skip
+        cols.evict_before(t - int(400 * NS))
+        for q in rng.uniform(-30, 1, 3) * NS + t:  # now, a little back, further back
+            level, side = 6000.0 + 0.25 * int(rng.integers(-1, 2)), int(rng.choice([-1, 1]))
+            lo, hi = barrier.flow_window(cols.view("ts"), int(q), CFG)
+            v = [cols.view(k) for k in ("side", "price", "added", "canceled", "filled")]
+            got = zs.sums(*v, cols.dropped, lo, hi, side, level, half)
+            sel = (v[0][lo:hi] == side) & (np.abs(v[1][lo:hi] - level) <= half)
+            want = tuple(float(x[lo:hi][sel].sum()) for x in v[2:])
+            assert got == want
+            scanned[1] += hi - lo
+            checked += 1
+    assert checked == 600 and cols.dropped > 10_000
+    assert scanned[0] < scanned[1] / 3
+
+
 # ---- tape ---------------------------------------------------------------------------------------
 def test_sweep_detection_on_constructed_prints() -> None:
     t0 = 5 * NS

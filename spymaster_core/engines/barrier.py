@@ -93,12 +93,27 @@ def barrier_metrics(
     contracts) of the last book state before t. baseline_depth: session median depth of the
     defending side's best 2*BARRIER_ZONE_TICKS+1 levels (contracts)."""
     side = 1 if direction == "SUPPORT" else -1
-    half = cfg.bands.BARRIER_ZONE_TICKS * cfg.bands.tick_size_pt + 1e-9
-    lo = int(flow_ts.searchsorted(t_ns - int(round(cfg.windows.W_b_s * 1e9)), side="left"))
-    hi = int(flow_ts.searchsorted(t_ns, side="left"))
+    lo, hi = flow_window(flow_ts, t_ns, cfg)
     added, canceled, filled = _zone_flow(flow_side, flow_price, flow_added, flow_canceled, flow_filled, lo, hi,
-                                         side, level, half)  # fmt: skip
-    depth, j = _zone_book(book_px, book_sz, level, half)
+                                         side, level, zone_half_width(cfg))  # fmt: skip
+    return barrier_from_sums(added, canceled, filled, book_px, book_sz, baseline_depth, level, cfg)
+
+
+def zone_half_width(cfg: Config) -> float:
+    """Half width of the zone around a level: BARRIER_ZONE_TICKS ticks (points, + 1e-9)."""
+    return cfg.bands.BARRIER_ZONE_TICKS * cfg.bands.tick_size_pt + 1e-9
+
+
+def flow_window(flow_ts: np.ndarray, t_ns: int, cfg: Config) -> tuple[int, int]:
+    """Row range [lo, hi) of the flow rows in [t - W_b, t)."""
+    lo = int(flow_ts.searchsorted(t_ns - int(round(cfg.windows.W_b_s * 1e9)), side="left"))
+    return lo, int(flow_ts.searchsorted(t_ns, side="left"))
+
+
+def barrier_from_sums(added: float, canceled: float, filled: float, book_px: np.ndarray, book_sz: np.ndarray,
+                      baseline_depth: float, level: float, cfg: Config) -> BarrierMetrics:  # fmt: skip
+    """`barrier_metrics` from the window's zone sums (contracts) on the defending side."""
+    depth, j = _zone_book(book_px, book_sz, level, zone_half_width(cfg))
     dpx, dsz = (float(book_px[j]), float(book_sz[j])) if j >= 0 else (float("nan"), 0.0)
     state, delta, r = classify(added, canceled, filled, depth, baseline_depth, cfg)
     churn = added + canceled + filled
@@ -106,6 +121,39 @@ def barrier_metrics(
     return BarrierMetrics(
         state, added, canceled, filled, delta, r, churn, depth, baseline_depth, dpx, dsz, conf
     )
+
+
+class ZoneFlowSums:
+    """The zone sums of `barrier_metrics` for windows that slide: the sums of the previous query
+    of the same (level, side) are moved to the new row range by adding the rows that entered and
+    subtracting those that left, instead of rescanning the W_b window (tens of thousands of rows).
+    Amounts are whole contracts, so the result is exactly the full scan's. Rows are addressed
+    absolutely (`base` = rows dropped before the arrays' first row) so eviction does not move them.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[float, int], tuple[int, int, float, float, float]] = {}
+
+    def sums(self, side_arr: np.ndarray, price: np.ndarray, added: np.ndarray, canceled: np.ndarray,
+             filled: np.ndarray, base: int, lo: int, hi: int, side: int, level: float,
+             half: float) -> tuple[float, float, float]:  # fmt: skip
+        """(added, canceled, filled) over rows [lo, hi) of `side` within `half` of `level`."""
+        key = (round(level, 9), side)
+        prev = self._last.get(key)
+        cols = (side_arr, price, added, canceled, filled)
+        if prev is None or prev[0] < base or (abs(lo + base - prev[0]) + abs(hi + base - prev[1])) > hi - lo:
+            a, c, f = _zone_flow(*cols, lo, hi, side, level, half)
+        else:
+            a, c, f = prev[2], prev[3], prev[4]
+            for x, y, sign in ((hi, prev[1] - base, 1.0), (prev[0] - base, lo, 1.0)):
+                if x != y:  # rows [min, max) entered (sign +) or left (-) the window at this end
+                    da, dc, df = _zone_flow(*cols, min(x, y), max(x, y), side, level, half)
+                    s = sign if x > y else -sign
+                    a, c, f = a + s * da, c + s * dc, f + s * df
+        if len(self._last) > 4096:
+            self._last.clear()
+        self._last[key] = (lo + base, hi + base, a, c, f)
+        return a, c, f
 
 
 def baseline_depth(sample_sz: np.ndarray, zone_levels: int) -> float:

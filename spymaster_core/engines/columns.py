@@ -23,6 +23,7 @@ class Columns:
         self.spec = spec
         self.start = 0
         self.stop = 0
+        self.dropped = 0  # rows evicted so far: view row i is row dropped + i of all ever appended
         self.data = {k: np.empty((capacity, *shape), dtype) for k, (dtype, shape) in spec.items()}
 
     def __len__(self) -> int:
@@ -52,6 +53,7 @@ class Columns:
         keep_from = int(np.searchsorted(ts, cutoff_ns, side="left")) - 1
         if keep_from > 0:
             self.start += keep_from
+            self.dropped += keep_from
 
     def view(self, name: str) -> np.ndarray:
         """The live rows of column `name` (a view: valid until the next append)."""

@@ -71,6 +71,8 @@ class EngineState:
             {"ts": (np.int64, ()), "bid_sz": (np.float64, (D,)), "ask_sz": (np.float64, (D,))}
         )
         self.book_flow = BookFlow()
+        self._zone_sums = barrier_engine.ZoneFlowSums()
+        self._zone_half = barrier_engine.zone_half_width(cfg)
         self.chain = fuel_engine.OptionChain()
         self._last_row: tuple[np.ndarray, ...] | None = None
         self._next_sample_ns: int | None = None
@@ -283,10 +285,10 @@ class EngineState:
         book = self.book_before(t_ns)
         side = 1 if direction == "SUPPORT" else -1
         px, sz = _defending_side(book, direction)
-        fv = {k: self.flow.view(k) for k in ("ts", "price", "side", "added", "canceled", "filled")}
-        bar = barrier_engine.barrier_metrics(fv["ts"], fv["price"], fv["side"], fv["added"], fv["canceled"],
-                                             fv["filled"], px, sz, self.baseline_depth(t_ns, side), t_ns, level,
-                                             direction, cfg)  # fmt: skip
+        fv = [self.flow.view(k) for k in ("side", "price", "added", "canceled", "filled")]
+        lo, hi = barrier_engine.flow_window(self.flow.view("ts"), t_ns, cfg)
+        sums = self._zone_sums.sums(*fv, self.flow.dropped, lo, hi, side, level, self._zone_half)
+        bar = barrier_engine.barrier_from_sums(*sums, px, sz, self.baseline_depth(t_ns, side), level, cfg)
         fuel = self.fuel(t_ns)
         return tape, bar, fuel, book
 

@@ -3,7 +3,12 @@
 Black (1976), "The pricing of commodity contracts", J. Financial Economics 3: an option on a
 future F with strike K, time t (years) and rate r is worth e^{-rt} [F N(d1) - K N(d2)] (call),
 d1 = ln(F/K)/s + s/2, d2 = d1 - s, s = sigma sqrt(t) (total volatility).
-Gamma (per point of the underlying future) = e^{-rt} n(d1) / (F sigma sqrt(t)), from vollib.
+Gamma (per point of the underlying future) = e^{-rt} n(d1) / (F sigma sqrt(t)), the same for calls
+and puts.
+
+Both are compiled (numba) because the fuel engine evaluates a whole 0DTE chain every second and
+reprices its gamma over a grid of spots for the gamma flip; vollib (pure Python and numpy) is the
+reference they are tested against (tests/test_engines.py: gamma to 1e-12, implied vol to 1e-10).
 
 Implied volatility is solved for a whole chain at once in a compiled (numba) loop: the price is
 mapped to its out-of-the-money equivalent by put-call parity (as Jaeckel's Let's-Be-Rational
@@ -11,7 +16,7 @@ does), then Newton's method on ln(price) in s, safeguarded by bisection inside t
 [IV_MIN, IV_MAX] sqrt(t). For an out-of-the-money option ln(price) is increasing and concave in s
 (Jaeckel 2015, "Let's be rational", Wilmott, section 3), so Newton converges from either side of
 the root. vollib's pure-Python Let's-Be-Rational costs 26-75 us per option, too slow for the
-live core's chain every second (docs/DECISIONS.md); tests check this solver against it.
+live core's chain every second (docs/DECISIONS.md).
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import math
 
 import numba
 import numpy as np
-from vollib.black.greeks.analytical import gamma as _vollib_gamma
 
 IV_MIN = 0.01  # below 1% or above 500% annualised, a "solution" is a quote artefact, not a vol
 IV_MAX = 5.0
@@ -31,17 +35,30 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 def black76_gamma(F: np.ndarray | float, K: np.ndarray | float, t_years: np.ndarray | float,
                   sigma: np.ndarray | float, r: float = 0.0) -> np.ndarray:  # fmt: skip
-    """Black-76 gamma per point of the underlying future, vectorised over numpy arrays (broadcast).
-
-    F, K in points, t_years > 0, sigma annualised (0.15 = 15%). Calls vollib's analytical Black
-    gamma (`vollib.black.greeks.analytical.gamma`), which is the same for calls and puts.
-    Raises ValueError when any t_years or sigma is not positive.
-    """
+    """Black-76 gamma per point of the underlying future, vectorised over numpy arrays (broadcast),
+    the same for calls and puts (`gamma_one` per element). F, K in points, t_years > 0, sigma
+    annualised (0.15 = 15%). Raises ValueError when any t_years or sigma is not positive."""
     F, K, t, s = (np.asarray(x, dtype=np.float64) for x in (F, K, t_years, sigma))
     if (t <= 0).any() or (s <= 0).any():
         raise ValueError("black76_gamma needs t_years > 0 and sigma > 0")
     F, K, t, s = np.broadcast_arrays(F, K, t, s)
-    return np.asarray(_vollib_gamma("c", F, K, t, r, s), dtype=np.float64)
+    out = np.empty(F.shape, np.float64)
+    _gamma_kernel(*(np.array(a, copy=True).ravel() for a in (F, K, t, s)), float(r), out.reshape(-1))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def gamma_one(F: float, K: float, t: float, sigma: float, r: float) -> float:  # pragma: no cover - compiled
+    """Compiled Black-76 gamma of one option: e^{-rt} n(d1) / (F sigma sqrt(t)) (see module)."""
+    s = sigma * math.sqrt(t)
+    d1 = math.log(F / K) / s + 0.5 * s
+    return math.exp(-r * t) * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / (F * s)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gamma_kernel(F, K, t, sigma, r, out) -> None:  # type: ignore[no-untyped-def]  # pragma: no cover
+    for i in range(F.shape[0]):
+        out[i] = gamma_one(F[i], K[i], t[i], sigma[i], r)
 
 
 def black76_implied_vols(

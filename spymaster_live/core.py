@@ -34,6 +34,7 @@ _KINEMATICS = (
     "jerk_pt_s3",
 )
 _TOP = ("distance_pt", "break_score_raw", "break_score_smooth", "signal", "confidence")
+_FEATURES = (*features.FEATURE_COLUMNS, *features.STRING_COLUMNS)
 
 
 def _clean(v: Any) -> Any:
@@ -88,6 +89,9 @@ class SignalCore:
         self.interval_ns = cfg.live.SNAP_INTERVAL_MS * 1_000_000
         self.last_grid_ns: int | None = None
         self.events = 0
+        self._plan: list[tuple[str, list[tuple[str, str]]]] | None = None
+        self._gex_of: object = None
+        self._gex: dict[str, Any] = {}
 
     def set_levels(self, levels: pl.DataFrame, touches: pl.DataFrame) -> None:
         """Replace the date's levels (`silver.levels` frame) and touches (`ts_ns`, `level_id`)."""
@@ -183,9 +187,14 @@ class SignalCore:
         `call_wall`, `put_wall` and `gamma_flip` (points, null when unknown)."""
         snap = self.state.snapshot(ts_ns, self.known_levels(ts_ns))
         fuel = self.state.fuel(ts_ns)  # cached per second: the snapshot's levels used the same
-        gex = {f"{k:g}": _clean(v) for k, v in fuel.gamma_by_strike.items()}
+        if fuel is not self._gex_of:  # formatted once per fuel evaluation, not per payload
+            self._gex_of = fuel
+            self._gex = {f"{k:g}": _clean(v) for k, v in fuel.gamma_by_strike.items()}
+        gex = self._gex
         levels = []
         for row in snap["levels"]:
+            if self._plan is None:  # every row has the same columns (`EngineState.flatten`)
+                self._plan = _payload_plan(row)
             lid = row["id"]
             prior = bisect.bisect_left(self.touch_ts.get(lid, ()), ts_ns)
             lv: dict[str, Any] = {
@@ -195,17 +204,16 @@ class SignalCore:
                 "direction": row["direction"],
                 "distance": _clean(row["distance_pt"]),
                 "prior_touches": prior,
-                **{k: _clean(row[k]) for k in _TOP if k != "distance_pt"},
-                "kinematics": {k: _clean(row[k]) for k in _KINEMATICS},
-                "model": None,
-                "note": None,
             }
-            for g in _GROUPS:
-                lv[g] = {k.removeprefix(g + "_"): _clean(v) for k, v in row.items() if k.startswith(g + "_")}
+            for k in _TOP[1:]:
+                lv[k] = _clean(row[k])
+            lv["kinematics"] = {k: _clean(row[k]) for k in _KINEMATICS}
+            lv["model"] = None
+            lv["note"] = None
+            for g, cols in self._plan:
+                lv[g] = {short: _clean(row[k]) for k, short in cols}
             lv["fuel"]["gamma_by_strike"] = gex
-            lv["features"] = {
-                k: _clean(row[k]) for k in (*features.FEATURE_COLUMNS, *features.STRING_COLUMNS)
-            }
+            lv["features"] = {k: _clean(row[k]) for k in _FEATURES}
             levels.append(lv)
         return {
             "ts": ts_ns // 1_000_000,
@@ -220,6 +228,11 @@ class SignalCore:
             "gamma_flip": _clean(fuel.hvl),
             "levels": levels,
         }
+
+
+def _payload_plan(row: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The payload's engine groups: for each prefix in _GROUPS, (row column, name in the group)."""
+    return [(g, [(k, k.removeprefix(g + "_")) for k in row if k.startswith(g + "_")]) for g in _GROUPS]
 
 
 def with_model(payload: dict[str, Any], scorer: Scorer | None) -> dict[str, Any]:

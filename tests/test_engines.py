@@ -359,11 +359,16 @@ def test_black76_gamma_matches_vollib_and_finite_difference() -> None:
     )
     g = black76_gamma(F, K, t, s)
     for i in range(2):
-        assert g[i] == pytest.approx(vollib_gamma("c", F[i], K[i], t[i], 0.0, s[i]), rel=1e-12)
         h = 0.5
         fd = (black("c", F[i] + h, K[i], t[i], 0, s[i]) - 2 * black("c", F[i], K[i], t[i], 0, s[i])
               + black("c", F[i] - h, K[i], t[i], 0, s[i])) / h**2  # fmt: skip
         assert g[i] == pytest.approx(fd, rel=1e-3)
+    # The compiled formula equals vollib's analytical Black gamma over 0DTE-like chains, r >= 0.
+    rng = np.random.default_rng(2)
+    F, t = rng.uniform(5000, 7000, 3000), rng.uniform(60, 86400, 3000) / (365 * 86400)
+    K, s, r = F + rng.uniform(-80, 80, 3000), rng.uniform(0.03, 2.0, 3000), 0.04
+    assert np.allclose(black76_gamma(F, K, t, s), vollib_gamma("c", F, K, t, 0.0, s), rtol=1e-12, atol=0)
+    assert np.allclose(black76_gamma(F, K, t, s, r), vollib_gamma("p", F, K, t, r, s), rtol=1e-12, atol=0)
     with pytest.raises(ValueError):
         black76_gamma(6000.0, 6000.0, 0.0, 0.2)
     price = black("p", 6000.0, 5990.0, 0.003, 0, 0.18)
@@ -463,6 +468,38 @@ def test_gex_sign_conventions_walls_and_flip() -> None:
     assert total(m.hvl - 1.0) * total(m.hvl + 1.0) < 0
     d = abs(m.hvl - F) - 1.0
     assert all(total(x) < 0 for x in np.linspace(F - d, F + d, 41))  # no crossing nearer to F
+
+
+def test_gamma_flip_search_equals_a_full_grid_scan_with_vollib() -> None:
+    """The outward search for the flip nearest F gives the root a scan of the whole spot grid with
+    vollib's gamma gives, on random dealer books (flips near F, far away, several, or none); in the
+    last minutes before expiry gamma is a narrow bump at each strike and crossings crowd together."""
+    rng = np.random.default_rng(4)
+    step, width = CFG.bands.tick_size_pt * 4, CFG.fuel.FUEL_STRIKE_RANGE_pt
+    kinds = {"none": 0, "near": 0, "far": 0}
+    for i in range(400):
+        F = 6000.0 + rng.uniform(-2, 2)
+        expiring = i % 4 == 3
+        K = np.arange(5990.0, 6011.0, 1.0) if expiring else np.arange(5925.0, 6080.0, 5.0)
+        ty = np.full(len(K), rng.uniform(0.5, 7) / (365 * 24 * (60 if expiring else 1)))
+        iv = rng.uniform(0.08, 0.4, len(K))
+        pos = rng.normal(0, 1, len(K)) * 1000 * (rng.random(len(K)) < 0.4) + rng.normal(0, 300)
+        got = fuel._gamma_flip(F, K, ty, iv, pos, CFG)
+        spots = F + np.arange(-width, width + step / 2, step)
+        g = vollib_gamma("c", spots[:, None], K[None, :], ty[None, :], 0.0, iv[None, :])
+        total = (g * pos[None, :]).sum(axis=1) * fuel.ES_MULTIPLIER * spots * spots * 0.01
+        sgn = np.sign(total)
+        cross = np.flatnonzero(sgn[:-1] * sgn[1:] < 0)
+        if len(cross) == 0:
+            assert math.isnan(got)
+            kinds["none"] += 1
+            continue
+        x0, x1, y0, y1 = spots[cross], spots[cross + 1], total[cross], total[cross + 1]
+        roots = x0 - y0 * (x1 - x0) / (y1 - y0)
+        want = roots[int(np.argmin(np.abs(roots - F)))]
+        assert got == pytest.approx(want, abs=1e-9)
+        kinds["near" if abs(want - F) < 10 else "far"] += 1
+    assert min(kinds.values()) >= 20, kinds
 
 
 def test_fuel_missing_options_says_why_and_customer_buying_amplifies() -> None:

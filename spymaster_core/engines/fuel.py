@@ -2,7 +2,7 @@
 
 Per option (strikes within FUEL_STRIKE_RANGE of the future F): implied vol by Black-76 from the
 latest BBO mid strictly before t (front-month future as the underlying, time to the definition's
-expiration, ACT/365), gamma per point from vollib (`spymaster_core.greeks`). Trades are classified
+expiration, ACT/365), Black-76 gamma per point (`spymaster_core.greeks`, compiled, tested against vollib). Trades are classified
 against the latest BBO strictly before them: at/above the ask = customer buy (+1), at/below the bid
 = customer sell (-1), else unclassified (0). Dealers are short what customers buy.
 
@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from spymaster_core.config import Config
-from spymaster_core.greeks import black76_gamma, black76_implied_vols
+from spymaster_core.greeks import black76_gamma, black76_implied_vols, gamma_one
 
 ES_MULTIPLIER = 50.0
 NS_PER_YEAR = 365.0 * 86400 * 1e9
@@ -278,16 +279,58 @@ def _gamma_flip(
 ) -> float:
     """Spot nearest F where total dealer GEX, repriced over a grid of spots (tick steps within
     FUEL_STRIKE_RANGE of F, implied vols fixed), changes sign; the crossing is linearly
-    interpolated. NaN when it never changes sign."""
+    interpolated. NaN when it never changes sign. The grid's intervals are visited outward from F
+    and the search stops once no unvisited interval can hold a nearer crossing, so a flip near F
+    costs a few spots instead of the whole grid (same answer as scanning it all)."""
     step = cfg.bands.tick_size_pt * 4
     rng = cfg.fuel.FUEL_STRIKE_RANGE_pt
     spots = F + np.arange(-rng, rng + step / 2, step)
-    g = black76_gamma(spots[:, None], K[None, :], ty[None, :], iv[None, :])
-    total = (g * pos[None, :]).sum(axis=1) * ES_MULTIPLIER * spots * spots * 0.01
-    sgn = np.sign(total)
-    cross = np.flatnonzero((sgn[:-1] * sgn[1:]) < 0)
-    if len(cross) == 0:
-        return math.nan
-    x0, x1, y0, y1 = spots[cross], spots[cross + 1], total[cross], total[cross + 1]
-    roots = x0 - y0 * (x1 - x0) / (y1 - y0)
-    return float(roots[int(np.argmin(np.abs(roots - F)))])
+    return float(_flip_kernel(F, spots, K, ty, iv, pos, ES_MULTIPLIER))
+
+
+@numba.njit(cache=True, nogil=True)
+def _total_gex(spot, K, ty, iv, pos, mult):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """Total dealer GEX (USD per 1%) at one spot: sum of gamma x dealer contracts x 50 x S^2 x 0.01."""
+    g = 0.0
+    for j in range(K.shape[0]):
+        if pos[j] != 0.0:  # no dealer position: no exposure at any spot
+            g += gamma_one(spot, K[j], ty[j], iv[j], 0.0) * pos[j]
+    return g * mult * spot * spot * 0.01
+
+
+@numba.njit(cache=True, nogil=True)
+def _flip_kernel(F, spots, K, ty, iv, pos, mult):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    m = spots.shape[0]
+    if m < 2:
+        return np.nan
+    total = np.full(m, np.nan)
+    done = np.zeros(m, np.bool_)
+    c = 0  # the interval [spots[c], spots[c + 1]] that holds F
+    while c < m - 2 and spots[c + 1] < F:
+        c += 1
+    best, best_d, best_i = np.nan, np.inf, m
+    left, right = c - 1, c + 1
+    i = c
+    while True:
+        for k in (i, i + 1):
+            if not done[k]:
+                total[k] = _total_gex(spots[k], K, ty, iv, pos, mult)
+                done[k] = True
+        y0, y1 = total[i], total[i + 1]
+        if (y0 > 0.0 and y1 < 0.0) or (y0 < 0.0 and y1 > 0.0):
+            x0, x1 = spots[i], spots[i + 1]
+            root = x0 - y0 * (x1 - x0) / (y1 - y0)
+            d = abs(root - F)
+            if d < best_d or (d == best_d and i < best_i):
+                best, best_d, best_i = root, d, i
+        # Next: the unvisited interval nearest F; stop when even it is farther than the best root.
+        bound_l = F - spots[left + 1] if left >= 0 else np.inf
+        bound_r = spots[right] - F if right <= m - 2 else np.inf
+        if min(bound_l, bound_r) > best_d or (bound_l == np.inf and bound_r == np.inf):
+            return best
+        if bound_l <= bound_r:
+            i = left
+            left -= 1
+        else:
+            i = right
+            right += 1

@@ -17,6 +17,7 @@ import math
 from itertools import chain
 from typing import Any
 
+import numba
 import numpy as np
 
 from spymaster_core import calendar
@@ -74,7 +75,8 @@ class EngineState:
         self._zone_sums = barrier_engine.ZoneFlowSums()
         self._zone_half = barrier_engine.zone_half_width(cfg)
         self.chain = fuel_engine.OptionChain()
-        self._last_row: tuple[np.ndarray, ...] | None = None
+        self._last_book: np.ndarray | None = None  # (4, D): bid_px, bid_sz, ask_px, ask_sz of the last record
+        self._next_evict_ns = -(2**62)
         self._next_sample_ns: int | None = None
         self._latest_ns = -(2**62)
         self._pending: dict[type, list[Any]] = {
@@ -146,16 +148,20 @@ class EngineState:
     def _check_order(self, ts: np.ndarray, cols: Columns, what: str) -> None:
         if len(ts) == 0:
             return
-        last = cols.view("ts")[-1] if len(cols) else -(2**62)
-        if ts[0] < last or (len(ts) > 1 and bool((np.diff(ts) < 0).any())):
+        last = int(cols.data["ts"][cols.stop - 1]) if len(cols) else -(2**62)
+        if not _sorted_after(ts, last):
             raise ValueError(f"{what}: ts_event_ns out of order (first {int(ts[0])} < last fed {int(last)})")
 
     def _advance(self, ts_last: int) -> None:
         if ts_last > self._latest_ns:
             self._latest_ns = ts_last
             cut = ts_last - self.horizon_ns
-            for cols in (self.trades, self.book, self.flow):
-                cols.evict_before(cut)
+            # Evict at most once per second of event time: rows older than the horizon are never
+            # read, so keeping them a little longer changes no result.
+            if cut >= self._next_evict_ns:
+                self._next_evict_ns = cut + NS
+                for cols in (self.trades, self.book, self.flow):
+                    cols.evict_before(cut)
             if self._raw_n > 50_000:
                 old = cut - int(score_engine.SMOOTH_SPAN_S * NS)
                 self._raw_cache = {
@@ -177,13 +183,14 @@ class EngineState:
         flow = self.book_flow.process(ts, action, price, size, bid_px, bid_sz, ask_px, ask_sz)
         self.flow.append({"ts": flow.ts_ns, "price": flow.price, "side": flow.side, "added": flow.added,
                           "canceled": flow.canceled, "filled": flow.filled})  # fmt: skip
-        prev = None if self._last_row is None else np.stack(self._last_row)
-        e_best, e_multi, depth_best, depth_multi = ofi_increments(prev, bid_px, bid_sz, ask_px, ask_sz)
+        e_best, e_multi, depth_best, depth_multi = ofi_increments(
+            self._last_book, bid_px, bid_sz, ask_px, ask_sz
+        )
         self._sample(ts, bid_sz, ask_sz, upto_ns=int(ts[-1]))
         self.book.append({"ts": ts, "bid_px": bid_px, "bid_sz": bid_sz, "ask_px": ask_px, "ask_sz": ask_sz,
                           "e_best": e_best, "e_multi": e_multi, "depth_best": depth_best,
                           "depth_multi": depth_multi})  # fmt: skip
-        self._last_row = (bid_px[-1].copy(), bid_sz[-1].copy(), ask_px[-1].copy(), ask_sz[-1].copy())
+        self._last_book = np.stack([bid_px[-1], bid_sz[-1], ask_px[-1], ask_sz[-1]])
         self._advance(int(ts[-1]))
 
     def _sample(self, ts: np.ndarray, bid_sz: np.ndarray, ask_sz: np.ndarray, upto_ns: int) -> None:
@@ -195,10 +202,10 @@ class EngineState:
         if upto_ns < self._next_sample_ns:
             return
         bounds = np.arange(self._next_sample_ns, upto_ns + 1, NS, dtype=np.int64)
-        if self._last_row is not None:  # the previous batch's last record answers for early bounds
+        if self._last_book is not None:  # the previous batch's last record answers for early bounds
             ts = np.concatenate([np.array([-(2**62)], np.int64), ts])
-            bid_sz = np.vstack([self._last_row[1][None, :], bid_sz])
-            ask_sz = np.vstack([self._last_row[3][None, :], ask_sz])
+            bid_sz = np.vstack([self._last_book[1][None, :], bid_sz])
+            ask_sz = np.vstack([self._last_book[3][None, :], ask_sz])
         idx = np.searchsorted(ts, bounds, side="left") - 1
         ok = idx >= 0
         self.samples.append({"ts": bounds[ok], "bid_sz": bid_sz[idx[ok]], "ask_sz": ask_sz[idx[ok]]})
@@ -356,6 +363,17 @@ class EngineState:
                 rows.append({"id": lid, "kind": kind, "price": price, "direction": direction,
                              **self.level_features(ts_ns, price, direction, others)})  # fmt: skip
         return {"ts_ns": ts_ns, "spot": spot, "bid": bid, "ask": ask, "levels": rows}
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted_after(ts, last):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """True when ts is non-decreasing and starts at or after `last`."""
+    prev = last
+    for i in range(ts.shape[0]):
+        if ts[i] < prev:
+            return False
+        prev = ts[i]
+    return True
 
 
 def _defending_side(book: tuple[np.ndarray, ...] | None, direction: str) -> tuple[np.ndarray, np.ndarray]:

@@ -88,6 +88,7 @@ class SignalCore:
         self.instrument = instrument
         self.interval_ns = cfg.live.SNAP_INTERVAL_MS * 1_000_000
         self.last_grid_ns: int | None = None
+        self._next_grid_ns = -(2**62)  # events before it are in the last grid interval: no payload due
         self.events = 0
         self._plan: list[tuple[str, list[tuple[str, str]]]] | None = None
         self._gex_of: object = None
@@ -132,6 +133,7 @@ class SignalCore:
         """Apply an event without emitting payloads (state before the replay window)."""
         self.state.update(ev)
         self.last_grid_ns = ev.ts_event_ns // self.interval_ns * self.interval_ns
+        self._next_grid_ns = self.last_grid_ns + self.interval_ns
         self.events += 1
         self._keep_trade(ev)
 
@@ -165,6 +167,12 @@ class SignalCore:
 
     def on_event(self, ev: Event) -> dict[str, Any] | None:
         """Feed one event; return the payload of the grid time it crossed (None otherwise)."""
+        if ev.ts_event_ns < self._next_grid_ns:  # the common case: no grid time crossed
+            self.state.update(ev)
+            self.events += 1
+            if self.live_levels:
+                self._keep_trade(ev)
+            return None
         grid = ev.ts_event_ns // self.interval_ns * self.interval_ns
         out = None
         if self.last_grid_ns is not None and grid > self.last_grid_ns:
@@ -174,9 +182,11 @@ class SignalCore:
             out = self.payload(grid)
         if self.last_grid_ns is None or grid > self.last_grid_ns:
             self.last_grid_ns = grid
+            self._next_grid_ns = grid + self.interval_ns
         self.state.update(ev)
         self.events += 1
-        self._keep_trade(ev)
+        if self.live_levels:
+            self._keep_trade(ev)
         return out
 
     def payload(self, ts_ns: int) -> dict[str, Any]:

@@ -26,9 +26,10 @@ import numba
 import numpy as np
 
 from spymaster_core.config import Config
-from spymaster_core.greeks import black76_gamma, black76_implied_vols, gamma_one
+from spymaster_core.greeks import black76_gamma, black76_implied_vols
 
 ES_MULTIPLIER = 50.0
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 NS_PER_YEAR = 365.0 * 86400 * 1e9
 
 
@@ -137,16 +138,18 @@ class OptionChain:
     def quotes_before(self, iids: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
         """(bid, ask) arrays (points) of the latest quote of each of `iids` strictly before t_ns;
         NaN where an instrument has none."""
-        bid = np.full(len(iids), math.nan)
-        ask = np.full(len(iids), math.nan)
-        for k, i in enumerate(iids.tolist()):
-            q = self._quotes(i)
-            if q is None:
-                continue
-            j = int(q[0].searchsorted(t_ns, side="left")) - 1
+        nan = math.nan
+        bids, asks = [], []
+        for i in iids.tolist():
+            q = self._compact.get(i) or self._quotes(i)
+            j = -1 if q is None else int(q[0].searchsorted(t_ns, side="left")) - 1
             if j >= 0:
-                bid[k], ask[k] = q[1][j], q[2][j]
-        return bid, ask
+                bids.append(q[1].item(j))  # type: ignore[index]
+                asks.append(q[2].item(j))  # type: ignore[index]
+            else:
+                bids.append(nan)
+                asks.append(nan)
+        return np.array(bids, np.float64), np.array(asks, np.float64)
 
     def _quotes(self, iid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if iid in self._compact:
@@ -259,19 +262,20 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
 
 
 def _wall(K: np.ndarray, gex: np.ndarray, mask: np.ndarray, kind: str) -> GammaWall | None:
-    if not mask.any():
-        return None
-    ks, gs = K[mask], gex[mask]
+    """The strike with the largest |GEX| summed per strike over the options in `mask` (a chain's
+    side has a few dozen strikes: plain Python is faster than numpy here)."""
     by: dict[float, float] = {}
-    for k, g in zip(ks.tolist(), gs.tolist(), strict=True):
+    for k, g in zip(K[mask].tolist(), gex[mask].tolist(), strict=True):
         by[k] = by.get(k, 0.0) + g
-    strikes = np.array(sorted(by))
-    vals = np.array([by[k] for k in strikes])
-    mag = np.abs(vals)
-    if mag.max() <= 0:
+    if not by:
         return None
-    j = int(np.argmax(mag))
-    return GammaWall(float(strikes[j]), float(vals[j]), kind, float(mag[j] / mag.mean()))
+    strikes = sorted(by)
+    mag = [abs(by[k]) for k in strikes]
+    top = max(mag)
+    if top <= 0:
+        return None
+    j = mag.index(top)  # the first, as argmax
+    return GammaWall(strikes[j], by[strikes[j]], kind, top / float(np.mean(mag)))
 
 
 def _gamma_flip(
@@ -289,13 +293,16 @@ def _gamma_flip(
 
 
 @numba.njit(cache=True, nogil=True)
-def _total_gex(spot, K, ty, iv, pos, mult):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """Total dealer GEX (USD per 1%) at one spot: sum of gamma x dealer contracts x 50 x S^2 x 0.01."""
-    g = 0.0
-    for j in range(K.shape[0]):
-        if pos[j] != 0.0:  # no dealer position: no exposure at any spot
-            g += gamma_one(spot, K[j], ty[j], iv[j], 0.0) * pos[j]
-    return g * mult * spot * spot * 0.01
+def _total_gex(spot, ln_k, inv_s, half_s, w, mult):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """Total dealer GEX (USD per 1%) at one spot: sum over options of Black-76 gamma x dealer
+    contracts x 50 x S^2 x 0.01, with gamma = n(d1) / (S s), d1 = ln(S/K)/s + s/2, s = sigma
+    sqrt(t) (r = 0); per option ln K, 1/s, s/2 and w = contracts/s are precomputed."""
+    ln_s = math.log(spot)
+    acc = 0.0
+    for j in range(ln_k.shape[0]):
+        d1 = (ln_s - ln_k[j]) * inv_s[j] + half_s[j]
+        acc += math.exp(-0.5 * d1 * d1) * w[j]
+    return acc * _INV_SQRT_2PI / spot * mult * spot * spot * 0.01
 
 
 @numba.njit(cache=True, nogil=True)
@@ -303,6 +310,9 @@ def _flip_kernel(F, spots, K, ty, iv, pos, mult):  # type: ignore[no-untyped-def
     m = spots.shape[0]
     if m < 2:
         return np.nan
+    held = pos != 0.0  # options without a dealer position add nothing at any spot
+    s = iv[held] * np.sqrt(ty[held])
+    ln_k, inv_s, half_s, w = np.log(K[held]), 1.0 / s, 0.5 * s, pos[held] / s
     total = np.full(m, np.nan)
     done = np.zeros(m, np.bool_)
     c = 0  # the interval [spots[c], spots[c + 1]] that holds F
@@ -314,7 +324,7 @@ def _flip_kernel(F, spots, K, ty, iv, pos, mult):  # type: ignore[no-untyped-def
     while True:
         for k in (i, i + 1):
             if not done[k]:
-                total[k] = _total_gex(spots[k], K, ty, iv, pos, mult)
+                total[k] = _total_gex(spots[k], ln_k, inv_s, half_s, w, mult)
                 done[k] = True
         y0, y1 = total[i], total[i + 1]
         if (y0 > 0.0 and y1 < 0.0) or (y0 < 0.0 and y1 > 0.0):

@@ -30,7 +30,7 @@ def frame_sign(direction: str) -> float:
 
 def price_at(ts: np.ndarray, price: np.ndarray, t_ns: int) -> float:
     """Last traded price strictly before t_ns (NaN if none)."""
-    i = np.searchsorted(ts, t_ns, side="left") - 1
+    i = int(ts.searchsorted(t_ns, side="left")) - 1
     return float(price[i]) if i >= 0 else float("nan")
 
 

@@ -190,7 +190,10 @@ class EngineState:
         self.book.append({"ts": ts, "bid_px": bid_px, "bid_sz": bid_sz, "ask_px": ask_px, "ask_sz": ask_sz,
                           "e_best": e_best, "e_multi": e_multi, "depth_best": depth_best,
                           "depth_multi": depth_multi})  # fmt: skip
-        self._last_book = np.stack([bid_px[-1], bid_sz[-1], ask_px[-1], ask_sz[-1]])
+        if self._last_book is None:
+            self._last_book = np.empty((4, D))
+        for row, x in zip(self._last_book, (bid_px, bid_sz, ask_px, ask_sz), strict=True):
+            row[:] = x[-1]
         self._advance(int(ts[-1]))
 
     def _sample(self, ts: np.ndarray, bid_sz: np.ndarray, ask_sz: np.ndarray, upto_ns: int) -> None:

@@ -14,7 +14,14 @@ from spymaster_core.config import DEFAULT_CONFIG as CFG
 from spymaster_core.engines import barrier, fuel, score, tape
 from spymaster_core.engines.book_flow import BookFlow
 from spymaster_core.engines.ofi import ofi_events, ofi_increments
-from spymaster_core.greeks import IV_MAX, IV_MIN, black76_gamma, black76_implied_vol, black76_implied_vols
+from spymaster_core.greeks import (
+    IV_MAX,
+    IV_MIN,
+    black76_chain,
+    black76_gamma,
+    black76_implied_vol,
+    black76_implied_vols,
+)
 
 NS = 1_000_000_000
 
@@ -407,6 +414,17 @@ def test_implied_vols_match_vollib_lets_be_rational_on_0dte_chains() -> None:
     assert 0.5 * n < ok.sum() < n  # both kinds of outcome are exercised, and both IV bounds:
     assert (raw < IV_MIN).sum() >= 10 and (raw > IV_MAX).sum() >= 10
     assert np.allclose(got[ok], want[ok], rtol=1e-10, atol=0.0)
+    # The fuel engine's one-pass chain kernel gives the same vols and gammas (NaN without a quote).
+    F0 = 6000.0
+    k0 = F0 + (K - F)
+    bid, ask = np.where(np.arange(n) % 7 == 0, 0.0, price - 0.05), price + 0.05
+    iv0, g0 = black76_chain(bid, ask, F0, k0, t, call)
+    want0 = black76_implied_vols(np.where(bid > 0, (bid + ask) / 2, np.nan), F0, k0, t, call)
+    assert np.array_equal(iv0, want0, equal_nan=True) and np.isnan(iv0[::7]).all()
+    ok0 = np.isfinite(want0)
+    assert (
+        np.array_equal(g0[ok0], black76_gamma(F0, k0[ok0], t[ok0], want0[ok0])) and np.isnan(g0[~ok0]).all()
+    )
     # Discounted prices (r > 0) and the scalar wrapper agree with vollib too.
     p = black("c", 6000.0, 6020.0, 0.01, 0.05, 0.25)
     assert black76_implied_vol(p, 6000.0, 6020.0, 0.01, True, r=0.05) == pytest.approx(0.25, rel=1e-10)

@@ -61,4 +61,9 @@ class Columns:
 
     def last_before(self, t_ns: int) -> int:
         """Index (into views) of the last row with ts < t_ns; -1 when none."""
-        return int(np.searchsorted(self.view("ts"), t_ns, side="left")) - 1
+        return int(self.view("ts").searchsorted(t_ns, side="left")) - 1
+
+    def row(self, i: int, names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+        """Row i (an index into views) of the named columns (views of that row's values)."""
+        j = self.start + i
+        return tuple(self.data[k][j] for k in names)

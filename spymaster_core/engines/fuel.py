@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from spymaster_core.config import Config
-from spymaster_core.greeks import black76_gamma, black76_implied_vols
+from spymaster_core.greeks import black76_chain
 
 ES_MULTIPLIER = 50.0
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -221,18 +221,13 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     ids, K, is_call = all_iid[near], all_k[near], all_call[near]
     ty = (all_exp[near] - t_ns) / NS_PER_YEAR
     bid, ask = chain.quotes_before(ids, t_ns)
-    quoted = (bid > 0) & (ask >= bid)
-    iv = np.full(len(ids), math.nan)
-    iv[quoted] = black76_implied_vols(
-        (bid[quoted] + ask[quoted]) / 2, F, K[quoted], ty[quoted], is_call[quoted]
-    )
+    iv, gamma = black76_chain(bid, ask, F, K, ty, is_call)
     valid = np.isfinite(iv)
     skipped = int(len(ids) - valid.sum())
     if not valid.any():
         return missing_fuel(f"no option with a valid implied vol within {rng:g} pt ({skipped} skipped)")
-    ids, K, is_call, ty, iv = ids[valid], K[valid], is_call[valid], ty[valid], iv[valid]
+    ids, K, is_call, ty, iv, gamma = ids[valid], K[valid], is_call[valid], ty[valid], iv[valid], gamma[valid]
     dollar = ES_MULTIPLIER * F * F * 0.01
-    gamma = black76_gamma(F, K, ty, iv)
     pos_open = _dealer_positions(chain, ids, rth_open_ns, t_ns)
     pos_win = _dealer_positions(chain, ids, t_ns - int(round(cfg.windows.W_g_s * 1e9)), t_ns)
     oi = np.array([chain.open_interest.get(i, 0.0) for i in ids.tolist()])

@@ -36,6 +36,7 @@ D = 10
 NS = 1_000_000_000
 OFI_HORIZONS_S = (1.0, 10.0, 60.0)
 FLUSH_EVENTS = 4096
+_BOOK_SIDES = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 _ACTIONS = {c: ord(c) for c in "ACMTFRN"}
 
 
@@ -253,11 +254,12 @@ class EngineState:
         i = self.book.last_before(t_ns)
         if i < 0:
             return None
-        return tuple(self.book.view(k)[i] for k in ("bid_px", "bid_sz", "ask_px", "ask_sz"))  # type: ignore[return-value]
+        return self.book.row(i, _BOOK_SIDES)  # type: ignore[return-value]
 
-    def mid_before(self, t_ns: int) -> float:
-        """Futures mid (points) before t_ns; the last trade when the book is one-sided; NaN if none."""
-        b = self.book_before(t_ns)
+    def mid_before(self, t_ns: int, book: tuple[np.ndarray, ...] | None | bool = False) -> float:
+        """Futures mid (points) before t_ns; the last trade when the book is one-sided; NaN if none.
+        `book`: `book_before(t_ns)` when the caller has it already."""
+        b = self.book_before(t_ns) if book is False else book
         if b is not None and math.isfinite(b[0][0]) and math.isfinite(b[2][0]):
             return (float(b[0][0]) + float(b[2][0])) / 2.0
         i = self.trades.last_before(t_ns)
@@ -355,7 +357,7 @@ class EngineState:
         book = self.book_before(ts_ns)
         bid = float(book[0][0]) if book is not None else math.nan
         ask = float(book[2][0]) if book is not None else math.nan
-        spot = self.mid_before(ts_ns)
+        spot = self.mid_before(ts_ns, book)
         rows = []
         if math.isfinite(spot):
             for lid, kind, price in levels:

@@ -79,17 +79,35 @@ def _sweep(ts: np.ndarray, price: np.ndarray, size: np.ndarray, aggressor: np.nd
                                                     cfg.tape.es_multiplier_usd_per_pt)  # fmt: skip
     if not found:
         return NO_SWEEP
-    run = price[s : e + 1]
-    run = run[np.abs(run - level) <= band]
     return Sweep(
         True,
         "UP" if aggressor[e] > 0 else "DOWN",
         float(notional),
         int(n),
         float(ts[e] - ts[s]) / 1e6,
-        len(np.unique(run)),
+        int(_distinct_near(price, s, e + 1, level, band)),
         int(ts[e]),
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_near(price, lo, hi, level, band):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Number of distinct prices among trades [lo, hi) within band of level (a sweep's run)."""
+    seen = np.empty(hi - lo)
+    n = 0
+    for i in range(lo, hi):
+        p = price[i]
+        if abs(p - level) > band:
+            continue
+        new = True
+        for k in range(n):
+            if seen[k] == p:
+                new = False
+                break
+        if new:
+            seen[n] = p
+            n += 1
+    return n
 
 
 @numba.njit(cache=True, nogil=True)

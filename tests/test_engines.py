@@ -439,11 +439,9 @@ def _chain(t_ns: int, exp_ns: int, F: float, sigma: float = 0.2) -> fuel.OptionC
     for i, k, c in strikes:
         p = black("c" if c else "p", F, k, ty, 0, sigma)
         ids.append(i)
-        bids.append(p - 0.05)
-        asks.append(p + 0.05)
+        bids.append(p - 0.05 if i != 4 else 0.0)  # the far put has no bid: no valid vol
+        asks.append(p + 0.05 if i != 4 else 0.0)
     ch.add_quotes(np.full(4, t_ns - 10 * NS), np.array(ids), np.array(bids), np.array(asks))
-    ch.quotes[4] = [np.array([[t_ns - 10 * NS], [0.0], [0.0]])]  # the far put has no bid: no valid vol
-    ch._compact.pop(4, None)
     # Customers buy 1000 of the 6010 call at the ask, sell 300 of the 5990 put at the bid.
     ch.add_trades(
         np.array([t_ns - 5 * NS, t_ns - 4 * NS]),
@@ -518,6 +516,43 @@ def test_gamma_flip_search_equals_a_full_grid_scan_with_vollib() -> None:
         assert got == pytest.approx(want, abs=1e-9)
         kinds["near" if abs(want - F) < 10 else "far"] += 1
     assert min(kinds.values()) >= 20, kinds
+
+
+def test_chain_quotes_before_t_to_the_nanosecond_and_latest_kept_as_quotes_arrive() -> None:
+    """The latest quote strictly before t, per definition, equals a search of each instrument's
+    history, as quotes arrive in batches and t moves on (some instruments quoted after t); a
+    quote 1 ns before t counts and one at t does not (epoch-ns timestamps keep their precision)."""
+    rng = np.random.default_rng(6)
+    ch, t0 = fuel.OptionChain(), 1_763_300_000 * NS
+    iids = np.arange(100, 140)
+    ch.add_definitions(
+        iids, 6000.0 + 5.0 * (iids - 120), iids % 2 == 0, np.full(len(iids), t0 + 8 * 3600 * NS)
+    )
+    hist: dict[int, list[tuple[int, float, float]]] = {}
+    t = t0
+    for _ in range(300):
+        m = int(rng.integers(0, 30))
+        ts = np.sort(t + rng.integers(0, 2 * NS, m)).astype(np.int64)
+        iid = rng.choice(iids, m)
+        bid = rng.uniform(1, 50, m).round(2)
+        ch.add_quotes(ts, iid, bid, bid + 0.25)
+        for a, b, c in zip(ts.tolist(), iid.tolist(), bid.tolist(), strict=True):
+            hist.setdefault(b, []).append((a, c, c + 0.25))
+        t = int(ts[-1]) if m else t + NS
+        q = t - int(rng.integers(0, NS))  # a fuel time at or before the newest quote
+        mask = rng.random(len(iids)) < 0.7
+        got_b, got_a = ch.definition_quotes_before(mask, q)
+        for k, i in enumerate(iids[mask].tolist()):
+            before = [x for x in hist.get(i, []) if x[0] < q]
+            want = before[-1][1:] if before else (math.nan, math.nan)
+            assert (got_b[k], got_a[k]) == want or (math.isnan(want[0]) and math.isnan(got_b[k]))
+    tq = (t // 256 + 10**7) * 256 + 130  # float64 holds epoch ns only to 256 ns: tq - 1 would round up
+    ch.add_quotes(
+        np.array([tq - 1, tq], np.int64), np.array([100, 101]), np.array([7.0, 8.0]), np.array([7.5, 8.5])
+    )
+    b, _ = ch.definition_quotes_before(np.isin(iids, [100, 101]), tq)
+    assert b[0] == 7.0 and b[1] != 8.0
+    assert ch.quote_before(100, tq)[0] == 7.0 and ch.quote_before(101, tq)[0] != 8.0  # from history
 
 
 def test_fuel_missing_options_says_why_and_customer_buying_amplifies() -> None:

@@ -80,7 +80,7 @@ class OptionChain:
     """
 
     definitions: dict[int, tuple[float, bool, int]] = field(default_factory=dict)
-    quotes: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    quotes: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=dict)
     trade_ts: list[np.ndarray] = field(default_factory=list)
     trade_iid: list[np.ndarray] = field(default_factory=list)
     trade_size: list[np.ndarray] = field(default_factory=list)
@@ -89,6 +89,9 @@ class OptionChain:
     _compact: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _trades: tuple[np.ndarray, ...] | None = None
     _defs: tuple[np.ndarray, ...] | None = None
+    # The latest quote of each definition (definition_arrays order): ts (-1 when none), bid, ask.
+    _pos: dict[int, int] = field(default_factory=dict)
+    _last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add_definitions(
         self, iid: np.ndarray, strike: np.ndarray, is_call: np.ndarray, expiration_ns: np.ndarray
@@ -110,6 +113,17 @@ class OptionChain:
                 np.array([d[1] for _, d in items], np.bool_),
                 np.array([d[2] for _, d in items], np.int64),
             )
+            self._pos = {i: k for k, (i, _) in enumerate(items)}
+            last = (
+                np.full(len(items), -1, np.int64),
+                np.full(len(items), math.nan),
+                np.full(len(items), math.nan),
+            )
+            for i, k in self._pos.items():
+                q = self._quotes(i)
+                if q is not None:
+                    last[0][k], last[1][k], last[2][k] = q[0][-1], q[1][-1], q[2][-1]
+            self._last = last
         return self._defs  # type: ignore[return-value]
 
     def add_quotes(self, ts_ns: np.ndarray, iid: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
@@ -121,10 +135,12 @@ class OptionChain:
         cuts = np.flatnonzero(np.diff(iid_s)) + 1
         for grp in np.split(order, cuts):
             i = int(iid[grp[0]])
-            self.quotes.setdefault(i, []).append(
-                np.stack([ts_ns[grp].astype(np.float64), bid[grp], ask[grp]])
-            )
+            self.quotes.setdefault(i, []).append((ts_ns[grp].astype(np.int64), bid[grp], ask[grp]))
             self._compact.pop(i, None)
+            k = self._pos.get(i)
+            if k is not None and self._last is not None and ts_ns[grp[-1]] >= self._last[0][k]:
+                j = grp[-1]
+                self._last[0][k], self._last[1][k], self._last[2][k] = ts_ns[j], bid[j], ask[j]
 
     def quote_before(self, iid: int, t_ns: int) -> tuple[float, float]:
         """(bid, ask) of the latest quote of `iid` strictly before t_ns; (NaN, NaN) if none."""
@@ -151,17 +167,28 @@ class OptionChain:
                 asks.append(nan)
         return np.array(bids, np.float64), np.array(asks, np.float64)
 
+    def definition_quotes_before(self, mask: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """`quotes_before` for the definitions selected by `mask` (over `definition_arrays`): the
+        latest quote of each is kept as quotes arrive, so only an instrument quoted at or after
+        t_ns needs a search of its history."""
+        iids = self.definition_arrays()[0][mask]
+        last_ts, last_bid, last_ask = (x[mask] for x in self._last)  # type: ignore[union-attr]
+        stale = np.flatnonzero(last_ts >= t_ns)
+        if len(stale):
+            b, a = self.quotes_before(iids[stale], t_ns)
+            last_bid[stale], last_ask[stale] = b, a
+        return last_bid, last_ask
+
     def _quotes(self, iid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if iid in self._compact:
             return self._compact[iid]
         parts = self.quotes.get(iid)
         if not parts:
             return None
-        allq = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        self.quotes[iid] = [allq]
-        out = (allq[0].astype(np.int64), allq[1], allq[2])
-        self._compact[iid] = out
-        return out
+        out = tuple(np.concatenate(x) for x in zip(*parts, strict=True)) if len(parts) > 1 else parts[0]
+        self.quotes[iid] = [out]  # type: ignore[list-item]
+        self._compact[iid] = out  # type: ignore[assignment]
+        return out  # type: ignore[return-value]
 
     def add_trades(self, ts_ns: np.ndarray, iid: np.ndarray, price: np.ndarray, size: np.ndarray) -> None:
         """Append trades sorted by time; each is classified against the quotes known so far."""
@@ -220,7 +247,7 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     near = (np.abs(all_k - F) <= rng) & (all_exp > t_ns)
     ids, K, is_call = all_iid[near], all_k[near], all_call[near]
     ty = (all_exp[near] - t_ns) / NS_PER_YEAR
-    bid, ask = chain.quotes_before(ids, t_ns)
+    bid, ask = chain.definition_quotes_before(near, t_ns)
     iv, gamma = black76_chain(bid, ask, F, K, ty, is_call)
     valid = np.isfinite(iv)
     skipped = int(len(ids) - valid.sum())

@@ -262,8 +262,11 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     gex_flow, gex_win, gex_oi = gamma * pos_open * dollar, gamma * pos_win * dollar, gamma * pos_oi * dollar
     total = gex_flow + gex_oi
     by_strike: dict[float, float] = {}
-    for k, g in zip(K.tolist(), total.tolist(), strict=True):
+    by_side: tuple[dict[float, float], dict[float, float]] = ({}, {})  # puts, calls
+    for k, g, c in zip(K.tolist(), total.tolist(), is_call.tolist(), strict=True):
         by_strike[k] = by_strike.get(k, 0.0) + g
+        side = by_side[c]
+        side[k] = side.get(k, 0.0) + g
     net = float(gex_flow.sum())
     thr = cfg.fuel.gamma_effect_threshold_usd
     effect = "AMPLIFY" if net < -thr else "DAMPEN" if net > thr else "NEUTRAL"
@@ -273,8 +276,8 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
         net,
         float(gex_win.sum()),
         float(gex_oi.sum()),
-        _wall(K, total, is_call, "CALL"),
-        _wall(K, total, ~is_call, "PUT"),
+        _wall(by_side[True], "CALL"),
+        _wall(by_side[False], "PUT"),
         hvl,
         dict(sorted(by_strike.items())),
         len(ids),
@@ -283,21 +286,17 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     )
 
 
-def _wall(K: np.ndarray, gex: np.ndarray, mask: np.ndarray, kind: str) -> GammaWall | None:
-    """The strike with the largest |GEX| summed per strike over the options in `mask` (a chain's
-    side has a few dozen strikes: plain Python is faster than numpy here)."""
-    by: dict[float, float] = {}
-    for k, g in zip(K[mask].tolist(), gex[mask].tolist(), strict=True):
-        by[k] = by.get(k, 0.0) + g
-    if not by:
+def _wall(by_strike: dict[float, float], kind: str) -> GammaWall | None:
+    """The strike with the largest |GEX| (USD per 1%, summed per strike over one side's options)."""
+    if not by_strike:
         return None
-    strikes = sorted(by)
-    mag = [abs(by[k]) for k in strikes]
+    strikes = sorted(by_strike)
+    mag = [abs(by_strike[k]) for k in strikes]
     top = max(mag)
     if top <= 0:
         return None
     j = mag.index(top)  # the first, as argmax
-    return GammaWall(strikes[j], by[strikes[j]], kind, top / float(np.mean(mag)))
+    return GammaWall(strikes[j], by_strike[strikes[j]], kind, top / float(np.mean(mag)))
 
 
 def _gamma_flip(

@@ -53,14 +53,28 @@ class TapeMetrics:
 
 def ols_velocity(ts_ns: np.ndarray, price: np.ndarray) -> float:
     """OLS slope of price (points) on time (s); 0 with fewer than two distinct times."""
-    if len(ts_ns) < 2:
+    return float(_ols_slope(np.ascontiguousarray(ts_ns, np.int64), np.ascontiguousarray(price, np.float64)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _ols_slope(ts, price):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    n = ts.shape[0]
+    if n < 2:
         return 0.0
-    x = (ts_ns - ts_ns[0]).astype(np.float64) / 1e9
-    xm = x.mean()
-    sxx = float(((x - xm) ** 2).sum())
-    if sxx <= 0:
-        return 0.0
-    return float(((x - xm) * (price - price.mean())).sum() / sxx)
+    xm = 0.0
+    pm = 0.0
+    for i in range(n):
+        xm += (ts[i] - ts[0]) / 1e9
+        pm += price[i]
+    xm /= n
+    pm /= n
+    sxx = 0.0
+    sxy = 0.0
+    for i in range(n):
+        dx = (ts[i] - ts[0]) / 1e9 - xm
+        sxx += dx * dx
+        sxy += dx * (price[i] - pm)
+    return sxy / sxx if sxx > 0 else 0.0
 
 
 def detect_sweep(

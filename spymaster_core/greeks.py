@@ -50,9 +50,15 @@ def black76_gamma(F: np.ndarray | float, K: np.ndarray | float, t_years: np.ndar
 @numba.njit(cache=True, nogil=True)
 def gamma_one(F: float, K: float, t: float, sigma: float, r: float) -> float:  # pragma: no cover - compiled
     """Compiled Black-76 gamma of one option: e^{-rt} n(d1) / (F sigma sqrt(t)) (see module)."""
-    s = sigma * math.sqrt(t)
-    d1 = math.log(F / K) / s + 0.5 * s
-    return math.exp(-r * t) * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / (F * s)
+    return math.exp(-r * t) * gamma_undiscounted(math.log(F / K), sigma * math.sqrt(t), F)
+
+
+@numba.njit(cache=True, nogil=True)
+def gamma_undiscounted(ln_f_over_k: float, s: float, F: float) -> float:  # pragma: no cover - compiled
+    """Compiled Black-76 gamma at r = 0 from ln(F/K) and total vol s = sigma sqrt(t): n(d1) / (F s),
+    d1 = ln(F/K)/s + s/2 (for callers that hoist ln K and s out of a loop over spots)."""
+    d1 = ln_f_over_k / s + 0.5 * s
+    return _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / (F * s)
 
 
 @numba.njit(cache=True, nogil=True)

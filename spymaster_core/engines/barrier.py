@@ -145,11 +145,11 @@ class ZoneFlowSums:
             a, c, f = _zone_flow(*cols, lo, hi, side, level, half)
         else:
             a, c, f = prev[2], prev[3], prev[4]
-            for x, y, sign in ((hi, prev[1] - base, 1.0), (prev[0] - base, lo, 1.0)):
-                if x != y:  # rows [min, max) entered (sign +) or left (-) the window at this end
+            for x, y in ((hi, prev[1] - base), (prev[0] - base, lo)):
+                if x != y:  # rows [min, max) entered (x > y: add) or left (subtract) at this end
                     da, dc, df = _zone_flow(*cols, min(x, y), max(x, y), side, level, half)
-                    s = sign if x > y else -sign
-                    a, c, f = a + s * da, c + s * dc, f + s * df
+                    sign = 1.0 if x > y else -1.0
+                    a, c, f = a + sign * da, c + sign * dc, f + sign * df
         if len(self._last) > 4096:
             self._last.clear()
         self._last[key] = (lo + base, hi + base, a, c, f)

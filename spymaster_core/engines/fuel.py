@@ -26,10 +26,9 @@ import numba
 import numpy as np
 
 from spymaster_core.config import Config
-from spymaster_core.greeks import black76_chain
+from spymaster_core.greeks import black76_chain, gamma_undiscounted
 
 ES_MULTIPLIER = 50.0
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 NS_PER_YEAR = 365.0 * 86400 * 1e9
 
 
@@ -157,7 +156,7 @@ class OptionChain:
         nan = math.nan
         bids, asks = [], []
         for i in iids.tolist():
-            q = self._compact.get(i) or self._quotes(i)
+            q = self._quotes(i)
             j = -1 if q is None else int(q[0].searchsorted(t_ns, side="left")) - 1
             if j >= 0:
                 bids.append(q[1].item(j))  # type: ignore[index]
@@ -314,16 +313,14 @@ def _gamma_flip(
 
 
 @numba.njit(cache=True, nogil=True)
-def _total_gex(spot, ln_k, inv_s, half_s, w, mult):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """Total dealer GEX (USD per 1%) at one spot: sum over options of Black-76 gamma x dealer
-    contracts x 50 x S^2 x 0.01, with gamma = n(d1) / (S s), d1 = ln(S/K)/s + s/2, s = sigma
-    sqrt(t) (r = 0); per option ln K, 1/s, s/2 and w = contracts/s are precomputed."""
+def _total_gex(spot, ln_k, s, pos, mult):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """Total dealer GEX (USD per 1%) at one spot: sum over options of Black-76 gamma (r = 0) x
+    dealer contracts x 50 x S^2 x 0.01; per option ln K and total vol s are precomputed."""
     ln_s = math.log(spot)
     acc = 0.0
     for j in range(ln_k.shape[0]):
-        d1 = (ln_s - ln_k[j]) * inv_s[j] + half_s[j]
-        acc += math.exp(-0.5 * d1 * d1) * w[j]
-    return acc * _INV_SQRT_2PI / spot * mult * spot * spot * 0.01
+        acc += gamma_undiscounted(ln_s - ln_k[j], s[j], spot) * pos[j]
+    return acc * mult * spot * spot * 0.01
 
 
 @numba.njit(cache=True, nogil=True)
@@ -332,8 +329,7 @@ def _flip_kernel(F, spots, K, ty, iv, pos, mult):  # type: ignore[no-untyped-def
     if m < 2:
         return np.nan
     held = pos != 0.0  # options without a dealer position add nothing at any spot
-    s = iv[held] * np.sqrt(ty[held])
-    ln_k, inv_s, half_s, w = np.log(K[held]), 1.0 / s, 0.5 * s, pos[held] / s
+    ln_k, s, w = np.log(K[held]), iv[held] * np.sqrt(ty[held]), pos[held]
     total = np.full(m, np.nan)
     done = np.zeros(m, np.bool_)
     c = 0  # the interval [spots[c], spots[c + 1]] that holds F
@@ -345,7 +341,7 @@ def _flip_kernel(F, spots, K, ty, iv, pos, mult):  # type: ignore[no-untyped-def
     while True:
         for k in (i, i + 1):
             if not done[k]:
-                total[k] = _total_gex(spots[k], ln_k, inv_s, half_s, w, mult)
+                total[k] = _total_gex(spots[k], ln_k, s, w, mult)
                 done[k] = True
         y0, y1 = total[i], total[i + 1]
         if (y0 > 0.0 and y1 < 0.0) or (y0 < 0.0 and y1 > 0.0):

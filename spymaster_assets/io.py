@@ -35,11 +35,15 @@ def describe_partition(
     metadata: dict | None = None,
     checks: list[dg.AssetCheckResult] | None = None,
 ) -> dg.MaterializeResult:
-    """MaterializeResult for a partition already written at `path` (see `write_and_describe`)."""
+    """MaterializeResult for a partition already written at `path` (see `write_and_describe`).
+
+    `rows` (the partition's row count, measured by the caller on what was written) always wins over a
+    `rows` key in the caller's `metadata`."""
     digest = lake_io.files_version(lake_io.glob(path, "*.parquet"))
-    md: dict = {"rows": rows, "path": dg.MetadataValue.path(str(path)), **version_metadata(*sections)}
+    md: dict = {}
     for k, v in (metadata or {}).items():
         md[k] = dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+    md.update({"rows": rows, "path": dg.MetadataValue.path(str(path)), **version_metadata(*sections)})
     return dg.MaterializeResult(
         metadata=md, data_version=dg.DataVersion(digest[:32]), check_results=checks or []
     )

@@ -39,8 +39,10 @@ class BronzeResult:
     notes: dict[str, object] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, object]:
+        """Metadata for the UI: `rows` is the written row count when the data went to disk (the
+        streamed MBP-10 path leaves `table` empty), else the in-memory table's."""
         return {
-            "rows": self.table.num_rows,
+            "rows": self.table.num_rows if self.rows is None else self.rows,
             "schema": self.schema.id,
             "input_files": self.inputs,
             "missing": self.missing,

@@ -68,7 +68,7 @@ _MODEL_CODE_VERSION = code_version("model", "labels")
             "break_bounce_model",
             group_name="models",
             code_version=_MODEL_CODE_VERSION,
-            deps=[dg.AssetKey("gold_training"), dg.AssetKey("bars_2m")],  # every partition
+            deps=[dg.AssetKey("gold_training"), dg.AssetKey("silver_bars_2m")],  # every partition
         ),
         dg.AssetSpec(
             "model_predictions",

@@ -33,8 +33,8 @@ def _child(step: str, workdir: Path) -> None:
     # sides import (and ours warms its kernel) before the clock starts.
     import databento  # noqa: F401
 
-    from spymaster_core.bronze_stream import stream_futures_mbp10
-    from spymaster_core.dbn_kernels import warm_up
+    from spymaster_core.bronze.mbp10_stream import stream_futures_mbp10
+    from spymaster_core.io.dbn_kernels import warm_up
 
     warm_up()
     t0 = time.perf_counter()
@@ -44,7 +44,7 @@ def _child(step: str, workdir: Path) -> None:
         shutil.rmtree(out, ignore_errors=True)
         rows = stream_futures_mbp10(mbp_files, out, DATE, None).rows_out
     elif step == "ours_trades":
-        from spymaster_core import bronze
+        from spymaster_core.bronze import builders as bronze
 
         rows = bronze.futures_trades(land, DATE).table.num_rows
     elif step == "baseline_mbp10":

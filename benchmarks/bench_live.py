@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spymaster_core import calendar, features, replay
+from spymaster_core import calendar
 from spymaster_core.config import DEFAULT_CONFIG as CFG
+from spymaster_core.engines import streams as replay
+from spymaster_core.research import features
 from spymaster_core.sim.day import build_sim_day
 from spymaster_live import bus, codec
 from spymaster_live.core import SignalCore

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import polars as pl
 
-from spymaster_core import features, replay
 from spymaster_core.config import DEFAULT_CONFIG as CFG
+from spymaster_core.engines import streams as replay
+from spymaster_core.research import features
 from spymaster_core.sim.day import build_sim_day
 
 DATE = "2026-11-16"

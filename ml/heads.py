@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from spymaster_core.config import ModelConfig
-from spymaster_core.features import FEATURE_COLUMNS
+from spymaster_core.research.features import FEATURE_COLUMNS
 
 MODEL_FEATURES = [*FEATURE_COLUMNS, "prior_touches", "is_support"]
 BASELINE_FEATURES = ["prior_touches", "abs_distance_pt"]

@@ -15,8 +15,9 @@ from pathlib import Path
 import polars as pl
 
 from ml import heads
-from spymaster_core import calendar, features
+from spymaster_core import calendar
 from spymaster_core.config import Config
+from spymaster_core.research import features
 from spymaster_core.sim.day import build_sim_day
 
 

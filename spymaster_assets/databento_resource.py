@@ -15,7 +15,8 @@ from typing import Any
 
 import dagster as dg
 
-from spymaster_core import calendar, lake
+from spymaster_core import calendar
+from spymaster_core.io import lake
 
 DATASET = "GLBX.MDP3"
 NO_KEY_HELP = (

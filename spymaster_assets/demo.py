@@ -59,7 +59,7 @@ def run_demo(
     import polars as pl
 
     from spymaster_assets.definitions import defs
-    from spymaster_core import dbn, lake, landing
+    from spymaster_core.io import dbn, lake, landing
     from spymaster_core.sim import simulate_session
 
     lake_root = Path(os.environ["SPYMASTER_LAKE"])

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import version_metadata
-from spymaster_core import lake as lake_io
+from spymaster_core.io import lake as lake_io
 
 
 def write_and_describe(

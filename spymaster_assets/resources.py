@@ -8,12 +8,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from spymaster_core import bronze, lake
+from spymaster_core.bronze import builders as bronze
+from spymaster_core.io import lake
 
 
 class LakeResource(dg.ConfigurableResource):
     """The lake root (`SPYMASTER_LAKE`: a directory, default ./data/lake, or s3://bucket/prefix);
-    landing lives under it. See `spymaster_core.lake` for how writes stay atomic on each."""
+    landing lives under it. See `spymaster_core.io.lake` for how writes stay atomic on each."""
 
     root: str = ""
 

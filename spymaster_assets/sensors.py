@@ -1,6 +1,6 @@
 """The landing sensor: new or changed DBN files under landing become run requests for their dates.
 
-Layout `landing/GLBX.MDP3/<schema>/<YYYY-MM-DD>/<file>.dbn[.zst]` (what `spymaster_core.landing`
+Layout `landing/GLBX.MDP3/<schema>/<YYYY-MM-DD>/<file>.dbn[.zst]` (what `spymaster_core.io.landing`
 writes). The cursor holds, per date, a digest of its files' names, sizes and mtimes; a date whose
 digest changed (a file added, replaced or removed) is requested once more with run_key
 `<date>:<digest>`, so a re-evaluation never requests the same state twice. Folders that are not
@@ -14,7 +14,9 @@ import dagster as dg
 
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.schedules import daily_job
-from spymaster_core import bronze, calendar, lake
+from spymaster_core import calendar
+from spymaster_core.bronze import builders as bronze
+from spymaster_core.io import lake
 
 MIN_INTERVAL_S = 60
 

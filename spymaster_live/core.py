@@ -4,7 +4,7 @@
 `SignalCore` is transport-free (the bus loop in `spymaster_live.service` feeds it): `on_event`
 returns the payload due *before* the event (grid time T = the event's time floored to the
 interval; the snapshot uses only events strictly before T, exactly as batch features do).
-Levels are the date's levels known before T (`spymaster_core.features.levels_known_at`); the
+Levels are the date's levels known before T (`spymaster_core.research.features.levels_known_at`); the
 prior-touch count of a level is the number of its touches before T in the date's touches.
 """
 
@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from spymaster_core import bars, calendar, features
-from spymaster_core import levels as levels_mod
-from spymaster_core import touches as touches_mod
+from spymaster_core import calendar
 from spymaster_core.config import Config
 from spymaster_core.events import Event, FuturesTrade
+from spymaster_core.research import bars, features
+from spymaster_core.research import levels as levels_mod
+from spymaster_core.research import touches as touches_mod
 
 # Payload groups: flattened feature columns by prefix (DESIGN §9 payload).
 _GROUPS = ("barrier", "tape", "fuel", "ofi", "runway")

@@ -4,7 +4,7 @@
 DBN file's `DBNStore`, which yields the same classes), keeps the symbol mappings and the 0DTE
 option definitions it sees, and on `drain()` turns the buffered market records into Spymaster
 events: each schema's records are laid out as databento's own structured arrays (exactly as
-`DBNStore.to_ndarray` does for live data) and passed to `spymaster_core.dbn.normalise_records`,
+`DBNStore.to_ndarray` does for live data) and passed to `spymaster_core.io.dbn.normalise_records`,
 the function file decoding uses. Kept: MBP-10 and trades of the front month (futures events), BBO
 and trades of 0DTE options on it (option events). Everything else is counted in `skipped`.
 
@@ -33,8 +33,11 @@ import polars as pl
 from databento.common.constants import SCHEMA_STRUCT_MAP
 from databento_dbn import Schema
 
-from spymaster_core import calendar, dbn, features, replay
+from spymaster_core import calendar
+from spymaster_core.engines import streams as replay
 from spymaster_core.events import Event
+from spymaster_core.io import dbn
+from spymaster_core.research import features
 from spymaster_live.replay import ReplayStats, publish_events
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Replay: a date's events, merged by ts_event, published to the market.* subjects.
 
-Events come from `spymaster_core.replay.merged_events` over the date's Bronze built from its
-landing DBN files (`spymaster_core.session.load_session`): MBP-10 streams from Parquet parts in
+Events come from `spymaster_core.engines.streams.merged_events` over the date's Bronze built from its
+landing DBN files (`spymaster_core.research.session.load_session`): MBP-10 streams from Parquet parts in
 batches, so memory is bounded by a batch plus the day's trades and option quotes. Publishing uses
 JetStream async publish with a `Nats-Msg-Id` per event (`<date>:<n>`): a message whose ack is
 lost (server crash, reconnect) is re-published with the same id and the server drops the

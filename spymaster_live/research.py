@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from spymaster_core import lake
+from spymaster_core.io import lake
 
 OUTCOME_COLOR = {"BREAK": "#e5484d", "BOUNCE": "#30a46c", "CHOP": "#8894a2"}
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>

@@ -27,11 +27,14 @@ import uvicorn
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from spymaster_core import calendar, features, option_frames, replay
+from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.config import Config
+from spymaster_core.engines import streams as replay
 from spymaster_core.events import Event
-from spymaster_core.session import Session, load_session
+from spymaster_core.research import features
+from spymaster_core.research import option_chain as option_frames
+from spymaster_core.research.session import Session, load_session
 from spymaster_live import bus
 from spymaster_live.codec import decode
 from spymaster_live.core import Scorer, SignalCore, with_model

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from spymaster_core import lake
+from spymaster_core.io import lake
 
 FLUSH_S = 5.0
 

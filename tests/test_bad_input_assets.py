@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spymaster_core import lake, landing
+from spymaster_core.io import lake, landing
 from tests.conftest import ESM8_CSV
 
 DATE = "2018-05-07"

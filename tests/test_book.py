@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spymaster_core.book import mbo_to_mbp10
+from spymaster_core.bronze.mbo_book import mbo_to_mbp10
 from tests.conftest import MBO_DAY
 
 
@@ -61,7 +61,7 @@ def test_streaming_book_equals_one_shot(book: pl.DataFrame) -> None:
     the same MBP-10 rows as the one-shot rebuild."""
     import pyarrow as pa
 
-    from spymaster_core.book import iter_mbo_to_mbp10
+    from spymaster_core.bronze.mbo_book import iter_mbo_to_mbp10
 
     streamed = pl.from_arrow(pa.concat_tables(list(iter_mbo_to_mbp10([MBO_DAY], chunk_records=997))))
     assert streamed.equals(book)

@@ -13,8 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spymaster_core import bronze, calendar, dbn
-from spymaster_core.bronze_stream import stream_futures_mbp10
+from spymaster_core import calendar
+from spymaster_core.bronze import builders as bronze
+from spymaster_core.bronze.mbp10_stream import stream_futures_mbp10
+from spymaster_core.io import dbn
 from spymaster_core.sim import writer
 
 NT = "nautilus_trader/tests/test_data/databento"
@@ -164,7 +166,7 @@ def test_wrong_dataset_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_mbo_stream_picks_front_and_writes_parts(samples: Path, tmp_path: Path) -> None:
-    from spymaster_core.bronze_stream import stream_mbp10_from_mbo
+    from spymaster_core.bronze.mbp10_stream import stream_mbp10_from_mbo
 
     mbo = samples / NT / "esh4-glbx-mdp3-20231225.mbo.dbn.zst"
     st = stream_mbp10_from_mbo([mbo], tmp_path / "out", "2023-12-26", None, chunk_records=20_000)

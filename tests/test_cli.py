@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from spymaster_live.cli import app
+from spymaster_cli.main import app
 
 runner = CliRunner()
 
@@ -48,7 +48,7 @@ def test_simulate_bad_date() -> None:
 def _bench_line(name: str, workdir: Path) -> str:
     """The last line `spymaster bench <name> --quick` prints."""
     out = subprocess.run(
-        [sys.executable, "-m", "spymaster_live.cli", "bench", name, "--quick", "--workdir", str(workdir)],
+        [sys.executable, "-m", "spymaster_cli.main", "bench", name, "--quick", "--workdir", str(workdir)],
         capture_output=True,
         text=True,
         check=True,
@@ -89,7 +89,7 @@ def test_bench_live_quick_prints_its_bench_line(tmp_path: Path) -> None:
 def test_live_help_names_the_replay_options() -> None:
     from typer.testing import CliRunner
 
-    from spymaster_live.cli import app
+    from spymaster_cli.main import app
 
     out = CliRunner().invoke(app, ["live", "--help"]).output
     assert all(opt in out for opt in ("--date", "--speed", "--nats", "--from", "--to"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spymaster_core.csv_trades import TradesCSVError, read_trades_csv, tick_rule
+from spymaster_core.io.csv_trades import TradesCSVError, read_trades_csv, tick_rule
 from tests.conftest import ESM8_CSV
 
 

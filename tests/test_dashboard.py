@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from spymaster_core import calendar
-from spymaster_core.session import Session
+from spymaster_core.research.session import Session
 from spymaster_live import bus
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -21,10 +21,13 @@ import orjson
 import polars as pl
 import pytest
 
-from spymaster_core import calendar, dbn, features, replay
+from spymaster_core import calendar
 from spymaster_core.config import DEFAULT_CONFIG
+from spymaster_core.engines import streams as replay
 from spymaster_core.events import FuturesTrade, Mbp10Update
-from spymaster_core.session import Session
+from spymaster_core.io import dbn
+from spymaster_core.research import features
+from spymaster_core.research.session import Session
 from spymaster_live import bus
 from spymaster_live.core import SignalCore
 from spymaster_live.databento_feed import RecordNormaliser
@@ -227,7 +230,7 @@ def _n_events(s: Session, end: int) -> int:
 def test_live_flag_needs_an_api_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from spymaster_live.cli import app
+    from spymaster_cli.main import app
 
     monkeypatch.delenv("DATABENTO_API_KEY", raising=False)
     res = CliRunner().invoke(app, ["live", "--date", "2026-11-16", "--live", "--data-dir", str(tmp_path)])

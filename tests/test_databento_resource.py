@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from spymaster_assets import databento_resource as dr
-from spymaster_core import dbn
+from spymaster_core.io import dbn
 
 KEY = "db-SECRETSECRETSECRET"
 

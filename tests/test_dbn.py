@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from spymaster_core import dbn
 from spymaster_core import schemas as S
+from spymaster_core.io import dbn
 
 KIND_SCHEMA = {
     "trades": S.FUTURES_TRADES,
@@ -109,14 +109,14 @@ def test_mbp10_kernel_matches_named_fields(samples: Path) -> None:
     including UNDEF prices (null), the pre-open flag and a non-zero start in reused buffers."""
     import numpy as np
 
-    from spymaster_core.dbn_kernels import Mbp10Columns
+    from spymaster_core.io.dbn_kernels import Mbp10Columns
 
     buffers = Mbp10Columns(5000)
     for rel in (
         "dbn/tests/data/test_data.mbp-10.v1.dbn.zst",
         "databento-python/tests/data/GLBX.MDP3/test_data.mbp-10.dbn.zst",
     ):
-        a = dbn._ndarray(dbn.open_store(samples / rel), samples / rel)
+        a = dbn.store_records(dbn.open_store(samples / rel), samples / rel)
         until = int(a["ts_event"][len(a) // 2])
         t = dbn.mbp10_table(a, {}, "x", preopen_until_ns=until, buffers=buffers)
         assert t.schema == dbn.S.FUTURES_MBP10.arrow

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from spymaster_assets.defs.gold import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
-from spymaster_core import calendar, lake, landing
+from spymaster_core import calendar
+from spymaster_core.io import lake, landing
 from spymaster_core.sim import simulate_session
 from tests.conftest import ESM8_CSV, MBO_DAY
 

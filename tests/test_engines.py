@@ -13,8 +13,7 @@ from vollib.black.implied_volatility import implied_volatility as vollib_iv
 from spymaster_core.config import DEFAULT_CONFIG as CFG
 from spymaster_core.engines import barrier, fuel, score, tape
 from spymaster_core.engines.book_flow import BookFlow
-from spymaster_core.engines.ofi import ofi_events, ofi_increments
-from spymaster_core.greeks import (
+from spymaster_core.engines.greeks import (
     IV_MAX,
     IV_MIN,
     black76_chain,
@@ -22,6 +21,7 @@ from spymaster_core.greeks import (
     black76_implied_vol,
     black76_implied_vols,
 )
+from spymaster_core.engines.ofi import ofi_events, ofi_increments
 
 NS = 1_000_000_000
 

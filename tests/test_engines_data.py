@@ -9,10 +9,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spymaster_core import calendar, features
-from spymaster_core.book import mbo_to_mbp10
+from spymaster_core import calendar
+from spymaster_core.bronze.mbo_book import mbo_to_mbp10
 from spymaster_core.config import DEFAULT_CONFIG as CFG
 from spymaster_core.engines.state import EngineState
+from spymaster_core.research import features
 from spymaster_core.sim.day import build_sim_day
 from tests.conftest import MBO_DAY
 

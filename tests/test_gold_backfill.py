@@ -15,8 +15,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from spymaster_core import features, lake
 from spymaster_core.config import DEFAULT_CONFIG
+from spymaster_core.io import lake
+from spymaster_core.research import features
 
 DATES = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "2026-11-06"]
 REPO = Path(__file__).resolve().parents[1]

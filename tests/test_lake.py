@@ -8,7 +8,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from spymaster_core import lake
+from spymaster_core.io import lake
 
 
 def test_write_read_replace(tmp_path: Path) -> None:

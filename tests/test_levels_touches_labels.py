@@ -6,10 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spymaster_core import calendar, levels, touches
-from spymaster_core.bars import time_bars
+from spymaster_core import calendar
 from spymaster_core.config import DEFAULT_CONFIG as C
-from spymaster_core.labels import label_one
+from spymaster_core.research import levels, touches
+from spymaster_core.research.bars import time_bars
+from spymaster_core.research.labels import label_one
 
 DATE = "2026-11-16"  # a Monday, EST (UTC-5)
 S = 1_000_000_000
@@ -150,8 +151,9 @@ def test_optional_level_kinds_on_a_simulated_day(sim_day) -> None:
     import numpy as np
     import polars as pl
 
-    from spymaster_core import bars, calendar, levels
+    from spymaster_core import calendar
     from spymaster_core.config import DEFAULT_CONFIG
+    from spymaster_core.research import bars, levels
 
     cfg = DEFAULT_CONFIG.model_copy(
         update={"levels": DEFAULT_CONFIG.levels.model_copy(update={"enable_prior_day": True, "enable_vwap": True,

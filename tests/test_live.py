@@ -16,10 +16,11 @@ import polars as pl
 import pytest
 import websockets
 
-from spymaster_core import calendar, features
+from spymaster_core import calendar
 from spymaster_core.config import DEFAULT_CONFIG
 from spymaster_core.events import FuturesTrade, Mbp10Update
-from spymaster_core.session import Session
+from spymaster_core.research import features
+from spymaster_core.research.session import Session
 from spymaster_live import bus, codec
 from spymaster_live.service import LiveOptions, LiveService
 

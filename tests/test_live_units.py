@@ -14,7 +14,7 @@ import websockets
 import xgboost as xgb
 
 from ml.heads import MODEL_FEATURES
-from spymaster_core.features import FEATURE_COLUMNS, STRING_COLUMNS
+from spymaster_core.research.features import FEATURE_COLUMNS, STRING_COLUMNS
 from spymaster_live.bus import free_port
 from spymaster_live.core import Scorer, with_model
 from spymaster_live.gateway import WS_IMPL, Hub, create_app

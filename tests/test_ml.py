@@ -10,7 +10,7 @@ import pytest
 
 from ml import heads, registry, retrieval
 from spymaster_core.config import DEFAULT_CONFIG
-from spymaster_core.features import FEATURE_COLUMNS
+from spymaster_core.research.features import FEATURE_COLUMNS
 
 CFG = DEFAULT_CONFIG.model.model_copy(update={"n_estimators": 60})
 

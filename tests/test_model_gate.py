@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from ml import heads, registry
-from spymaster_core import lake
+from spymaster_core.io import lake
 from tests.test_ml import synthetic_gold
 
 SELECTION = ("break_bounce_model", "model_predictions", "champion_model")
@@ -55,7 +55,7 @@ def test_gate_promotes_a_winner_and_blocks_a_loser(tmp_path: Path, monkeypatch: 
     assert set(preds["head"]) == set(heads.HEADS) and set(preds["predictor"]) == set(heads.PREDICTORS)
     # The live service loads that champion from MLflow by alias and scores payload rows (built as
     # the live core builds them) exactly as the training design matrix is scored.
-    from spymaster_core.features import FEATURE_COLUMNS
+    from spymaster_core.research.features import FEATURE_COLUMNS
     from spymaster_live.service import load_scorer
 
     scorer = load_scorer(tmp_path)

@@ -8,8 +8,9 @@ import math
 
 import numpy as np
 
-from spymaster_core import features, replay
 from spymaster_core.config import DEFAULT_CONFIG as CFG
+from spymaster_core.engines import streams as replay
+from spymaster_core.research import features
 
 
 def _close(a: object, b: object) -> bool:

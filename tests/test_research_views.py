@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from ml import registry
-from spymaster_core import bars, lake
 from spymaster_core.config import DEFAULT_CONFIG
-from spymaster_core.session import Session
+from spymaster_core.io import lake
+from spymaster_core.research import bars
+from spymaster_core.research.session import Session
 from spymaster_live import research
 
 

@@ -24,7 +24,7 @@ import pytest
 
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.sensors import landing_digests
-from spymaster_core import lake
+from spymaster_core.io import lake
 from spymaster_core.sim import simulate_session
 from spymaster_live.bus import free_port
 

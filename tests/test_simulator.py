@@ -8,9 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spymaster_core import calendar, dbn, levels, touches
-from spymaster_core.bars import time_bars
+from spymaster_core import calendar
 from spymaster_core.config import DEFAULT_CONFIG as C
+from spymaster_core.io import dbn
+from spymaster_core.research import levels, touches
+from spymaster_core.research.bars import time_bars
 from spymaster_core.sim import front_month_symbol, simulate_session
 
 DATE = "2026-11-16"
@@ -108,10 +110,10 @@ def test_open_interest_statistics(sim) -> None:
 
 
 def test_queue_book_mbo_rebuilds_the_simulated_mbp10(tmp_path: Path) -> None:
-    """The simulator's own MBO, replayed through spymaster_core.book, gives exactly its MBP-10
+    """The simulator's own MBO, replayed through spymaster_core.bronze.mbo_book, gives exactly its MBP-10
     (every price, size and order count of all 10 levels at every event end): both follow DBN
     semantics, T/F never change depth, C/M do."""
-    from spymaster_core.book import mbo_to_mbp10
+    from spymaster_core.bronze.mbo_book import mbo_to_mbp10
 
     res = simulate_session(DATE, 5, tmp_path, scale="small", with_mbo=True)
     mbo = pl.from_arrow(dbn.decode_file(res.files["mbo"]).tables["mbo"])

@@ -30,7 +30,7 @@ from gql.transport.exceptions import TransportConnectionFailed, TransportQueryEr
 from gql.transport.requests import RequestsHTTPTransport
 
 from spymaster_assets.duckdb_writer import DUCKDB_POOL
-from spymaster_core import lake
+from spymaster_core.io import lake
 from spymaster_core.sim import simulate_session
 from spymaster_live.bus import free_port
 

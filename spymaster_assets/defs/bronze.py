@@ -7,9 +7,9 @@ from spymaster_assets.io import describe_partition, write_and_describe
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version
-from spymaster_core import bronze
-from spymaster_core import lake as lake_io
 from spymaster_core import schemas as S
+from spymaster_core.bronze import builders as bronze
+from spymaster_core.io import lake as lake_io
 
 
 def _sorted_check(df: pl.DataFrame, name: str = "timestamps_sorted") -> dg.AssetCheckResult:

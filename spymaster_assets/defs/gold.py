@@ -28,7 +28,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from spymaster_assets.duckdb_writer import DUCKDB_POOL, duckdb_writer
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
-from spymaster_core import lake as lake_io
+from spymaster_core.io import lake as lake_io
 
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 # The Gold marts (dbt models) by asset group; each model is a Dagster asset of the same name.

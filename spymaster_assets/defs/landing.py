@@ -8,7 +8,7 @@ import dagster as dg
 from spymaster_assets.databento_resource import DatabentoResource, landing_inventory
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
-from spymaster_core import lake as lake_io
+from spymaster_core.io import lake as lake_io
 
 
 @dg.asset(group_name="landing")

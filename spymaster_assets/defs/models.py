@@ -12,9 +12,9 @@ import polars as pl
 
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import CONFIG, code_version, version_metadata
-from spymaster_core import lake as lake_io
 from spymaster_core.config import config_hash
-from spymaster_core.features import FEATURE_COLUMNS
+from spymaster_core.io import lake as lake_io
+from spymaster_core.research.features import FEATURE_COLUMNS
 
 if TYPE_CHECKING:
     from ml.heads import HeadResult

@@ -11,9 +11,10 @@ from spymaster_assets.io import write_and_describe
 from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import CONFIG, code_version
-from spymaster_core import bars, calendar, features, labels, levels, touches
-from spymaster_core import lake as lake_io
+from spymaster_core import calendar
 from spymaster_core import schemas as S
+from spymaster_core.io import lake as lake_io
+from spymaster_core.research import bars, features, labels, levels, touches
 
 
 def _trades(lake: LakeResource, date: str) -> pl.DataFrame:

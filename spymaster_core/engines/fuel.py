@@ -2,7 +2,7 @@
 
 Per option (strikes within FUEL_STRIKE_RANGE of the future F): implied vol by Black-76 from the
 latest BBO mid strictly before t (front-month future as the underlying, time to the definition's
-expiration, ACT/365), Black-76 gamma per point (`spymaster_core.greeks`, compiled, tested against vollib). Trades are classified
+expiration, ACT/365), Black-76 gamma per point (`spymaster_core.engines.greeks`, compiled, tested against vollib). Trades are classified
 against the latest BBO strictly before them: at/above the ask = customer buy (+1), at/below the bid
 = customer sell (-1), else unclassified (0). Dealers are short what customers buy.
 
@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from spymaster_core.config import Config
-from spymaster_core.greeks import black76_chain, gamma_undiscounted
+from spymaster_core.engines.greeks import black76_chain, gamma_undiscounted
 
 ES_MULTIPLIER = 50.0
 NS_PER_YEAR = 365.0 * 86400 * 1e9

@@ -320,7 +320,7 @@ class EngineState:
     def level_features(self, t_ns: int, level: float, direction: str,
                        other_levels: list[tuple[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
         """Every engine output for a level at t_ns, flattened (`FEATURE_COLUMNS` + `LABEL_FREE_STRINGS`
-        of `spymaster_core.features`), from data strictly before t_ns. Flushes buffered events."""
+        of `spymaster_core.research.features`), from data strictly before t_ns. Flushes buffered events."""
         self.flush()
         cfg = self.cfg
         tape, bar, fuel, book = self._engines(t_ns, level, direction)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from spymaster_core import bronze
+from spymaster_core.bronze import builders as bronze
 from spymaster_core.config import Config
-from spymaster_core.session import Session, load_session
+from spymaster_core.research.session import Session, load_session
 from spymaster_core.sim.session import simulate_session
 
 
@@ -26,7 +26,7 @@ class SimDay(Session):
 
 def build_sim_day(date: str, seed: int, workdir: Path, cfg: Config, scale: str = "demo") -> SimDay:
     """Simulate `date` into workdir/landing (reused when already there) and build it with
-    `spymaster_core.session.load_session` (Bronze MBP-10 into workdir/bronze_mbp10)."""
+    `spymaster_core.research.session.load_session` (Bronze MBP-10 into workdir/bronze_mbp10)."""
     landing = workdir / "landing"
     sim = None
     if not bronze.landing_files(landing, "mbp-10", date):

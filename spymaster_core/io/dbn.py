@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from spymaster_core import schemas as S
-from spymaster_core.dbn_kernels import Mbp10Columns
+from spymaster_core.io.dbn_kernels import Mbp10Columns
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,10 @@ def open_store(path: str | Path) -> db.DBNStore:
         raise DBNReadError(f"{p}: not a readable DBN file ({type(exc).__name__}: {exc})") from exc
 
 
-def _ndarray(store: db.DBNStore, path: Path, schema: str | None = None) -> np.ndarray:
+def store_records(store: db.DBNStore, path: Path, schema: str | None = None) -> np.ndarray:
+    """All records of an open store (of `schema` for a mixed-schema file) as a structured array in
+    the DBN layout. Raises `DBNReadError` naming `path` when records cannot be decoded or the file
+    ends inside a record (databento drops the partial record with only a warning)."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -139,7 +142,8 @@ def _repeat(value: str, n: int) -> pa.Array:
     return pa.array([value], type=pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
-def _symbols(ids: np.ndarray, symbols: dict[int, str]) -> pa.Array:
+def symbol_column(ids: np.ndarray, symbols: dict[int, str]) -> pa.Array:
+    """Arrow string column of raw symbols for `instrument_id`s (null where `symbols` has none)."""
     if len(ids) == 0:
         return pa.array([], type=pa.string())
     if ids.min() == ids.max():
@@ -178,7 +182,7 @@ def _common(a: np.ndarray, symbols: dict[int, str]) -> dict[str, pa.Array]:
         "ts_event_ns": _ts_ns(a["ts_event"]),
         "ts_recv_ns": _ts_ns(a["ts_recv"]),
         "instrument_id": pa.array(a["instrument_id"].astype(np.uint32)),
-        "symbol": _symbols(a["instrument_id"], symbols),
+        "symbol": symbol_column(a["instrument_id"], symbols),
     }
 
 
@@ -222,7 +226,7 @@ def mbp10_table(
         "ts_event_ns": pa.array(v("ts_event")),
         "ts_recv_ns": pa.array(v("ts_recv"), mask=v("ts_recv_null") if counts[-1] else None),
         "instrument_id": pa.array(v("instrument_id")),
-        "symbol": _symbols(v("instrument_id"), symbols),
+        "symbol": symbol_column(v("instrument_id"), symbols),
         "action": _chars(v("action")),
         "side": _chars(v("side")),
         "depth": pa.array(v("depth")),
@@ -329,7 +333,7 @@ def ohlcv_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table
         "ts_event_ns": _ts_ns(a["ts_event"]),
         "ts_recv_ns": pa.nulls(n, pa.int64()),
         "instrument_id": pa.array(a["instrument_id"].astype(np.uint32)),
-        "symbol": _symbols(a["instrument_id"], symbols),
+        "symbol": symbol_column(a["instrument_id"], symbols),
         "open": prices(a["open"]),
         "high": prices(a["high"]),
         "low": prices(a["low"]),
@@ -386,7 +390,7 @@ def decode_file(path: str | Path, source: str = "dbn_file") -> DecodedFile:
     wanted = [schema] if schema is not None else list(MIXED_SCHEMAS)
     for sch in wanted:
         try:
-            a = _ndarray(store, p, sch if schema is None else None)
+            a = store_records(store, p, sch if schema is None else None)
         except DBNReadError:
             if schema is not None:
                 raise

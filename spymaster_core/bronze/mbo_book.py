@@ -13,7 +13,6 @@ their trading date carry `is_preopen=True` and are not altered.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,48 +21,14 @@ import databento_dbn
 import numpy as np
 import pyarrow as pa
 
-from spymaster_core import calendar, dbn
+from spymaster_core import calendar
 from spymaster_core import schemas as S
+from spymaster_core.bronze.instrument_book import InstrumentBook
+from spymaster_core.io import dbn
 
 F_LAST = databento_dbn.F_LAST
 F_SNAPSHOT = databento_dbn.F_SNAPSHOT
 _UNDEF = dbn.UNDEF_PRICE
-
-
-class _Side:
-    """One side of the book: price (int64 1e-9) -> [size, order count], prices kept sorted."""
-
-    def __init__(self, is_bid: bool) -> None:
-        self.is_bid = is_bid
-        self.levels: dict[int, list[int]] = {}
-        self.prices: list[int] = []  # ascending
-
-    def add(self, px: int, size: int) -> None:
-        lvl = self.levels.get(px)
-        if lvl is None:
-            self.levels[px] = [size, 1]
-            bisect.insort(self.prices, px)
-        else:
-            lvl[0] += size
-            lvl[1] += 1
-
-    def remove(self, px: int, size: int, whole_order: bool) -> None:
-        lvl = self.levels.get(px)
-        if lvl is None:
-            return
-        lvl[0] -= size
-        if whole_order:
-            lvl[1] -= 1
-        if lvl[0] <= 0 or lvl[1] <= 0:
-            del self.levels[px]
-            self.prices.pop(bisect.bisect_left(self.prices, px))
-
-    def top(self, n: int) -> list[int]:
-        return self.prices[-1 : -n - 1 : -1] if self.is_bid else self.prices[:n]
-
-    def clear(self) -> None:
-        self.levels.clear()
-        self.prices.clear()
 
 
 def _load(source: str | Path | db.DBNStore) -> tuple[np.ndarray, dict[int, str]]:
@@ -73,7 +38,7 @@ def _load(source: str | Path | db.DBNStore) -> tuple[np.ndarray, dict[int, str]]
         store, name = dbn.open_store(source), str(source)
     if str(store.schema) != "mbo":
         raise ValueError(f"{name}: schema is {store.schema}, mbo_to_mbp10 needs an mbo file")
-    return dbn._ndarray(store, Path(name)), dbn.instrument_symbols(store)
+    return dbn.store_records(store, Path(name)), dbn.instrument_symbols(store)
 
 
 class MboBook:
@@ -88,8 +53,7 @@ class MboBook:
     def __init__(self, symbols: dict[int, str] | None = None, source: str = "mbo_book") -> None:
         self.symbols: dict[int, str] = dict(symbols or {})
         self.source = source
-        self.books: dict[int, tuple[_Side, _Side, dict[int, list]]] = {}
-        self.prev_snapshot = False
+        self.books: dict[int, InstrumentBook] = {}
         self.carry: np.ndarray | None = None
 
     def feed(self, a: np.ndarray, final: bool = False) -> pa.Table:
@@ -112,20 +76,21 @@ class MboBook:
             out = S.FUTURES_MBP10.arrow.empty_table()
         else:
             out = self.feed(self.carry[:0], final=True)
-        self.prev_snapshot = False
+        for b in self.books.values():
+            b.in_snapshot = False
         return out
 
+    def _book(self, instrument_id: int) -> InstrumentBook:
+        book = self.books.get(instrument_id)
+        if book is None:
+            book = self.books[instrument_id] = InstrumentBook()
+        return book
+
     def _process(self, a: np.ndarray, lookahead: int | None) -> pa.Table:
+        """Apply records `a` in order; one MBP-10 row per emitting record (see the module docstring).
+        `lookahead` is the flags of the record after `a` (None: none follows)."""
         n = len(a)
-        depth = S.BOOK_DEPTH
-        bid_px = np.full((n, depth), _UNDEF, dtype=np.int64)
-        ask_px = np.full((n, depth), _UNDEF, dtype=np.int64)
-        bid_sz = np.zeros((n, depth), dtype=np.int64)
-        ask_sz = np.zeros((n, depth), dtype=np.int64)
-        bid_ct = np.zeros((n, depth), dtype=np.int64)
-        ask_ct = np.zeros((n, depth), dtype=np.int64)
-        rows = np.zeros(n, dtype=np.int64)
-        snap_rows = np.zeros(n, dtype=bool)
+        rows = _Mbp10Rows(n)
         actions = a["action"].astype("U1")
         sides = a["side"].astype("U1")
         flags = a["flags"].astype(np.int64)
@@ -133,76 +98,53 @@ class MboBook:
         pxs = a["price"].astype(np.int64)
         szs = a["size"].astype(np.int64)
         iids = a["instrument_id"].astype(np.int64)
-        k = 0
         for i in range(n):
-            iid = int(iids[i])
-            book = self.books.get(iid)
-            if book is None:
-                book = self.books[iid] = (_Side(True), _Side(False), {})
-            bids, asks, orders = book
+            book = self._book(int(iids[i]))
             act = actions[i]
             fl = int(flags[i])
             is_snap = bool(fl & F_SNAPSHOT)
-            emit = False
-            if is_snap and not self.prev_snapshot:
-                bids.clear()  # a snapshot restates the whole book
-                asks.clear()
-                orders.clear()
-            self.prev_snapshot = is_snap
-            if act == "T":
-                emit = True
-            elif act == "R":
-                bids.clear()
-                asks.clear()
-                orders.clear()
-            elif act in ("A", "C", "M"):
-                side_ch = sides[i]
-                oid = int(order_ids[i])
-                px, sz = int(pxs[i]), int(szs[i])
-                if act == "A":
-                    if side_ch in ("B", "A"):
-                        (bids if side_ch == "B" else asks).add(px, sz)
-                        orders[oid] = [side_ch, px, sz]
-                elif act == "C":
-                    o = orders.get(oid)
-                    if o is not None:
-                        side_book = bids if o[0] == "B" else asks
-                        take = min(sz, o[2])
-                        o[2] -= take
-                        side_book.remove(o[1], take, whole_order=o[2] <= 0)
-                        if o[2] <= 0:
-                            del orders[oid]
-                else:  # M: new price and/or size for an existing order (an unknown order is an add)
-                    o = orders.pop(oid, None)
-                    if o is not None:
-                        (bids if o[0] == "B" else asks).remove(o[1], o[2], whole_order=True)
-                    if side_ch in ("B", "A"):
-                        (bids if side_ch == "B" else asks).add(px, sz)
-                        orders[oid] = [side_ch, px, sz]
-            # F (fill) and N (none) never change the book.
-            if fl & F_LAST:
-                emit = True
+            book.begin_record(is_snap)
+            book.apply(act, sides[i], int(order_ids[i]), int(pxs[i]), int(szs[i]))
+            if act == "T" or fl & F_LAST:
+                rows.emit(i, book, is_snap)
             elif is_snap:
                 nxt = int(flags[i + 1]) if i + 1 < n else lookahead
                 if nxt is None or not (nxt & F_SNAPSHOT):
-                    emit = True  # end of a snapshot that carries no F_LAST
-            if not emit:
-                continue
-            for j, px in enumerate(bids.top(depth)):
-                lvl = bids.levels[px]
-                bid_px[k, j], bid_sz[k, j], bid_ct[k, j] = px, lvl[0], lvl[1]
-            for j, px in enumerate(asks.top(depth)):
-                lvl = asks.levels[px]
-                ask_px[k, j], ask_sz[k, j], ask_ct[k, j] = px, lvl[0], lvl[1]
-            rows[k] = i
-            snap_rows[k] = is_snap
-            k += 1
-        sel = a[rows[:k]]
+                    rows.emit(i, book, is_snap)  # end of a snapshot that carries no F_LAST
+        return rows.table(a, self.symbols, self.source)
+
+
+class _Mbp10Rows:
+    """Output buffer of `MboBook._process`: the top `BOOK_DEPTH` levels of each emitting record."""
+
+    def __init__(self, n: int) -> None:
+        depth = S.BOOK_DEPTH
+        self.px = {s: np.full((n, depth), _UNDEF, dtype=np.int64) for s in ("bid", "ask")}
+        self.sz = {s: np.zeros((n, depth), dtype=np.int64) for s in ("bid", "ask")}
+        self.ct = {s: np.zeros((n, depth), dtype=np.int64) for s in ("bid", "ask")}
+        self.rows = np.zeros(n, dtype=np.int64)
+        self.snap = np.zeros(n, dtype=bool)
+        self.k = 0
+
+    def emit(self, i: int, book: InstrumentBook, is_snapshot: bool) -> None:
+        k = self.k
+        for name, side in (("bid", book.bids), ("ask", book.asks)):
+            for j, px in enumerate(side.top(S.BOOK_DEPTH)):
+                lvl = side.levels[px]
+                self.px[name][k, j], self.sz[name][k, j], self.ct[name][k, j] = px, lvl[0], lvl[1]
+        self.rows[k] = i
+        self.snap[k] = is_snapshot
+        self.k += 1
+
+    def table(self, a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
+        """`futures.mbp10.v2` rows: the emitting records' header fields plus the levels."""
+        k = self.k
+        sel = a[self.rows[:k]]
         cols: dict[str, pa.Array] = {
             "ts_event_ns": pa.array(sel["ts_event"].astype(np.int64)),
             "ts_recv_ns": pa.array(sel["ts_recv"].astype(np.int64)),
             "instrument_id": pa.array(sel["instrument_id"].astype(np.uint32)),
-            "symbol": dbn._symbols(sel["instrument_id"], self.symbols),
+            "symbol": dbn.symbol_column(sel["instrument_id"], symbols),
             "action": pa.array(sel["action"].astype("U1")),
             "side": pa.array(sel["side"].astype("U1")),
             "depth": pa.array(np.zeros(k, dtype=np.uint8)),
@@ -210,17 +152,15 @@ class MboBook:
             "size": pa.array(sel["size"].astype(np.int64)),
             "flags": pa.array(sel["flags"].astype(np.uint8)),
             "sequence": pa.array(sel["sequence"].astype(np.uint32)),
-            "is_snapshot": pa.array(snap_rows[:k]),
+            "is_snapshot": pa.array(self.snap[:k]),
             "is_preopen": pa.array(preopen_mask(sel["ts_event"].astype(np.int64))),
-            "source": pa.array([self.source] * k, type=pa.string()),
+            "source": pa.array([source] * k, type=pa.string()),
         }
-        for j in range(depth):
-            cols[f"bid_px_{j:02d}"] = dbn.prices(bid_px[:k, j])
-            cols[f"ask_px_{j:02d}"] = dbn.prices(ask_px[:k, j])
-            cols[f"bid_sz_{j:02d}"] = pa.array(bid_sz[:k, j].astype(np.uint32))
-            cols[f"ask_sz_{j:02d}"] = pa.array(ask_sz[:k, j].astype(np.uint32))
-            cols[f"bid_ct_{j:02d}"] = pa.array(bid_ct[:k, j].astype(np.uint32))
-            cols[f"ask_ct_{j:02d}"] = pa.array(ask_ct[:k, j].astype(np.uint32))
+        for j in range(S.BOOK_DEPTH):
+            for name in ("bid", "ask"):
+                cols[f"{name}_px_{j:02d}"] = dbn.prices(self.px[name][:k, j])
+                cols[f"{name}_sz_{j:02d}"] = pa.array(self.sz[name][:k, j].astype(np.uint32))
+                cols[f"{name}_ct_{j:02d}"] = pa.array(self.ct[name][:k, j].astype(np.uint32))
         return pa.table({f.name: cols[f.name] for f in S.FUTURES_MBP10.arrow}, schema=S.FUTURES_MBP10.arrow)
 
 

@@ -18,9 +18,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spymaster_core import option_frames
 from spymaster_core.config import Config
 from spymaster_core.engines.state import EngineState
+from spymaster_core.research import option_chain as option_frames
 
 FEATURE_COLUMNS = [
     "distance_pt",

@@ -20,8 +20,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spymaster_core import bronze_stream, calendar, csv_trades, dbn
+from spymaster_core import calendar
 from spymaster_core import schemas as S
+from spymaster_core.bronze import mbp10_stream as bronze_stream
+from spymaster_core.io import csv_trades, dbn
 
 ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")
 DATASET_DIR = "GLBX.MDP3"
@@ -226,7 +228,7 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) ->
         return res
     # Files of one date are replayed in name order through one book (a snapshot file, then the day).
     st = bronze_stream.stream_mbp10_from_mbo(mbo_files, out_dir, date, front)
-    _record_stream(res, st, front, "mbo (rebuilt by spymaster_core.book)")
+    _record_stream(res, st, front, "mbo (rebuilt by spymaster_core.bronze.mbo_book)")
     return res
 
 

@@ -56,7 +56,7 @@ def ingest(
     path: Path = typer.Argument(..., help="A DBN file (or trades CSV) to decode and summarise."),
 ) -> None:
     """Decode one DBN file (or trades CSV) and print the normalised tables' row counts."""
-    from spymaster_core import csv_trades, dbn
+    from spymaster_core.io import csv_trades, dbn
 
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -108,7 +108,7 @@ def live(
     the streaming core to the WebSocket gateway."""
     import asyncio
 
-    from spymaster_core import bronze
+    from spymaster_core.bronze import builders as bronze
     from spymaster_core.config import load_config
     from spymaster_live.service import LiveOptions, LiveService
 

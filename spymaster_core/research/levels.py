@@ -13,9 +13,10 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from spymaster_core import calendar, option_frames
+from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.config import Config
+from spymaster_core.research import option_chain as option_frames
 
 
 def _range_levels(trades: pl.DataFrame, start_ns: int, end_ns: int, hi: str, lo: str) -> list[dict]:

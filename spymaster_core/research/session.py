@@ -10,8 +10,9 @@ from pathlib import Path
 
 import polars as pl
 
-from spymaster_core import bars, bronze, labels, levels, touches
+from spymaster_core.bronze import builders as bronze
 from spymaster_core.config import Config
+from spymaster_core.research import bars, labels, levels, touches
 
 
 @dataclass

@@ -15,7 +15,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spymaster_core import calendar, dbn
+from spymaster_core import calendar
+from spymaster_core.io import dbn
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _fingerprint(path: Path) -> tuple[str, str, str] | None:
     store = dbn.open_store(path)
     if store.schema is None:
         return None
-    a = dbn._ndarray(store, path)
+    a = dbn.store_records(store, path)
     if len(a) == 0:
         return str(store.schema), "", ""
     key = f"{store.schema}|{len(a)}|{int(a['ts_event'][0])}|{int(a['ts_event'][-1])}|{sorted(set(a['instrument_id'].tolist()))}"
@@ -70,7 +71,7 @@ def land_files(files: list[Path], landing: Path, dataset: str = "GLBX.MDP3") -> 
 
 def land_csv(path: Path, landing: Path) -> Path:
     """Copy a trades CSV into landing/CSV/trades/<trading date of its first row>/."""
-    from spymaster_core.csv_trades import read_trades_csv
+    from spymaster_core.io.csv_trades import read_trades_csv
 
     t = read_trades_csv(path)
     if t.num_rows == 0:

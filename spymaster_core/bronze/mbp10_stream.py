@@ -22,9 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from spymaster_core import book, calendar, dbn
+from spymaster_core import calendar
 from spymaster_core import schemas as S
-from spymaster_core.dbn_kernels import Mbp10Columns
+from spymaster_core.bronze import mbo_book as book
+from spymaster_core.io import dbn
+from spymaster_core.io.dbn_kernels import Mbp10Columns
 
 ROW_GROUP_ROWS = 1_000_000
 WRITER_THREADS = 2
@@ -267,7 +269,7 @@ def stream_mbp10_from_mbo(
     chunk_records: int = DEFAULT_CHUNK,
     compression: str = "zstd",
 ) -> StreamStats:
-    """Like `stream_futures_mbp10` for MBO `files`: the book (`spymaster_core.book.MboBook`) runs
+    """Like `stream_futures_mbp10` for MBO `files`: the book (`spymaster_core.bronze.mbo_book.MboBook`) runs
     over them in order and each chunk's MBP-10 rows are filtered, checked and written as a part.
     `rows_in` counts MBP-10 rows the book produced."""
     prev_close, _, close_ns = _session(date)

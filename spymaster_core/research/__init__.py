@@ -1,0 +1,1 @@
+"""Research tier: bars, levels, touches, labels, session assembly and the batch touch-feature driver."""

@@ -54,6 +54,8 @@ class MboBook:
         self.symbols: dict[int, str] = dict(symbols or {})
         self.source = source
         self.books: dict[int, InstrumentBook] = {}
+        # instrument_id -> its last record (copy) in the snapshot under way
+        self.snapshot_last: dict[int, np.ndarray] = {}
         self.carry: np.ndarray | None = None
 
     def feed(self, a: np.ndarray, final: bool = False) -> pa.Table:
@@ -99,18 +101,26 @@ class MboBook:
         szs = a["size"].astype(np.int64)
         iids = a["instrument_id"].astype(np.int64)
         for i in range(n):
-            book = self._book(int(iids[i]))
+            iid = int(iids[i])
+            book = self._book(iid)
             act = actions[i]
             fl = int(flags[i])
             is_snap = bool(fl & F_SNAPSHOT)
             book.begin_record(is_snap)
             book.apply(act, sides[i], int(order_ids[i]), int(pxs[i]), int(szs[i]))
-            if act == "T" or fl & F_LAST:
-                rows.emit(i, book, is_snap)
-            elif is_snap:
-                nxt = int(flags[i + 1]) if i + 1 < n else lookahead
-                if nxt is None or not (nxt & F_SNAPSHOT):
-                    rows.emit(i, book, is_snap)  # end of a snapshot that carries no F_LAST
+            if not is_snap:
+                if act == "T" or fl & F_LAST:
+                    rows.emit(i, book, False)
+                continue
+            self.snapshot_last[iid] = a[i : i + 1].copy()  # may end in a later chunk
+            nxt = int(flags[i + 1]) if i + 1 < n else lookahead
+            if fl & F_LAST or nxt is None or not (nxt & F_SNAPSHOT):  # end of (a part of) a snapshot
+                # One row per instrument the snapshot restated, at its last record: a parent-symbol
+                # file's snapshot interleaves instruments and the front month's may not end it.
+                order = sorted(self.snapshot_last.items(), key=lambda kv: int(kv[1]["sequence"][0]))
+                for sid, rec in order:
+                    rows.emit_record(rec, self.books[sid], True)
+                self.snapshot_last.clear()
         return rows.table(a, self.symbols, self.source)
 
 
@@ -124,10 +134,19 @@ class _Mbp10Rows:
         self.ct = {s: np.zeros((n, depth), dtype=np.int64) for s in ("bid", "ask")}
         self.rows = np.zeros(n, dtype=np.int64)
         self.snap = np.zeros(n, dtype=bool)
+        self.held: list[np.ndarray] = []  # header records kept from earlier chunks
         self.k = 0
 
+    def emit_record(self, record: np.ndarray, book: InstrumentBook, is_snapshot: bool) -> None:
+        """Emit with the header of `record` (a 1-record array, possibly from an earlier chunk)."""
+        self.held.append(record)
+        self.emit(-len(self.held), book, is_snapshot)
+
     def emit(self, i: int, book: InstrumentBook, is_snapshot: bool) -> None:
+        """Emit a row with record `i`'s header (negative: the `-i`-th held record) and `book`'s levels."""
         k = self.k
+        if k == len(self.rows):  # more held rows than records: grow
+            self._grow()
         for name, side in (("bid", book.bids), ("ask", book.asks)):
             for j, px in enumerate(side.top(S.BOOK_DEPTH)):
                 lvl = side.levels[px]
@@ -136,10 +155,22 @@ class _Mbp10Rows:
         self.snap[k] = is_snapshot
         self.k += 1
 
+    def _grow(self) -> None:
+        extra = max(8, len(self.rows))
+        for d, fill in ((self.px, _UNDEF), (self.sz, 0), (self.ct, 0)):
+            for name, arr in d.items():
+                d[name] = np.concatenate([arr, np.full((extra, arr.shape[1]), fill, dtype=arr.dtype)])
+        self.rows = np.concatenate([self.rows, np.zeros(extra, dtype=np.int64)])
+        self.snap = np.concatenate([self.snap, np.zeros(extra, dtype=bool)])
+
     def table(self, a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
         """`futures.mbp10.v2` rows: the emitting records' header fields plus the levels."""
         k = self.k
-        sel = a[self.rows[:k]]
+        idx = self.rows[:k]
+        if self.held:
+            idx = np.where(idx < 0, len(a) - 1 - idx, idx)
+            a = np.concatenate([a, *self.held])
+        sel = a[idx]
         cols: dict[str, pa.Array] = {
             "ts_event_ns": pa.array(sel["ts_event"].astype(np.int64)),
             "ts_recv_ns": pa.array(sel["ts_recv"].astype(np.int64)),

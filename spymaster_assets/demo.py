@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from spymaster_assets.defs.gold import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
+from spymaster_assets.instance import setup_env
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIM_DATES = [
@@ -33,28 +34,13 @@ def samples_dir() -> Path:
     return Path(os.environ.get("SPYMASTER_SAMPLES", str(REPO.parent / "shared" / "data"))).resolve()
 
 
-def _setup_env(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for var in ("SPYMASTER_LAKE", "SPYMASTER_DUCKDB", "SPYMASTER_DATA"):
-        if not os.environ.get(var):  # set but empty counts as unset (it would mean the cwd)
-            os.environ.pop(var, None)
-    os.environ.setdefault("SPYMASTER_LAKE", str(data_dir / "lake"))
-    os.environ.setdefault("SPYMASTER_DUCKDB", str(data_dir / "spymaster.duckdb"))
-    os.environ.setdefault("SPYMASTER_DATA", str(data_dir))
-    home = data_dir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    os.environ.setdefault("DAGSTER_HOME", str(home))
-
-
 def run_demo(
     data_dir: Path, sim_dates: list[str], seed: int = 7, with_samples: bool = True, echo=print
 ) -> dict:
     """Run the whole platform end to end; return the summary dict that was printed."""
     t_start = time.time()
     data_dir = data_dir.resolve()  # dbt runs in dbt/: every path it sees must be absolute
-    _setup_env(data_dir)
+    setup_env(data_dir)
     import dagster as dg
     import polars as pl
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import dagster as dg
 
-from spymaster_core.bronze import builders as bronze
 from spymaster_core.io import lake
+from spymaster_core.io import landing as landing_io
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -30,25 +29,11 @@ class LakeResource(dg.ConfigurableResource):
     @property
     def landing(self) -> lake.LakePath:
         """Where vendor files land: <root>/landing (local or remote)."""
-        return lake.join(self.path, "landing")
+        return landing_io.landing_root(self.path)
 
     def local_landing(self, date: str) -> Path:
-        """A local landing folder holding `date`'s files, for decoders that read local files
-        (databento's DBNStore). A local lake's landing is returned as is; a remote one's files for
-        the date are mirrored to `<cache>/landing/<dataset>/<schema>/<date>/` first (kept while
-        their sizes match), where <cache> is `SPYMASTER_CACHE` (default: <temp dir>/spymaster-cache)."""
-        if not self.remote:
-            return Path(self.landing)
-        cache = (
-            Path(os.environ.get("SPYMASTER_CACHE") or Path(tempfile.gettempdir()) / "spymaster-cache")
-            / "landing"
-        )
-        for dataset in (bronze.DATASET_DIR, "CSV"):
-            files = lake.glob(lake.join(self.landing, dataset), f"*/{date}/*")
-            for folder in sorted({str(f).rsplit("/", 1)[0] for f in files}):
-                schema = folder.rsplit("/", 2)[-2]
-                lake.download_dir(folder, cache / dataset / schema / date)
-        return cache
+        """A local folder holding `date`'s landing files (see `spymaster_core.io.landing.local_landing`)."""
+        return landing_io.local_landing(self.path, date)
 
     @property
     def data_dir(self) -> Path:

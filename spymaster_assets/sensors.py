@@ -15,7 +15,7 @@ import dagster as dg
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.schedules import daily_job
 from spymaster_core import calendar
-from spymaster_core.bronze import builders as bronze
+from spymaster_core import schemas as S
 from spymaster_core.io import lake
 
 MIN_INTERVAL_S = 60
@@ -25,7 +25,7 @@ def landing_digests(landing: lake.LakePath) -> dict[str, str]:
     """{date: sha256 (16 hex) of its DBN files' relative paths, sizes and versions (mtime on disk,
     ETag on S3)} under landing (a local folder or an s3:// prefix)."""
     per_date: dict[str, list[str]] = {}
-    root = lake.join(landing, bronze.DATASET_DIR)
+    root = lake.join(landing, S.DATASET)
     for f in lake.glob(root, "*/*/*.dbn*"):
         size, version = lake.file_info(f)
         rel = str(f).removeprefix(str(root)).lstrip("/")

@@ -1,4 +1,4 @@
-"""The `spymaster` command line (Typer): demo, simulate, ingest, live, bench.
+"""The `spymaster` command line (Typer): demo, simulate, inspect, ingest, live, bench.
 
 The CLI is the one place that reaches both halves of the product; each command imports its
 package lazily so `spymaster simulate` never loads Dagster.
@@ -52,10 +52,10 @@ def simulate(
 
 
 @app.command()
-def ingest(
+def inspect(
     path: Path = typer.Argument(..., help="A DBN file (or trades CSV) to decode and summarise."),
 ) -> None:
-    """Decode one DBN file (or trades CSV) and print the normalised tables' row counts."""
+    """Decode one DBN file (or trades CSV) and print the normalised tables' row counts; writes nothing."""
     from spymaster_core.io import csv_trades, dbn
 
     logging.basicConfig(level=logging.WARNING)
@@ -76,6 +76,70 @@ def ingest(
 
 
 @app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="DBN files and/or trades CSVs to land."),
+    data_dir: Path = typer.Option(
+        Path("data"), help="Data dir: Dagster home, and the lake unless SPYMASTER_LAKE says otherwise."
+    ),
+) -> None:
+    """Land files in the lake (landing/<dataset>/<schema>/<trading date>/) and build Bronze for
+    every date they landed on, through Dagster (the runs show in `make dagster`)."""
+    from spymaster_assets.ingest import ingest as run_ingest
+
+    for p in paths:
+        if not p.is_file():
+            raise typer.BadParameter(f"{p}: no such file", param_hint="PATHS")
+    try:
+        run_ingest(paths, data_dir, echo=typer.echo)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def cli_lake_root(data_dir: Path):  # noqa: ANN202 - a LakePath (Path or s3:// URL)
+    """`SPYMASTER_LAKE` when set (a path or s3:// URL), else `<data_dir>/lake`."""
+    import os
+
+    from spymaster_core.io import lake
+
+    value = os.environ.get("SPYMASTER_LAKE")
+    return lake.resolve_root(value) if value else data_dir / "lake"
+
+
+def replay_landing(lake_root, date: str, data_dir: Path, simulate: bool, seed: int) -> tuple[Path, bool]:  # noqa: ANN001
+    """The local landing folder to replay `date` from, and whether the lake's levels apply to it.
+
+    The lake's landing when it holds the date's futures files. Otherwise, with `simulate`, a simulated
+    session written to `<data_dir>/simulated/landing` (never into the lake's landing, where the
+    landing sensor would turn it into Bronze); without it, a `typer.BadParameter` saying what to do."""
+    from spymaster_core.bronze import builders as bronze
+    from spymaster_core.io import landing as landing_io
+
+    def has_futures(landing: Path) -> bool:
+        return bool(
+            bronze.landing_files(landing, "trades", date) or bronze.landing_files(landing, "mbp-10", date)
+        )
+
+    landing = landing_io.local_landing(lake_root, date)
+    if has_futures(landing):
+        return landing, True
+    if not simulate:
+        raise typer.BadParameter(
+            f"no futures trades or mbp-10 files for {date} under {landing_io.landing_root(lake_root)}: "
+            "land the date's files first (`spymaster ingest FILE ...`), or pass --simulate to replay a "
+            f"simulated session (written under {data_dir / 'simulated'}, not the lake)",
+            param_hint="--date",
+        )
+    sim_landing = data_dir / "simulated" / "landing"
+    if not has_futures(sim_landing):
+        from spymaster_core.sim import simulate_session
+
+        typer.echo(f"simulating {date} (seed {seed}) into {sim_landing}")
+        simulate_session(date, seed, sim_landing, scale="demo")
+    return sim_landing, False
+
+
+@app.command()
 def live(
     date: str = typer.Option(..., help="Trading date to replay (YYYY-MM-DD)."),
     speed: float = typer.Option(10.0, min=0.0, help="Replay speed x event time; 0 = as fast as possible."),
@@ -83,7 +147,8 @@ def live(
         None, "--nats", help="Existing NATS server (nats://host:port); default: start a private one."
     ),
     data_dir: Path = typer.Option(
-        Path("data"), help="Data dir: lake/landing, MLflow champion, streaming Parquet."
+        Path("data"),
+        help="Data dir: MLflow champion, NATS storage, work files (lake: SPYMASTER_LAKE or <data-dir>/lake).",
     ),
     host: str = typer.Option("127.0.0.1", help="Gateway bind address."),
     port: int = typer.Option(8000, help="Gateway port."),
@@ -92,7 +157,10 @@ def live(
     ),
     model: bool = typer.Option(True, help="Score with the MLflow champion when one is promoted."),
     exit_when_done: bool = typer.Option(False, help="Stop once the replay has been processed."),
-    seed: int = typer.Option(7, help="Simulator seed when the date has no landing files."),
+    simulate: bool = typer.Option(
+        False, help="When the lake has no files for the date, replay a simulated session (outside the lake)."
+    ),
+    seed: int = typer.Option(7, help="Simulator seed for --simulate."),
     start: str | None = typer.Option(
         None, "--from", help="HH:MM ET: warm the engines from the files up to here, replay from here."
     ),
@@ -106,16 +174,12 @@ def live(
 ) -> None:
     """Replay a date (or, with --live, stream it from Databento Live) over NATS JetStream through
     the streaming core to the WebSocket gateway."""
-    import asyncio
-
-    from spymaster_core.bronze import builders as bronze
     from spymaster_core.config import load_config
     from spymaster_live.service import LiveOptions, LiveService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     data_dir = data_dir.resolve()
-    lake_root = data_dir / "lake"
-    landing = lake_root / "landing"
+    lake_root = cli_lake_root(data_dir)
     if live_feed:
         import os
 
@@ -125,19 +189,20 @@ def live(
             raise typer.BadParameter("--live needs DATABENTO_API_KEY in the environment", param_hint="--live")
         symbol = symbol or calendar.front_month_symbol(date)
         typer.echo(f"live feed: Databento GLBX.MDP3, front month {symbol}, 0DTE options on it")
-    elif not bronze.landing_files(landing, "trades", date) and not bronze.landing_files(
-        landing, "mbp-10", date
-    ):
-        from spymaster_core.sim import simulate_session
-
-        typer.echo(f"no landing files for {date} under {landing}: simulating the session (seed {seed})")
-        simulate_session(date, seed, landing, scale="demo")
+        landing, from_lake = data_dir / "live_work" / "landing", False
+    else:
+        landing, from_lake = replay_landing(lake_root, date, data_dir, simulate, seed)
     opts = LiveOptions(
         date=date, landing=landing, lake_root=lake_root, data_dir=data_dir, speed=speed, nats_url=nats_url,
         host=host, port=port, token=token, use_model=model, exit_when_replayed=exit_when_done, start_et=start, end_et=end,
-        live_symbol=symbol if live_feed else None,
+        live_symbol=symbol if live_feed else None, levels_from_lake=from_lake,
     )  # fmt: skip
-    svc = LiveService(opts, load_config())
+    _run_live(LiveService(opts, load_config()), date, speed, host, port)
+
+
+def _run_live(svc, date: str, speed: float, host: str, port: int) -> None:  # noqa: ANN001
+    """Run the service until it stops or Ctrl-C; print where to look and what it processed."""
+    import asyncio
 
     async def main() -> None:
         task = asyncio.create_task(svc.run())

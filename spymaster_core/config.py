@@ -161,15 +161,16 @@ def config_hash(config: Config, sections: Iterable[str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def load_config() -> Config:
-    """`Config` from the JSON file named by `SPYMASTER_CONFIG` (partial overrides allowed), else defaults.
+def load_config(path: str | None = None) -> Config:
+    """`Config` from the JSON file `path` (default: the file named by `SPYMASTER_CONFIG`; partial
+    overrides allowed), else the defaults.
 
     Raises ValueError naming the file when it cannot be read or does not validate.
     """
     import os
     from pathlib import Path
 
-    path = os.environ.get("SPYMASTER_CONFIG")
+    path = path or os.environ.get("SPYMASTER_CONFIG")
     if not path:
         return DEFAULT_CONFIG
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-BOOK_DEPTH = 10
+from spymaster_core.schemas import BOOK_DEPTH
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,12 @@ sizes are contracts. Adding a required column bumps the version.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import pyarrow as pa
 
-BOOK_DEPTH = 10
+DATASET: Final = "GLBX.MDP3"  # the Databento dataset we read: CME Globex MDP 3.0
+BOOK_DEPTH: Final = 10  # price levels per side in MBP-10
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def _page(title: str, body: str) -> str:
     return _PAGE.format(title=html.escape(title), body=body)
 
 
-def day_view_html(lake_root: Path, date: str) -> str:
+def day_view_html(lake_root: lake.LakePath, date: str) -> str:
     """The research page for one date (see module docstring)."""
     bars = lake.read_partition(lake_root, "bars_2m", date)
     if bars is None or bars.is_empty():
@@ -127,7 +127,7 @@ def models_view_html(data_dir: Path) -> str:
     return _page("Research · models", body)
 
 
-def index_html(lake_root: Path) -> str:
+def index_html(lake_root: lake.LakePath) -> str:
     """Links to the day view of every date with Silver touches (newest first) and to the models."""
     dates = sorted(lake.written_dates(lake_root, "touches"), reverse=True)
     links = " · ".join(f'<a style="color:#4cc3ff" href="/research/day?date={d}">{d}</a>' for d in dates)

@@ -32,6 +32,7 @@ from spymaster_core import schemas as S
 from spymaster_core.config import Config
 from spymaster_core.engines import streams as replay
 from spymaster_core.events import Event
+from spymaster_core.io.lake import LakePath
 from spymaster_core.research import features
 from spymaster_core.research import option_chain as option_frames
 from spymaster_core.research.session import Session, load_session
@@ -48,13 +49,15 @@ FETCH_BATCH = 1000
 
 @dataclass
 class LiveOptions:
-    """What `spymaster live` runs: the date to replay from `landing`, replay speed (0 = as fast
-    as possible), an existing NATS URL (None = private server), gateway host/port/token, the lake
-    (streaming Parquet) and data dir (MLflow champion), and `exit_when_replayed` for tests/bench."""
+    """What `spymaster live` runs: the date to replay from `landing` (a local folder), replay speed
+    (0 = as fast as possible), an existing NATS URL (None = private server), gateway host/port/token,
+    the lake (local path or s3:// URL: Silver levels, streaming Parquet, research views), the data
+    dir (MLflow champion, NATS storage, work files), and `exit_when_replayed` for tests/bench.
+    `levels_from_lake=False` (a simulated session outside the lake) builds levels without the lake."""
 
     date: str
     landing: Path
-    lake_root: Path
+    lake_root: LakePath
     data_dir: Path
     speed: float = 10.0
     nats_url: str | None = None
@@ -67,6 +70,7 @@ class LiveOptions:
     start_et: str | None = None  # "HH:MM" ET: warm the core from the files up to here, replay from here
     live_symbol: str | None = None  # front month (e.g. ESZ6): feed from Databento Live, not files
     end_et: str | None = None  # "HH:MM" ET: stop the replay here
+    levels_from_lake: bool = True
 
 
 @dataclass
@@ -152,9 +156,7 @@ class LiveService:
         loop = asyncio.get_running_loop()
         try:
             if self.opts.nats_url is None:
-                self.server = bus.NatsServer(
-                    self.opts.lake_root.parent / "nats" / f"js-{bus.free_port()}"
-                ).start()
+                self.server = bus.NatsServer(self.opts.data_dir / "nats" / f"js-{bus.free_port()}").start()
             self.url = self.opts.nats_url or self.server.url
             self.nc = await bus.connect(self.url, "spymaster-live")
             js = self.nc.jetstream(timeout=5)
@@ -167,9 +169,11 @@ class LiveService:
                     load_session,
                     self.opts.landing,
                     self.opts.date,
-                    self.opts.lake_root.parent / "live_work" / self.opts.date,
+                    self.opts.data_dir / "live_work" / self.opts.date,
                     self.cfg,
+                    self.opts.lake_root if self.opts.levels_from_lake else None,
                 )
+                log.info("levels for %s: %s", self.opts.date, self.session.notes.get("levels"))
             s = self.session
             if self.opts.use_model:
                 self.scorer = await loop.run_in_executor(None, load_scorer, self.opts.data_dir)

@@ -16,28 +16,58 @@ from spymaster_cli.main import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("cmd", ["demo", "simulate", "ingest", "bench"])
+@pytest.mark.parametrize("cmd", ["demo", "simulate", "inspect", "ingest", "live", "bench"])
 def test_help(cmd: str) -> None:
     res = runner.invoke(app, [cmd, "--help"])
     assert res.exit_code == 0 and "Usage" in res.output
 
 
-def test_simulate_then_ingest(tmp_path: Path) -> None:
+def test_simulate_then_inspect(tmp_path: Path) -> None:
     res = runner.invoke(
         app, ["simulate", "--date", "2026-11-16", "--seed", "1", "--out", str(tmp_path), "--scale", "small"]
     )
     assert res.exit_code == 0, res.output
     mbp = next(tmp_path.rglob("*.mbp-10.dbn.zst"))
-    res = runner.invoke(app, ["ingest", str(mbp)])
+    res = runner.invoke(app, ["inspect", str(mbp)])
     assert res.exit_code == 0 and "schema=mbp-10 dbn_version=3" in res.output
     assert re.search(r"mbp10: \d+ rows", res.output)
 
 
-def test_ingest_bad_file_exits_1(tmp_path: Path) -> None:
+def test_inspect_bad_file_exits_1(tmp_path: Path) -> None:
     f = tmp_path / "x.dbn"
     f.write_bytes(b"")
-    res = runner.invoke(app, ["ingest", str(f)])
+    res = runner.invoke(app, ["inspect", str(f)])
     assert res.exit_code == 1 and "x.dbn: file is empty" in res.output
+
+
+def test_ingest_bad_file_exits_1_and_lands_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("SPYMASTER_LAKE", "DAGSTER_HOME", "SPYMASTER_DUCKDB", "SPYMASTER_DATA"):
+        monkeypatch.setenv(var, "")  # empty = unset for the CLI; restored after the test
+    f = tmp_path / "x.dbn"
+    f.write_bytes(b"")
+    res = runner.invoke(app, ["ingest", str(f), "--data-dir", str(tmp_path / "data")])
+    assert res.exit_code == 1 and "x.dbn" in res.output and "file is empty" in res.output
+    assert not list((tmp_path / "data" / "lake").rglob("*.dbn*"))
+
+
+@pytest.mark.slow
+def test_ingest_lands_the_real_mbo_day_and_builds_its_bronze(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`spymaster ingest` on the real ESH4 MBO day: the file lands on its trading date and Bronze is
+    built through Dagster (MBP-10 rebuilt by our book, trades from its T records)."""
+    from spymaster_core.io import lake
+    from tests.conftest import MBO_DAY
+
+    for var in ("SPYMASTER_LAKE", "DAGSTER_HOME", "SPYMASTER_DUCKDB", "SPYMASTER_DATA"):
+        monkeypatch.setenv(var, "")  # empty = unset for the CLI; restored after the test
+    data = tmp_path / "data"
+    res = runner.invoke(app, ["ingest", str(MBO_DAY), "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    assert (data / "lake/landing/GLBX.MDP3/mbo/2023-12-26" / MBO_DAY.name).exists()
+    assert "futures_mbp10=49,996" in res.output and "futures_trades=2,973" in res.output
+    assert lake.read_partition(data / "lake", "futures_mbp10", "2023-12-26").height == 49_996
+    assert (data / "dagster_home").is_dir()
 
 
 def test_simulate_bad_date() -> None:
@@ -93,3 +123,30 @@ def test_live_help_names_the_replay_options() -> None:
 
     out = CliRunner().invoke(app, ["live", "--help"]).output
     assert all(opt in out for opt in ("--date", "--speed", "--nats", "--from", "--to"))
+
+
+def test_live_without_files_says_what_to_do_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A date with no landing files is an error naming the landing folder and --simulate; nothing
+    is simulated into the lake's landing (where the landing sensor would make Bronze of it)."""
+    monkeypatch.setenv("SPYMASTER_LAKE", str(tmp_path / "lake"))
+    res = runner.invoke(app, ["live", "--date", "2026-11-18", "--data-dir", str(tmp_path / "data")])
+    assert res.exit_code == 2, res.output
+    assert "--simulate" in res.output and "2026-11-18" in res.output
+    assert not (tmp_path / "lake").exists()
+
+
+def test_live_simulate_writes_outside_the_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spymaster_cli.main import cli_lake_root, replay_landing
+
+    monkeypatch.setenv("SPYMASTER_LAKE", str(tmp_path / "lake"))
+    data = tmp_path / "data"
+    root = cli_lake_root(data)
+    assert root == (tmp_path / "lake").resolve()  # SPYMASTER_LAKE, not <data-dir>/lake
+    landing, from_lake = replay_landing(root, "2026-11-18", data, simulate=True, seed=3)
+    assert landing == data / "simulated" / "landing" and not from_lake
+    assert list(landing.rglob("*.mbp-10.dbn.zst"))
+    assert not (tmp_path / "lake").exists()
+    monkeypatch.setenv("SPYMASTER_LAKE", "s3://bucket/prefix")
+    assert cli_lake_root(data) == "s3://bucket/prefix"

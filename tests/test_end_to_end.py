@@ -64,6 +64,11 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
             assert {name for _, name in warned} == {"non_empty"}
         if d in SIM_DATES:
             assert not warned, warned
+        # The UI's `rows` is the partition's row count for every tier (Bronze MBP-10 once showed 0).
+        for ev in res.get_asset_materialization_events():
+            table = ev.asset_key.path[-1].removeprefix("bronze_").removeprefix("silver_")
+            part = lake.read_partition(root, table, d)
+            assert ev.materialization.metadata["rows"].value == part.height, (table, d)
 
     # The real MBO day: MBP-10 rebuilt by our book, trades from its T records, first hour of Globex only.
     mbp = lake.read_partition(root, "futures_mbp10", "2023-12-26")

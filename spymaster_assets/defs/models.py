@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from spymaster_assets.resources import LakeResource
-from spymaster_assets.versioning import CONFIG, code_version, version_metadata
+from spymaster_assets.versioning import code_version, current_config, version_metadata
 from spymaster_core.config import config_hash
 from spymaster_core.io import lake as lake_io
 from spymaster_core.research.features import FEATURE_COLUMNS
@@ -46,7 +46,7 @@ def _sequence_baseline(
     bars = lake_io.read_table(lake.path, "bars_2m")
     if bars is None:
         return {}
-    res = seq.walk_forward_seq(gold, bars, CONFIG.model)
+    res = seq.walk_forward_seq(gold, bars, current_config().model)
     return {
         "direction_seq_n_test": float(len(res.y_true)),
         **{f"direction_seq_{k}": v for k, v in res.metrics.items()},
@@ -97,7 +97,8 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     gold = lake_io.read_table(lake.path, "gold_training")
     if gold is None:
         raise ValueError(f"no gold_training partitions under {lake.path}: materialize gold_daily_marts first")
-    results = {h: heads.walk_forward(gold, h, CONFIG.model) for h in heads.HEADS}
+    cfg = current_config()
+    results = {h: heads.walk_forward(gold, h, cfg.model) for h in heads.HEADS}
     direction = results["direction"]
     data_version = _gold_data_version(lake.path)  # the exact Gold files trained on
     metrics = _flat_metrics(results)
@@ -117,18 +118,18 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
             lake.data_dir,
             params={
                 "heads": ",".join(heads.HEADS),
-                **CONFIG.model.model_dump(),
+                **cfg.model.model_dump(),
                 "test_dates": ",".join(direction.test_dates),
             },
             metrics={**metrics, "n_touches": gold.height},
-            tags={"config_hash": config_hash(CONFIG, ["model", "labels"]), "data_version": data_version},
+            tags={"config_hash": config_hash(cfg, ["model", "labels"]), "data_version": data_version},
             model=direction.final_model,
             artifacts=arts,
             register=direction.final_model is not None,
         )
     preds = heads.predictions_frame(results, run_id)
     preds_path = lake_io.write_file(_predictions_path(lake.path, run_id), preds)
-    passed = direction.beats_baselines(CONFIG.model)
+    passed = direction.beats_baselines(cfg.model)
     aucs = {who: m["auc"] for who, m in direction.metrics.items()}
     context.log.info(
         f"direction held-out AUC {aucs}; beats baselines: {passed}; run {run_id} version {version}"
@@ -172,7 +173,7 @@ def beats_baselines(context: dg.AssetCheckExecutionContext, lake: LakeResource) 
     path = _predictions_path(lake.path, run_id)
     if not lake_io.exists(path):
         raise ValueError(f"held-out predictions of candidate run {run_id} missing: {path}")
-    result = heads.gate_predictions(lake_io.read_parquet(path), "direction", CONFIG.model)
+    result = heads.gate_predictions(lake_io.read_parquet(path), "direction", current_config().model)
     return dg.AssetCheckResult(
         passed=bool(result.pop("passed")),
         metadata={

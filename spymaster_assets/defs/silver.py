@@ -10,11 +10,10 @@ from spymaster_assets.defs.bronze import OPTIONS_ASSETS, bronze_futures_mbp10, b
 from spymaster_assets.io import write_and_describe
 from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
 from spymaster_assets.resources import LakeResource
-from spymaster_assets.versioning import CONFIG, code_version
-from spymaster_core import calendar
+from spymaster_assets.versioning import code_version, current_config
 from spymaster_core import schemas as S
 from spymaster_core.io import lake as lake_io
-from spymaster_core.research import bars, features, labels, levels, touches
+from spymaster_core.research import bars, date_levels, features, labels, touches
 
 
 def _trades(lake: LakeResource, date: str) -> pl.DataFrame:
@@ -42,7 +41,7 @@ def _options(lake: LakeResource, date: str) -> dict[str, pl.DataFrame | None]:
 def silver_bars_2m(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """2-minute OHLCV bars of the front-month future (`silver.bars_2m.v1`)."""
     date = context.partition_key
-    b = bars.time_bars(_trades(lake, date), CONFIG.levels.bar_minutes)
+    b = bars.time_bars(_trades(lake, date), current_config().levels.bar_minutes)
     return write_and_describe(lake, "bars_2m", date, b, ("levels",))
 
 
@@ -61,18 +60,14 @@ def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     on in `levels` config (prior day, VWAP, round numbers, gamma walls); SMAs warm up on the previous
     SMA_WARMUP_DAYS dates' bars that exist in the lake. Missing kinds are listed in metadata."""
     date = context.partition_key
-    # Warm-up from the previous SMA_WARMUP_DAYS trading dates only (as the partition mapping says),
-    # never from whatever older partition happens to be in the lake.
-    prior = [d.isoformat() for d in calendar.previous_trading_dates(date, CONFIG.levels.SMA_WARMUP_DAYS)]
-    have = set(lake_io.written_dates(lake.path, "bars_2m"))
-    warm = [d for d in prior if d in have]
-    hist = pl.concat([_read(lake, "bars_2m", d, S.BARS_2M) for d in [*warm, date]])
-    options = _options(lake, date) if CONFIG.levels.enable_gamma_walls else None
-    lv, missing = levels.compute_levels(_trades(lake, date), hist, date, CONFIG, options)
+    cfg = current_config()
+    options = _options(lake, date) if cfg.levels.enable_gamma_walls else None
+    res = date_levels.levels_for_date(_trades(lake, date), date, cfg, lake.path, options)
+    lv = res.levels
     md = {
-        "missing": missing,
-        "warmup_dates": warm,
-        "warmup_dates_missing": [d for d in prior if d not in have],
+        "missing": res.missing,
+        "warmup_dates": res.warmup_dates,
+        "warmup_dates_missing": res.warmup_dates_missing,
         "kinds": sorted(lv["kind"].unique().to_list()),
     }
     return write_and_describe(lake, "levels", date, lv, ("levels", "session", "fuel"), md)
@@ -87,7 +82,9 @@ def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
 def silver_touches(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Level touches within RTH 09:30-13:30 ET (`silver.touches.v1`)."""
     date = context.partition_key
-    tc = touches.detect_touches(_trades(lake, date), _read(lake, "levels", date, S.LEVELS), date, CONFIG)
+    tc = touches.detect_touches(
+        _trades(lake, date), _read(lake, "levels", date, S.LEVELS), date, current_config()
+    )
     by_kind = {k: n for k, n in tc.group_by("level_kind").len().iter_rows()} if tc.height else {}
     return write_and_describe(lake, "touches", date, tc, ("bands", "session"), {"touches_by_kind": by_kind})
 
@@ -103,7 +100,7 @@ def silver_labels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     """Competing-risk BREAK/BOUNCE/CHOP labels per touch (`silver.labels.v1`)."""
     date = context.partition_key
     tc = _read(lake, "touches", date, S.TOUCHES)
-    lb = labels.label_touches(_trades(lake, date), tc, CONFIG)
+    lb = labels.label_touches(_trades(lake, date), tc, current_config())
     counts = {k: n for k, n in lb.group_by("outcome").len().iter_rows()} if lb.height else {}
     check = dg.AssetCheckResult(
         check_name="one_label_per_touch",
@@ -148,7 +145,7 @@ def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
         _read(lake, "touches", date, S.TOUCHES),
         _read(lake, "levels", date, S.LEVELS),
         date,
-        CONFIG,
+        current_config(),
         options,
     )
     numeric = ft.select(features.FEATURE_COLUMNS)

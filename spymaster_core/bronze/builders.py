@@ -26,7 +26,6 @@ from spymaster_core.bronze import mbp10_stream as bronze_stream
 from spymaster_core.io import csv_trades, dbn
 
 ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")
-DATASET_DIR = "GLBX.MDP3"
 
 
 @dataclass
@@ -55,10 +54,10 @@ class BronzeResult:
 def landing_files(landing: Path, schema: str, date: str) -> list[Path]:
     """DBN files landed for a schema and date, sorted. Raises ValueError naming a file whose dataset is
     not GLBX.MDP3, and `DBNReadError` for an unreadable one."""
-    d = landing / DATASET_DIR / schema / date
+    d = landing / S.DATASET / schema / date
     files = sorted(dbn.iter_dbn_files(d)) if d.exists() else []
     for f in files:
-        dbn.check_dataset(f, DATASET_DIR)
+        dbn.check_dataset(f, S.DATASET)
     return files
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-DEPTH = 10
+from spymaster_core.schemas import BOOK_DEPTH
+
+DEPTH = BOOK_DEPTH
 _PENDING = 64
 _T = ord("T")
 _F = ord("F")

@@ -31,8 +31,9 @@ from spymaster_core.engines.kinematics import kinematics
 from spymaster_core.engines.ofi import integrate_ofi, ofi_increments
 from spymaster_core.engines.tape import tape_metrics
 from spymaster_core.events import FuturesTrade, Mbp10Update, OptionQuote, OptionTrade
+from spymaster_core.schemas import BOOK_DEPTH
 
-D = 10
+D = BOOK_DEPTH
 NS = 1_000_000_000
 OFI_HORIZONS_S = (1.0, 10.0, 60.0)
 FLUSH_EVENTS = 4096

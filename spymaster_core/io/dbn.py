@@ -90,7 +90,7 @@ def store_records(store: db.DBNStore, path: Path, schema: str | None = None) -> 
     return np.asarray(arr)
 
 
-def check_dataset(path: str | Path, expected: str = "GLBX.MDP3") -> None:
+def check_dataset(path: str | Path, expected: str = S.DATASET) -> None:
     """Raise ValueError naming the file when its metadata dataset is not `expected`."""
     store = open_store(path)
     if store.metadata.dataset != expected:

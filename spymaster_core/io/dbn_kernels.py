@@ -15,7 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-BOOK_DEPTH = 10
+from spymaster_core.schemas import BOOK_DEPTH  # noqa: E402  (a compile-time constant for numba)
+
 MBP10_RECORD_BYTES = 368
 _UNDEF_PRICE = np.int64(9223372036854775807)  # databento_dbn.UNDEF_PRICE (i64::MAX)
 _UNDEF_TIMESTAMP = np.uint64(18446744073709551615)  # databento_dbn.UNDEF_TIMESTAMP (u64::MAX)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from spymaster_core import calendar
-from spymaster_core.io import dbn
+from spymaster_core import schemas as S
+from spymaster_core.io import dbn, lake
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ def _fingerprint(path: Path) -> tuple[str, str, str] | None:
     return str(store.schema), date, hashlib.sha256(key.encode()).hexdigest()
 
 
-def land_files(files: list[Path], landing: Path, dataset: str = "GLBX.MDP3") -> LandingReport:
+def land_files(files: list[Path], landing: Path, dataset: str = S.DATASET) -> LandingReport:
     """Copy DBN files into the landing layout; see module docstring for routing and de-duplication."""
     rep = LandingReport()
     seen: set[str] = set()
@@ -81,3 +84,28 @@ def land_csv(path: Path, landing: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, dest)
     return dest
+
+
+def landing_root(root: lake.LakePath) -> lake.LakePath:
+    """Where vendor files land under a lake root: `<root>/landing` (local path or URL)."""
+    return lake.join(root, "landing")
+
+
+def local_landing(root: lake.LakePath, date: str) -> Path:
+    """A local landing folder holding `date`'s files, for decoders that read local files
+    (databento's DBNStore). A local lake's landing is returned as is; a remote one's files for
+    the date are mirrored to `<cache>/landing/<dataset>/<schema>/<date>/` first (kept while their
+    size and ETag match, see `lake.download_dir`), where <cache> is `SPYMASTER_CACHE` (default:
+    <temp dir>/spymaster-cache)."""
+    land = landing_root(root)
+    if not lake.is_remote(root):
+        return Path(land)
+    cache = (
+        Path(os.environ.get("SPYMASTER_CACHE") or Path(tempfile.gettempdir()) / "spymaster-cache") / "landing"
+    )
+    for dataset in (S.DATASET, "CSV"):
+        files = lake.glob(lake.join(land, dataset), f"*/{date}/*")
+        for folder in sorted({str(f).rsplit("/", 1)[0] for f in files}):
+            schema = folder.rsplit("/", 2)[-2]
+            lake.download_dir(folder, cache / dataset / schema / date)
+    return cache

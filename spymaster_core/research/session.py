@@ -12,7 +12,8 @@ import polars as pl
 
 from spymaster_core.bronze import builders as bronze
 from spymaster_core.config import Config
-from spymaster_core.research import bars, labels, levels, touches
+from spymaster_core.io import lake
+from spymaster_core.research import date_levels, labels, touches
 
 
 @dataclass
@@ -31,10 +32,16 @@ class Session:
     notes: dict[str, object] = field(default_factory=dict)
 
 
-def load_session(landing: Path, date: str, workdir: Path, cfg: Config) -> Session:
+def load_session(
+    landing: Path, date: str, workdir: Path, cfg: Config, lake_root: lake.LakePath | None = None
+) -> Session:
     """Build `date` from the landing folder (`landing/GLBX.MDP3/<schema>/<date>/`): Bronze MBP-10
-    into workdir/bronze_mbp10 (reused when there), the rest in memory. SMA levels get no warm-up
-    history here (PM/OR levels only). Raises the Bronze errors (file, field, value) on bad input."""
+    into workdir/bronze_mbp10 (reused when there), the rest in memory.
+
+    Levels are Silver's: read from the lake at `lake_root` when it holds the date's `silver.levels`
+    partition, else built by the same rule (`date_levels.levels_for_date`, SMA warm-up from the lake's
+    bars of the previous dates). `lake_root=None` (a simulated session outside the lake) builds them
+    without warm-up history. Raises the Bronze errors (file, field, value) on bad input."""
     tr = bronze.futures_trades(landing, date)
     front = tr.notes.get("front_month") if isinstance(tr.notes.get("front_month"), str) else None
     out = workdir / "bronze_mbp10"
@@ -48,8 +55,13 @@ def load_session(landing: Path, date: str, workdir: Path, cfg: Config) -> Sessio
         "statistics": pl.from_arrow(bronze.options_statistics(landing, date, defs).table),
     }
     trades = pl.from_arrow(tr.table)
-    b = bars.time_bars(trades, cfg.levels.bar_minutes)
-    lv, _missing = levels.compute_levels(trades, b, date, cfg)
+    lv = lake.read_partition(lake_root, "levels", date) if lake_root is not None else None
+    source = "lake"
+    if lv is None:
+        lv = date_levels.levels_for_date(trades, date, cfg, lake_root, dict(options)).levels
+        source = "computed" + (" with warm-up from the lake" if lake_root is not None else " without warm-up")
     tc = touches.detect_touches(trades, lv, date, cfg)
     lb = labels.label_touches(trades, tc, cfg)
-    return Session(date, sorted(out.glob("part-*.parquet")), trades, options, lv, tc, lb, front)
+    return Session(
+        date, sorted(out.glob("part-*.parquet")), trades, options, lv, tc, lb, front, {"levels": source}
+    )

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spymaster_core.schemas import BOOK_DEPTH
 from spymaster_core.sim.path import TICK, PricePath
 from spymaster_core.sim.writer import empty_records
 
 F_LAST = 128
 PX_SCALE = 1_000_000_000
-DEPTH = 10
+DEPTH = BOOK_DEPTH
 MBO_DTYPE_FIELDS = ("ts_event", "order_id", "price", "size", "flags", "action", "side", "sequence")
 
 

@@ -15,8 +15,10 @@ import databento_dbn as dbn
 import numpy as np
 import zstandard
 
+from spymaster_core import schemas as S
+
 PUBLISHER_GLBX = 1  # GLBX.MDP3 publisher id
-DATASET = "GLBX.MDP3"
+DATASET = S.DATASET
 
 TRADE_DTYPE = np.dtype(dbn.TradeMsg._dtypes)
 MBP1_DTYPE = np.dtype(dbn.MBP1Msg._dtypes)

@@ -1,0 +1,88 @@
+"""`spymaster ingest`: land vendor files in the lake and build their dates' Bronze through Dagster.
+
+DBN files land on the trading date of their first record (`spymaster_core.io.landing`), trades CSVs
+under landing/CSV/trades; then every Bronze asset is materialized for each landed date, on the same
+Dagster instance as the demo and `make dagster`, so the UI shows the runs and their metadata.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from spymaster_assets.instance import setup_env
+
+
+def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> list[str]:  # noqa: ANN001
+    """Land `paths` (DBN files or trades CSVs) under `<lake_root>/landing`; return the trading dates
+    that received a file, sorted. A remote (s3://) lake gets the files uploaded after landing them
+    locally. Raises ValueError naming a file that cannot be landed (unreadable, no records)."""
+    from spymaster_core.io import lake
+    from spymaster_core.io import landing as landing_io
+
+    remote = lake.is_remote(lake_root)
+    local = (
+        Path(tempfile.mkdtemp(prefix="spymaster-ingest-"))
+        if remote
+        else Path(landing_io.landing_root(lake_root))
+    )
+    dates: set[str] = set()
+    try:
+        dbn_files = [p for p in paths if p.suffix != ".csv"]
+        rep = landing_io.land_files(dbn_files, local)
+        for src, reason in rep.skipped:
+            if "same records" not in reason:
+                raise ValueError(f"{src}: not landed: {reason}")
+            echo(f"[land] skipped {src.name}: {reason}")
+        landed = [dest for _, dest in rep.landed]
+        landed += [landing_io.land_csv(p, local) for p in paths if p.suffix == ".csv"]
+        for dest in landed:
+            dates.add(dest.parent.name)
+            echo(f"[land] {dest.relative_to(local)}")
+            if remote:
+                lake.upload_file(
+                    dest, lake.join(landing_io.landing_root(lake_root), str(dest.relative_to(local)))
+                )
+    finally:
+        if remote:
+            shutil.rmtree(local, ignore_errors=True)
+    return sorted(dates)
+
+
+def ingest(
+    paths: list[Path], data_dir: Path, echo: Callable[[str], None] = print
+) -> dict[str, dict[str, int]]:
+    """Land `paths` and materialize the Bronze assets for every date they landed on; return
+    {date: {bronze table: rows}}. Raises ValueError for a file that cannot be landed and
+    `dagster.DagsterExecutionStepExecutionError` (naming the asset) when a Bronze step fails."""
+    setup_env(data_dir.resolve())
+    import dagster as dg
+
+    from spymaster_assets.definitions import defs
+    from spymaster_core.io import lake
+
+    root = lake.lake_root()
+    dates = land(paths, root, echo)
+    graph = defs.resolve_asset_graph()
+    bronze = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "bronze"]
+    out: dict[str, dict[str, int]] = {}
+    for d in dates:
+        res = dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            partition_key=d,
+            instance=dg.DagsterInstance.get(),
+            resources=defs.resources,
+            selection=dg.AssetSelection.assets(*bronze),
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        out[d] = {
+            ev.asset_key.path[-1]: int(ev.materialization.metadata["rows"].value)
+            for ev in res.get_asset_materialization_events()
+        }
+        echo(
+            f"[bronze] {d}: "
+            + ", ".join(f"{k.removeprefix('bronze_')}={v:,}" for k, v in sorted(out[d].items()))
+        )
+    return out

@@ -26,10 +26,10 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
+from spymaster_core import schemas as S
 from spymaster_core.config import ModelConfig
-from spymaster_core.research.features import FEATURE_COLUMNS
+from spymaster_core.engines.feature_row import model_matrix
 
-MODEL_FEATURES = [*FEATURE_COLUMNS, "prior_touches", "is_support"]
 BASELINE_FEATURES = ["prior_touches", "abs_distance_pt"]
 HEADS = ("tradeable", "direction", "strength", "fast")
 FAST_S = 120.0
@@ -47,8 +47,10 @@ def head_target(gold: pl.DataFrame, head: str) -> tuple[pl.DataFrame, np.ndarray
     if head == "direction":
         return tradeable, (tradeable["outcome"] == "BREAK").to_numpy().astype(int)
     if head == "strength":
-        second = [c for c in gold.columns if c.startswith("outcome_")]
-        col = sorted(second, key=lambda c: float(c.split("_")[1]))[1]
+        per_threshold = sorted((c for c in gold.columns if c.startswith("outcome_")), key=S.outcome_threshold)
+        if len(per_threshold) < 2:  # one configured threshold: no second one to reach
+            return tradeable.clear(), np.zeros(0, dtype=int)
+        col = per_threshold[1]
         return tradeable, (tradeable[col] == tradeable["outcome"]).to_numpy().astype(int)
     if head == "fast":
         return tradeable, (tradeable["time_to_threshold_s"].fill_null(np.inf) <= FAST_S).to_numpy().astype(
@@ -58,12 +60,9 @@ def head_target(gold: pl.DataFrame, head: str) -> tuple[pl.DataFrame, np.ndarray
 
 
 def design_matrix(gold: pl.DataFrame) -> np.ndarray:
-    """float32 matrix of MODEL_FEATURES (rows = touches; null -> NaN, which XGBoost handles)."""
-    df = gold.with_columns(
-        is_support=(pl.col("direction") == "SUPPORT").cast(pl.Float64),
-        prior_touches=pl.col("prior_touches").cast(pl.Float64),
-    )
-    return df.select(MODEL_FEATURES).to_numpy().astype(np.float32)
+    """float32 matrix of the model's inputs (rows = touches; null -> NaN, which XGBoost handles):
+    `feature_row.model_matrix`, the same function the live scorer calls."""
+    return model_matrix(gold)[0]
 
 
 def baseline_matrix(gold: pl.DataFrame) -> np.ndarray:
@@ -226,7 +225,8 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
         res.final_model = _model(cfg).fit(design_matrix(rows), rows["_y"].to_numpy())
         res.calibrator = _calibrator(oof_y, oof_p)
         gain = res.final_model.get_booster().get_score(importance_type="gain")
-        res.importance = {MODEL_FEATURES[int(k[1:])]: float(v) for k, v in gain.items()}
+        names = model_matrix(rows.head(0))[1]
+        res.importance = {names[int(k[1:])]: float(v) for k, v in gain.items()}
     return res
 
 

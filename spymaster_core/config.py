@@ -9,132 +9,220 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class WindowsConfig(_Section):
-    """Look-back windows in seconds: barrier W_b, tape W_t, gamma W_g, velocity W_v."""
+Seconds = Annotated[float, Field(gt=0.0, le=3600.0)]
+Points = Annotated[float, Field(gt=0.0, le=500.0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Score = Annotated[float, Field(ge=0.0, le=100.0)]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
-    W_b_s: float = 240.0
-    W_t_s: float = 60.0
-    W_g_s: float = 60.0
-    W_v_s: float = 3.0
-    kinematics_horizons_s: tuple[float, ...] = (1.0, 5.0, 30.0)
+
+def _increasing(values: tuple[float, ...], name: str) -> tuple[float, ...]:
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"{name} must be strictly increasing, got {values}")
+    return values
+
+
+class WindowsConfig(_Section):
+    """Look-back windows in seconds (each in (0, 3600]): barrier W_b, tape W_t, gamma W_g,
+    velocity W_v; kinematics horizons (1 to 5 of them, increasing)."""
+
+    W_b_s: Seconds = 240.0
+    W_t_s: Seconds = 60.0
+    W_g_s: Seconds = 60.0
+    W_v_s: Annotated[float, Field(gt=0.0, le=60.0)] = 3.0
+    kinematics_horizons_s: Annotated[tuple[Seconds, ...], Field(min_length=1, max_length=5)] = (
+        1.0,
+        5.0,
+        30.0,
+    )
+
+    @field_validator("kinematics_horizons_s")
+    @classmethod
+    def _horizons(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        return _increasing(v, "kinematics_horizons_s")
 
 
 class BandsConfig(_Section):
-    """Price bands in ES points; tick size in points."""
+    """Price bands in ES points (each in (0, 500]); TOUCH_BAND below MONITOR_BAND (a touch must be
+    able to re-arm); barrier zone 0-20 ticks of `tick_size_pt`."""
 
-    MONITOR_BAND_pt: float = 5.0
-    TOUCH_BAND_pt: float = 2.0
-    BARRIER_ZONE_TICKS: int = 2
-    tick_size_pt: float = 0.25
-    tape_band_pt: float = 5.0
+    MONITOR_BAND_pt: Points = 5.0
+    TOUCH_BAND_pt: Points = 2.0
+    BARRIER_ZONE_TICKS: Annotated[int, Field(ge=0, le=20)] = 2
+    tick_size_pt: Annotated[float, Field(gt=0.0, le=10.0)] = 0.25
+    tape_band_pt: Points = 5.0
+
+    @model_validator(mode="after")
+    def _touch_inside_monitor(self) -> BandsConfig:
+        if self.TOUCH_BAND_pt >= self.MONITOR_BAND_pt:
+            raise ValueError(
+                f"TOUCH_BAND_pt ({self.TOUCH_BAND_pt}) must be below MONITOR_BAND_pt ({self.MONITOR_BAND_pt})"
+            )
+        return self
 
 
 class SessionConfig(_Section):
-    """Session windows in America/New_York wall-clock time (HH:MM)."""
+    """Session windows in America/New_York wall-clock time (HH:MM), in order:
+    premarket_start < rth_open < opening_range_end <= touch_window_end <= rth_close."""
 
-    calendar: str = "CME_Equity"
+    calendar: Literal["CME_Equity"] = "CME_Equity"
     premarket_start: str = "04:00"
     rth_open: str = "09:30"
     opening_range_end: str = "09:45"
     touch_window_end: str = "13:30"
     rth_close: str = "16:00"
 
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionConfig:
+        names = ("premarket_start", "rth_open", "opening_range_end", "touch_window_end", "rth_close")
+        times = [getattr(self, n) for n in names]
+        for n, t in zip(names, times, strict=True):
+            if not _HHMM.match(t):
+                raise ValueError(f"session.{n}={t!r}: expected HH:MM (24 h)")
+        if not (times[0] < times[1] < times[2] <= times[3] <= times[4]):
+            raise ValueError(f"session times out of order: {dict(zip(names, times, strict=True))}")
+        return self
+
 
 class LevelsConfig(_Section):
-    """Which level kinds to build and their parameters. SMA periods count 2-minute bars."""
+    """Which level kinds to build and their parameters. SMA periods count bars of `bar_minutes`
+    (1-30 min), 1 to 4 periods of 2-2000 bars; warm-up 0-20 previous trading dates."""
 
-    bar_minutes: int = 2
-    sma_periods: tuple[int, ...] = (200, 400)
-    SMA_WARMUP_DAYS: int = 3
+    bar_minutes: Annotated[int, Field(ge=1, le=30)] = 2
+    sma_periods: Annotated[
+        tuple[Annotated[int, Field(ge=2, le=2000)], ...], Field(min_length=1, max_length=4)
+    ] = (
+        200,
+        400,
+    )
+    SMA_WARMUP_DAYS: Annotated[int, Field(ge=0, le=20)] = 3
     enable_prior_day: bool = False
     enable_vwap: bool = False
     enable_round_numbers: bool = False
     enable_gamma_walls: bool = False
-    round_number_step_pt: float = 25.0
+    round_number_step_pt: Points = 25.0
 
 
 class BarrierConfig(_Section):
-    """Barrier-engine thresholds (liquidity ratios, contracts)."""
+    """Barrier-engine thresholds: liquidity ratios with 0 < R_vac < R_wall <= 100, and
+    F_thresh in contracts (0-100,000)."""
 
-    R_vac: float = 0.3
-    R_wall: float = 1.5
-    F_thresh_contracts: float = 100.0
+    R_vac: Annotated[float, Field(gt=0.0, le=100.0)] = 0.3
+    R_wall: Annotated[float, Field(gt=0.0, le=100.0)] = 1.5
+    F_thresh_contracts: Annotated[float, Field(ge=0.0, le=100_000.0)] = 100.0
+
+    @model_validator(mode="after")
+    def _ratios(self) -> BarrierConfig:
+        if self.R_vac >= self.R_wall:
+            raise ValueError(f"R_vac ({self.R_vac}) must be below R_wall ({self.R_wall})")
+        return self
+
+
+class InstrumentConfig(_Section):
+    """The future's contract terms: the ES multiplier in USD per point per contract (ES 50; MES 5).
+    Read by the tape (sweep notional) and fuel (GEX in USD) engines."""
+
+    es_multiplier_usd_per_pt: Annotated[float, Field(gt=0.0, le=1000.0)] = 50.0
 
 
 class TapeConfig(_Section):
-    """Tape-engine thresholds; ES multiplier is USD per point per contract."""
+    """Tape-engine thresholds: sweep notional in USD (>= 0), gap between a sweep's prints in ms
+    (0-10,000]."""
 
-    SWEEP_MIN_NOTIONAL_usd: float = 500_000.0
-    SWEEP_MAX_GAP_MS: float = 100.0
-    es_multiplier_usd_per_pt: float = 50.0
+    SWEEP_MIN_NOTIONAL_usd: Annotated[float, Field(ge=0.0)] = 500_000.0
+    SWEEP_MAX_GAP_MS: Annotated[float, Field(gt=0.0, le=10_000.0)] = 100.0
 
 
 class FuelConfig(_Section):
-    """Options/gamma settings."""
+    """Options/gamma settings: strikes within FUEL_STRIKE_RANGE_pt of the future (0-500]; the
+    |net dealer GEX| in USD per 1% beyond which the effect is AMPLIFY/DAMPEN (>= 0)."""
 
-    FUEL_STRIKE_RANGE_pt: float = 75.0
-    gamma_effect_threshold_usd: float = 1.0e8
+    FUEL_STRIKE_RANGE_pt: Points = 75.0
+    gamma_effect_threshold_usd: Annotated[float, Field(ge=0.0)] = 1.0e8
 
 
 class ScoreConfig(_Section):
-    """Composite break score weights, thresholds (0-100) and EWMA half-lives in seconds."""
+    """Composite break score: weights in [0, 1] (not all zero), thresholds 0-100 with
+    REJECT < BREAK, hold time 0-60 s and EWMA half-lives in (0, 60] s."""
 
-    w_L: float = 0.45
-    w_H: float = 0.35
-    w_T: float = 0.20
-    BREAK_threshold: float = 80.0
-    REJECT_threshold: float = 20.0
-    TRIGGER_HOLD_TIME_s: float = 3.0
-    tau_score_s: float = 2.0
-    tau_velocity_s: float = 1.5
-    tau_delta_liq_s: float = 3.0
+    w_L: Fraction = 0.45
+    w_H: Fraction = 0.35
+    w_T: Fraction = 0.20
+    BREAK_threshold: Score = 80.0
+    REJECT_threshold: Score = 20.0
+    TRIGGER_HOLD_TIME_s: Annotated[float, Field(ge=0.0, le=60.0)] = 3.0
+    tau_score_s: Annotated[float, Field(gt=0.0, le=60.0)] = 2.0
+    tau_velocity_s: Annotated[float, Field(gt=0.0, le=60.0)] = 1.5
+    tau_delta_liq_s: Annotated[float, Field(gt=0.0, le=60.0)] = 3.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScoreConfig:
+        if self.w_L + self.w_H + self.w_T <= 0:
+            raise ValueError("score weights w_L, w_H, w_T are all zero")
+        if self.REJECT_threshold >= self.BREAK_threshold:
+            raise ValueError(
+                f"REJECT_threshold ({self.REJECT_threshold}) must be below BREAK_threshold ({self.BREAK_threshold})"
+            )
+        return self
 
 
 class LabelsConfig(_Section):
-    """Competing-risk labels: thresholds in points through (BREAK) or away from (BOUNCE) the level."""
+    """Competing-risk labels: look-forward in minutes (0-120]; 1 to 5 thresholds in points,
+    increasing, each in (0, 500], through (BREAK) or away from (BOUNCE) the level. The first is the
+    primary outcome; the `strength` head needs a second."""
 
-    LOOKFORWARD_MINUTES: float = 8.0
-    thresholds_pt: tuple[float, ...] = (10.0, 25.0, 75.0)
+    LOOKFORWARD_MINUTES: Annotated[float, Field(gt=0.0, le=120.0)] = 8.0
+    thresholds_pt: Annotated[tuple[Points, ...], Field(min_length=1, max_length=5)] = (10.0, 25.0, 75.0)
+
+    @field_validator("thresholds_pt")
+    @classmethod
+    def _thresholds(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        return _increasing(v, "thresholds_pt")
 
 
 class ModelConfig(_Section):
-    """XGBoost head and walk-forward settings."""
+    """XGBoost head and walk-forward settings (trees 1-5000, depth 1-16, learning rate (0, 1],
+    at least one training date, purge 0-20 dates, bootstrap >= 100, alpha in (0, 0.5))."""
 
-    n_estimators: int = 200
-    max_depth: int = 4
-    learning_rate: float = 0.05
-    min_train_dates: int = 2
-    purge_dates: int = 0
+    n_estimators: Annotated[int, Field(ge=1, le=5000)] = 200
+    max_depth: Annotated[int, Field(ge=1, le=16)] = 4
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    min_train_dates: Annotated[int, Field(ge=1, le=1000)] = 2
+    purge_dates: Annotated[int, Field(ge=0, le=20)] = 0
     seed: int = 7
     # Promotion gate: the model's held-out AUC must beat each baseline's with the one-sided
     # lower bound (paired bootstrap over held-out touches) of the AUC difference above zero.
-    gate_bootstrap: int = 1000
-    gate_alpha: float = 0.05
+    gate_bootstrap: Annotated[int, Field(ge=100, le=100_000)] = 1000
+    gate_alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05
 
 
 class LiveConfig(_Section):
-    """Live-service cadence."""
+    """Live-service cadence: a payload every SNAP_INTERVAL_MS of event time (10-10,000 ms)."""
 
-    SNAP_INTERVAL_MS: int = 250
+    SNAP_INTERVAL_MS: Annotated[int, Field(ge=10, le=10_000)] = 250
 
 
 class Config(_Section):
-    """All settings, one frozen section per concern (DESIGN §5)."""
+    """All settings, one frozen section per concern (DESIGN §5). Each field's docstring states its
+    documented range; values outside it raise pydantic's ValidationError naming the field."""
 
     windows: WindowsConfig = WindowsConfig()
     bands: BandsConfig = BandsConfig()
     session: SessionConfig = SessionConfig()
     levels: LevelsConfig = LevelsConfig()
     barrier: BarrierConfig = BarrierConfig()
+    instrument: InstrumentConfig = InstrumentConfig()
     tape: TapeConfig = TapeConfig()
     fuel: FuelConfig = FuelConfig()
     score: ScoreConfig = ScoreConfig()

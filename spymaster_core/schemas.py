@@ -247,25 +247,60 @@ TOUCHES = TableSchema(
     ),
 )
 
-LABELS = TableSchema(
-    "silver.labels",
-    1,
-    pa.schema(
-        [
-            pa.field("touch_id", pa.string(), nullable=False),
-            pa.field("outcome", pa.string()),  # BREAK, BOUNCE, CHOP (first threshold)
-            pa.field("outcome_10", pa.string()),
-            pa.field("outcome_25", pa.string()),
-            pa.field("outcome_75", pa.string()),
-            pa.field("time_to_threshold_s", pa.float64()),  # first threshold, null for CHOP
-            pa.field("strength_pt", pa.float64()),  # highest threshold hit (0 if none)
-            # Excursions from the level price within the look-forward, in points, both >= 0:
-            pa.field("max_through_pt", pa.float64()),  # furthest beyond the level (break side)
-            pa.field("max_away_pt", pa.float64()),  # furthest back from the level (bounce side)
-            pa.field("lookforward_complete", pa.bool_()),
-        ]
-    ),
-)
+DEFAULT_THRESHOLDS_PT: Final = (10.0, 25.0, 75.0)  # labels.thresholds_pt's default
+
+
+def outcome_column(threshold_pt: float) -> str:
+    """The per-threshold outcome column: `outcome_10` for 10 pt, `outcome_12p5` for 12.5 pt."""
+    return "outcome_" + f"{float(threshold_pt):g}".replace(".", "p")
+
+
+def outcome_threshold(column: str) -> float:
+    """Inverse of `outcome_column`: `outcome_12p5` -> 12.5. Raises ValueError for another name."""
+    if not column.startswith("outcome_"):
+        raise ValueError(f"{column!r} is not a per-threshold outcome column")
+    return float(column.removeprefix("outcome_").replace("p", "."))
+
+
+def labels_schema(thresholds_pt: tuple[float, ...] = DEFAULT_THRESHOLDS_PT) -> TableSchema:
+    """`silver.labels.v1` for the configured thresholds: one `outcome_<thr>` column per threshold
+    (BREAK, BOUNCE or CHOP), in the configured order, between `outcome` and `time_to_threshold_s`."""
+    return TableSchema(
+        "silver.labels",
+        1,
+        pa.schema(
+            [
+                pa.field("touch_id", pa.string(), nullable=False),
+                pa.field("outcome", pa.string()),  # BREAK, BOUNCE, CHOP (first threshold)
+                *(pa.field(outcome_column(t), pa.string()) for t in thresholds_pt),
+                pa.field("time_to_threshold_s", pa.float64()),  # first threshold, null for CHOP
+                pa.field("strength_pt", pa.float64()),  # highest threshold hit (0 if none)
+                # Excursions from the level price within the look-forward, in points, both >= 0:
+                pa.field("max_through_pt", pa.float64()),  # furthest beyond the level (break side)
+                pa.field("max_away_pt", pa.float64()),  # furthest back from the level (bounce side)
+                pa.field("lookforward_complete", pa.bool_()),
+            ]
+        ),
+    )
+
+
+LABELS = labels_schema()
+
+
+def features_schema(numeric_columns: list[str], string_columns: list[str]) -> TableSchema:
+    """`silver.features.v1`: `touch_id`, `ts_ns` (the touch, ns UTC), the numeric engine features
+    (float64, null where undefined) and the categorical ones (string), one row per touch. The
+    columns come from `spymaster_core.engines.feature_row` (they depend on the kinematics horizons)."""
+    return TableSchema(
+        "silver.features",
+        1,
+        pa.schema(
+            [pa.field("touch_id", pa.string(), nullable=False), pa.field("ts_ns", pa.int64(), nullable=False)]
+            + [pa.field(c, pa.float64()) for c in numeric_columns]
+            + [pa.field(c, pa.string()) for c in string_columns]
+        ),
+    )
+
 
 REGISTRY: dict[str, TableSchema] = {
     s.id: s

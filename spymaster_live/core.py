@@ -20,6 +20,7 @@ import polars as pl
 
 from spymaster_core import calendar
 from spymaster_core.config import Config
+from spymaster_core.engines import feature_row
 from spymaster_core.events import Event, FuturesTrade
 from spymaster_core.research import bars, features
 from spymaster_core.research import levels as levels_mod
@@ -27,15 +28,7 @@ from spymaster_core.research import touches as touches_mod
 
 # Payload groups: flattened feature columns by prefix (DESIGN §9 payload).
 _GROUPS = ("barrier", "tape", "fuel", "ofi", "runway")
-_KINEMATICS = (
-    "velocity_1s_pt_s",
-    "velocity_5s_pt_s",
-    "velocity_30s_pt_s",
-    "acceleration_pt_s2",
-    "jerk_pt_s3",
-)
 _TOP = ("distance_pt", "break_score_raw", "break_score_smooth", "signal", "confidence")
-_FEATURES = (*features.FEATURE_COLUMNS, *features.STRING_COLUMNS)
 
 
 def _clean(v: Any) -> Any:
@@ -46,21 +39,16 @@ def _clean(v: Any) -> Any:
 
 @dataclass
 class Scorer:
-    """The champion direction model: `predict(rows)` -> P(BREAK) per level row (features as in
-    `ml.heads.MODEL_FEATURES`). `version` is the MLflow model version."""
+    """The champion direction model: `predict(rows)` -> P(BREAK) per level row (the payload level's
+    `features`, `prior_touches` and `direction`, made into the model's input by
+    `feature_row.model_matrix` as in training). `version` is the MLflow model version."""
 
     model: Any
     version: str
 
     def predict(self, rows: list[dict[str, Any]]) -> list[float]:
-        from ml.heads import MODEL_FEATURES
-
-        x = np.array([[_num(r.get(c)) for c in MODEL_FEATURES] for r in rows], dtype=np.float32)
+        x, _cols = feature_row.model_matrix(pl.DataFrame(rows, infer_schema_length=None))
         return [float(p) for p in self.model.predict_proba(x)[:, 1]]
-
-
-def _num(v: Any) -> float:
-    return math.nan if v is None else float(v)
 
 
 class SignalCore:
@@ -85,6 +73,12 @@ class SignalCore:
         self._touch_t1 = calendar.et_ns(date, cfg.session.touch_window_end)
         self.cfg = cfg
         self.state = features.build_state(date, cfg, options)
+        horizons = cfg.windows.kinematics_horizons_s
+        self._kinematics = [feature_row.velocity_column(h) for h in horizons] + [
+            "acceleration_pt_s2",
+            "jerk_pt_s3",
+        ]
+        self._features = [*feature_row.feature_columns(horizons), *feature_row.STRING_COLUMNS]
         self.set_levels(levels, touches)
         self.instrument = instrument
         self.interval_ns = cfg.live.SNAP_INTERVAL_MS * 1_000_000
@@ -218,13 +212,13 @@ class SignalCore:
             }
             for k in _TOP[1:]:
                 lv[k] = _clean(row[k])
-            lv["kinematics"] = {k: _clean(row[k]) for k in _KINEMATICS}
+            lv["kinematics"] = {k: _clean(row[k]) for k in self._kinematics}
             lv["model"] = None
             lv["note"] = None
             for g, cols in self._plan:
                 lv[g] = {short: _clean(row[k]) for k, short in cols}
             lv["fuel"]["gamma_by_strike"] = gex
-            lv["features"] = {k: _clean(row[k]) for k in _FEATURES}
+            lv["features"] = {k: _clean(row[k]) for k in self._features}
             levels.append(lv)
         return {
             "ts": ts_ns // 1_000_000,
@@ -253,11 +247,7 @@ def with_model(payload: dict[str, Any], scorer: Scorer | None) -> dict[str, Any]
         payload["model_version"] = scorer.version if scorer else None
         return payload
     rows = [
-        {
-            **lv["features"],
-            "prior_touches": lv["prior_touches"],
-            "is_support": float(lv["direction"] == "SUPPORT"),
-        }
+        {**lv["features"], "prior_touches": lv["prior_touches"], "direction": lv["direction"]}
         for lv in payload["levels"]
     ]
     for lv, p in zip(payload["levels"], scorer.predict(rows), strict=True):

@@ -328,7 +328,7 @@ def test_sweep_is_the_latest_qualifying_run_on_random_tapes() -> None:
                 runs.append((start, i))
                 start = i
         for a, b in reversed(runs):
-            notional = float((px[a:b] * sz[a:b]).sum()) * CFG.tape.es_multiplier_usd_per_pt
+            notional = float((px[a:b] * sz[a:b]).sum()) * CFG.instrument.es_multiplier_usd_per_pt
             if (
                 agg[a] != 0
                 and b - a >= 2
@@ -503,7 +503,9 @@ def test_gamma_flip_search_equals_a_full_grid_scan_with_vollib() -> None:
         got = fuel._gamma_flip(F, K, ty, iv, pos, CFG)
         spots = F + np.arange(-width, width + step / 2, step)
         g = vollib_gamma("c", spots[:, None], K[None, :], ty[None, :], 0.0, iv[None, :])
-        total = (g * pos[None, :]).sum(axis=1) * fuel.ES_MULTIPLIER * spots * spots * 0.01
+        total = (
+            (g * pos[None, :]).sum(axis=1) * CFG.instrument.es_multiplier_usd_per_pt * spots * spots * 0.01
+        )
         sgn = np.sign(total)
         cross = np.flatnonzero(sgn[:-1] * sgn[1:] < 0)
         if len(cross) == 0:

@@ -12,6 +12,7 @@ import pytest
 from spymaster_core import calendar
 from spymaster_core.bronze.mbo_book import mbo_to_mbp10
 from spymaster_core.config import DEFAULT_CONFIG as CFG
+from spymaster_core.engines import feature_row
 from spymaster_core.engines.state import EngineState
 from spymaster_core.research import features
 from spymaster_core.sim.day import build_sim_day
@@ -131,7 +132,7 @@ def test_real_esh4_mbo_day_runs_barrier_tape_ofi_without_nan(samples: Path) -> N
             row = st2.level_features(int(t), level, direction, [])
             nums = [
                 c
-                for c in features.FEATURE_COLUMNS
+                for c in feature_row.feature_columns(CFG.windows.kinematics_horizons_s)
                 if c.split("_")[0]
                 in ("barrier", "tape", "ofi", "velocity", "distance", "acceleration", "jerk")
             ]

@@ -18,6 +18,7 @@ import websockets
 
 from spymaster_core import calendar
 from spymaster_core.config import DEFAULT_CONFIG
+from spymaster_core.engines import feature_row
 from spymaster_core.events import FuturesTrade, Mbp10Update
 from spymaster_core.research import features
 from spymaster_core.research.session import Session
@@ -112,16 +113,16 @@ def test_replay_to_websocket_payload_equals_batch_features(session: Session, tmp
     for i, p in enumerate(probes):
         for lv in p["levels"]:
             b = by_id[f"p{i}:{lv['id']}"]
-            for c in features.FEATURE_COLUMNS:
+            for c in feature_row.feature_columns(DEFAULT_CONFIG.windows.kinematics_horizons_s):
                 live, ref = lv["features"][c], b[c]
                 if ref is None or (isinstance(ref, float) and math.isnan(ref)):
                     assert live is None, (c, live, ref)
                 else:
                     assert live == pytest.approx(ref, rel=1e-9, abs=1e-12), (c, live, ref)
                 checked += 1
-            for c in features.STRING_COLUMNS:
+            for c in feature_row.STRING_COLUMNS:
                 assert lv["features"][c] == b[c], (c, lv["features"][c], b[c])
-    assert checked >= len(features.FEATURE_COLUMNS)
+    assert checked >= len(feature_row.feature_columns(DEFAULT_CONFIG.windows.kinematics_horizons_s))
     # The writer kept every payload's levels in gold/streaming Parquet.
     files = list(
         (tmp_path / "lake" / "gold" / "streaming" / "signals" / f"date={session.date}").glob("part-*.parquet")

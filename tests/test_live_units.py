@@ -13,11 +13,14 @@ import uvicorn
 import websockets
 import xgboost as xgb
 
-from ml.heads import MODEL_FEATURES
-from spymaster_core.research.features import FEATURE_COLUMNS, STRING_COLUMNS
+from spymaster_core.config import DEFAULT_CONFIG as _CFG
+from spymaster_core.engines.feature_row import STRING_COLUMNS, feature_columns, model_columns
 from spymaster_live.bus import free_port
 from spymaster_live.core import Scorer, with_model
 from spymaster_live.gateway import WS_IMPL, Hub, create_app
+
+FEATURE_COLUMNS = feature_columns(_CFG.windows.kinematics_horizons_s)
+MODEL_FEATURES = model_columns(_CFG.windows.kinematics_horizons_s)
 
 
 def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:

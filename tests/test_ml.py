@@ -10,9 +10,10 @@ import pytest
 
 from ml import heads, registry, retrieval
 from spymaster_core.config import DEFAULT_CONFIG
-from spymaster_core.research.features import FEATURE_COLUMNS
+from spymaster_core.engines.feature_row import feature_columns
 
 CFG = DEFAULT_CONFIG.model.model_copy(update={"n_estimators": 60})
+FEATURE_COLUMNS = feature_columns(DEFAULT_CONFIG.windows.kinematics_horizons_s)
 
 
 def synthetic_gold(n_dates: int = 8, per_date: int = 60, seed: int = 3) -> pl.DataFrame:

@@ -55,7 +55,10 @@ def test_gate_promotes_a_winner_and_blocks_a_loser(tmp_path: Path, monkeypatch: 
     assert set(preds["head"]) == set(heads.HEADS) and set(preds["predictor"]) == set(heads.PREDICTORS)
     # The live service loads that champion from MLflow by alias and scores payload rows (built as
     # the live core builds them) exactly as the training design matrix is scored.
-    from spymaster_core.research.features import FEATURE_COLUMNS
+    from spymaster_core.config import DEFAULT_CONFIG
+    from spymaster_core.engines.feature_row import feature_columns
+
+    FEATURE_COLUMNS = feature_columns(DEFAULT_CONFIG.windows.kinematics_horizons_s)
     from spymaster_live.service import load_scorer
 
     scorer = load_scorer(tmp_path)
@@ -65,7 +68,7 @@ def test_gate_promotes_a_winner_and_blocks_a_loser(tmp_path: Path, monkeypatch: 
         {
             **{c: r[c] for c in FEATURE_COLUMNS},
             "prior_touches": r["prior_touches"],
-            "is_support": float(r["direction"] == "SUPPORT"),
+            "direction": r["direction"],
         }
         for r in sample.iter_rows(named=True)
     ]

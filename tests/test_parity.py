@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from spymaster_core.config import DEFAULT_CONFIG as CFG
+from spymaster_core.engines import feature_row
 from spymaster_core.engines import streams as replay
 from spymaster_core.research import features
 
@@ -63,12 +64,14 @@ def test_event_by_event_replay_equals_silver_features(sim_day, monkeypatch) -> N
     assert len(mine) == 1 and snap["bid"] < snap["ask"]
     if mine[0]["direction"] == r["direction"]:
         assert all(
-            _close(mine[0][c], live_rows[-1][c]) for c in features.FEATURE_COLUMNS + features.STRING_COLUMNS
+            _close(mine[0][c], live_rows[-1][c])
+            for c in feature_row.feature_columns(CFG.windows.kinematics_horizons_s)
+            + feature_row.STRING_COLUMNS
         )
     assert all(abs(lv["price"] - snap["spot"]) <= CFG.bands.MONITOR_BAND_pt for lv in snap["levels"])
     assert fed > 50_000  # the live path really consumed the session up to the last touch, one by one
 
-    cols = features.FEATURE_COLUMNS + features.STRING_COLUMNS
+    cols = feature_row.feature_columns(CFG.windows.kinematics_horizons_s) + feature_row.STRING_COLUMNS
     mismatches = []
     for b, lv in zip(batch.iter_rows(named=True), live_rows, strict=True):
         assert b["touch_id"] == lv["touch_id"]

@@ -13,8 +13,8 @@ import polars as pl
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version, current_config, version_metadata
 from spymaster_core.config import config_hash
+from spymaster_core.engines.feature_row import feature_columns
 from spymaster_core.io import lake as lake_io
-from spymaster_core.research.features import FEATURE_COLUMNS
 
 if TYPE_CHECKING:
     from ml.heads import HeadResult
@@ -111,7 +111,7 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
             if r.importance:
                 arts.append(plots.importance_png(r, Path(tmp) / f"{h}_importance.png"))
         if gold.height:
-            index = retrieval.build_index(gold, FEATURE_COLUMNS)
+            index = retrieval.build_index(gold, feature_columns(cfg.windows.kinematics_horizons_s))
             faiss.write_index(index.index, str(Path(tmp) / "touch_index.faiss"))
             arts.append(Path(tmp) / "touch_index.faiss")
         run_id, version = registry.log_run(

@@ -12,8 +12,17 @@ from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitio
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version, current_config
 from spymaster_core import schemas as S
+from spymaster_core.engines import feature_row
 from spymaster_core.io import lake as lake_io
 from spymaster_core.research import bars, date_levels, features, labels, touches
+
+# The config sections each Silver asset reads: its code version hashes them (DESIGN §5).
+BARS_SECTIONS = ("levels",)
+# Gamma-wall levels run the fuel engine (windows.W_g_s, bands.tick_size_pt, instrument multiplier).
+LEVELS_SECTIONS = ("levels", "session", "fuel", "instrument", "windows", "bands")
+TOUCHES_SECTIONS = ("bands", "session")
+LABELS_SECTIONS = ("labels",)
+FEATURES_SECTIONS = ("windows", "bands", "session", "barrier", "instrument", "tape", "fuel", "score", "live")
 
 
 def _trades(lake: LakeResource, date: str) -> pl.DataFrame:
@@ -35,20 +44,20 @@ def _options(lake: LakeResource, date: str) -> dict[str, pl.DataFrame | None]:
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
-    code_version=code_version("levels"),
+    code_version=code_version(*BARS_SECTIONS),
     deps=[bronze_futures_trades],
 )
 def silver_bars_2m(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """2-minute OHLCV bars of the front-month future (`silver.bars_2m.v1`)."""
     date = context.partition_key
     b = bars.time_bars(_trades(lake, date), current_config().levels.bar_minutes)
-    return write_and_describe(lake, "bars_2m", date, b, ("levels",))
+    return write_and_describe(lake, "bars_2m", date, b, BARS_SECTIONS)
 
 
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
-    code_version=code_version("levels", "session", "fuel"),
+    code_version=code_version(*LEVELS_SECTIONS),
     deps=[
         bronze_futures_trades,
         dg.AssetDep(silver_bars_2m, partition_mapping=sma_warmup_mapping),
@@ -70,13 +79,13 @@ def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
         "warmup_dates_missing": res.warmup_dates_missing,
         "kinds": sorted(lv["kind"].unique().to_list()),
     }
-    return write_and_describe(lake, "levels", date, lv, ("levels", "session", "fuel"), md)
+    return write_and_describe(lake, "levels", date, lv, LEVELS_SECTIONS, md)
 
 
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
-    code_version=code_version("bands", "session"),
+    code_version=code_version(*TOUCHES_SECTIONS),
     deps=[silver_levels, bronze_futures_trades],
 )
 def silver_touches(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -86,13 +95,13 @@ def silver_touches(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
         _trades(lake, date), _read(lake, "levels", date, S.LEVELS), date, current_config()
     )
     by_kind = {k: n for k, n in tc.group_by("level_kind").len().iter_rows()} if tc.height else {}
-    return write_and_describe(lake, "touches", date, tc, ("bands", "session"), {"touches_by_kind": by_kind})
+    return write_and_describe(lake, "touches", date, tc, TOUCHES_SECTIONS, {"touches_by_kind": by_kind})
 
 
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
-    code_version=code_version("labels"),
+    code_version=code_version(*LABELS_SECTIONS),
     deps=[silver_touches, bronze_futures_trades],
     check_specs=[dg.AssetCheckSpec("one_label_per_touch", asset="silver_labels")],
 )
@@ -106,7 +115,7 @@ def silver_labels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
         check_name="one_label_per_touch",
         passed=lb.height == tc.height and lb["touch_id"].n_unique() == lb.height,
     )
-    return write_and_describe(lake, "labels", date, lb, ("labels",), {"outcomes": counts}, [check])
+    return write_and_describe(lake, "labels", date, lb, LABELS_SECTIONS, {"outcomes": counts}, [check])
 
 
 def _mbp10_batches(files: list[lake_io.LakePath]) -> Iterator[dict[str, np.ndarray]]:
@@ -119,7 +128,7 @@ def _mbp10_batches(files: list[lake_io.LakePath]) -> Iterator[dict[str, np.ndarr
 @dg.asset(
     partitions_def=trading_day_partitions,
     group_name="silver",
-    code_version=code_version("windows", "bands", "barrier", "tape", "fuel", "score", "live"),
+    code_version=code_version(*FEATURES_SECTIONS),
     deps=[
         silver_touches,
         silver_levels,
@@ -139,21 +148,22 @@ def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     date = context.partition_key
     mbp_files = lake_io.partition_files(lake.path, "futures_mbp10", date)
     options = _options(lake, date)
+    cfg = current_config()
     ft = features.touch_features(
         _mbp10_batches(mbp_files),
         _trades(lake, date),
         _read(lake, "touches", date, S.TOUCHES),
         _read(lake, "levels", date, S.LEVELS),
         date,
-        current_config(),
+        cfg,
         options,
     )
-    numeric = ft.select(features.FEATURE_COLUMNS)
+    numeric = ft.select(feature_row.feature_columns(cfg.windows.kinematics_horizons_s))
     # Nulls are allowed (undefined: no fuel, no wall, no runway); NaN and inf are not.
     finite = bool(np.isfinite(numeric.fill_null(0.0).to_numpy()).all())
     bad = [
         c
-        for c, (lo, hi) in features.RANGES.items()
+        for c, (lo, hi) in feature_row.RANGES.items()
         if ft.height and not ft[c].drop_nulls().is_between(lo, hi).all()
     ]
     checks = [
@@ -170,8 +180,7 @@ def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     }
     if not mbp_files:
         md["missing"] = ["futures_mbp10: no Bronze MBP-10 partition (barrier and OFI see an empty book)"]
-    cv = ("windows", "bands", "barrier", "tape", "fuel", "score", "live")
-    return write_and_describe(lake, "features", date, ft, cv, md, checks)
+    return write_and_describe(lake, "features", date, ft, FEATURES_SECTIONS, md, checks)
 
 
 assets = [silver_bars_2m, silver_levels, silver_touches, silver_labels, silver_features]

@@ -7,7 +7,7 @@ against the latest BBO strictly before them: at/above the ask = customer buy (+1
 = customer sell (-1), else unclassified (0). Dealers are short what customers buy.
 
 Dealer gamma exposure (GEX), USD per 1% move of the future, per option:
-    GEX = gamma * dealer_contracts * 50 * F^2 * 0.01
+    GEX = gamma * dealer_contracts * multiplier * F^2 * 0.01   (multiplier: instrument config, ES 50)
 (the "dollar gamma per 1%" convention, e.g. SqueezeMetrics' GEX white paper, 2017), from flow
 since the RTH open, over W_g, and from open interest under the usual convention (dealers long
 calls, short puts). Call wall / put wall: the strike with the largest |GEX| among calls / puts
@@ -28,7 +28,6 @@ import numpy as np
 from spymaster_core.config import Config
 from spymaster_core.engines.greeks import black76_chain, gamma_undiscounted
 
-ES_MULTIPLIER = 50.0
 NS_PER_YEAR = 365.0 * 86400 * 1e9
 
 
@@ -253,7 +252,7 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     if not valid.any():
         return missing_fuel(f"no option with a valid implied vol within {rng:g} pt ({skipped} skipped)")
     ids, K, is_call, ty, iv, gamma = ids[valid], K[valid], is_call[valid], ty[valid], iv[valid], gamma[valid]
-    dollar = ES_MULTIPLIER * F * F * 0.01
+    dollar = cfg.instrument.es_multiplier_usd_per_pt * F * F * 0.01
     pos_open = _dealer_positions(chain, ids, rth_open_ns, t_ns)
     pos_win = _dealer_positions(chain, ids, t_ns - int(round(cfg.windows.W_g_s * 1e9)), t_ns)
     oi = np.array([chain.open_interest.get(i, 0.0) for i in ids.tolist()])
@@ -309,13 +308,13 @@ def _gamma_flip(
     step = cfg.bands.tick_size_pt * 4
     rng = cfg.fuel.FUEL_STRIKE_RANGE_pt
     spots = F + np.arange(-rng, rng + step / 2, step)
-    return float(_flip_kernel(F, spots, K, ty, iv, pos, ES_MULTIPLIER))
+    return float(_flip_kernel(F, spots, K, ty, iv, pos, cfg.instrument.es_multiplier_usd_per_pt))
 
 
 @numba.njit(cache=True, nogil=True)
 def _total_gex(spot, ln_k, s, pos, mult):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     """Total dealer GEX (USD per 1%) at one spot: sum over options of Black-76 gamma (r = 0) x
-    dealer contracts x 50 x S^2 x 0.01; per option ln K and total vol s are precomputed."""
+    dealer contracts x multiplier x S^2 x 0.01; per option ln K and total vol s are precomputed."""
     ln_s = math.log(spot)
     acc = 0.0
     for j in range(ln_k.shape[0]):

@@ -27,6 +27,7 @@ from spymaster_core.engines import fuel as fuel_engine
 from spymaster_core.engines import score as score_engine
 from spymaster_core.engines.book_flow import BookFlow
 from spymaster_core.engines.columns import Columns
+from spymaster_core.engines.feature_row import OFI_HORIZONS_S, feature_row
 from spymaster_core.engines.kinematics import kinematics
 from spymaster_core.engines.ofi import integrate_ofi, ofi_increments
 from spymaster_core.engines.tape import tape_metrics
@@ -35,7 +36,6 @@ from spymaster_core.schemas import BOOK_DEPTH
 
 D = BOOK_DEPTH
 NS = 1_000_000_000
-OFI_HORIZONS_S = (1.0, 10.0, 60.0)
 FLUSH_EVENTS = 4096
 _BOOK_SIDES = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 _ACTIONS = {c: ord(c) for c in "ACMTFRN"}
@@ -320,8 +320,8 @@ class EngineState:
 
     def level_features(self, t_ns: int, level: float, direction: str,
                        other_levels: list[tuple[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
-        """Every engine output for a level at t_ns, flattened (`FEATURE_COLUMNS` + `LABEL_FREE_STRINGS`
-        of `spymaster_core.research.features`), from data strictly before t_ns. Flushes buffered events."""
+        """Every engine output for a level at t_ns as one `feature_row.feature_row` (numeric
+        `feature_columns` then `STRING_COLUMNS`), from data strictly before t_ns. Flushes buffered events."""
         self.flush()
         cfg = self.cfg
         tape, bar, fuel, book = self._engines(t_ns, level, direction)
@@ -347,7 +347,7 @@ class EngineState:
         run = score_engine.runway(
             level, direction, other_levels or [], fuel, *_defending_side(book, direction)
         )
-        return flatten(kin, tape, bar, ofi, fuel, comp, float(smooth[-1]), sig, conf, run)
+        return feature_row(kin, tape, bar, ofi, fuel, comp, float(smooth[-1]), sig, conf, run)
 
     def snapshot(self, ts_ns: int, levels: list[tuple[str, str, float]]) -> dict[str, Any]:
         """The live payload's market part at ts_ns: spot (mid), bid, ask and, for every level
@@ -388,80 +388,3 @@ def _defending_side(book: tuple[np.ndarray, ...] | None, direction: str) -> tupl
     if book is None:
         return np.full(D, np.nan), np.zeros(D)
     return (book[0], book[1]) if direction == "SUPPORT" else (book[2], book[3])
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-def flatten(kin: Any, tape: Any, bar: Any, ofi: Any, fuel: Any, comp: Any, smooth: float, sig: str, conf: str,
-            run: Any) -> dict[str, Any]:  # fmt: skip
-    """One flat feature row (column names as in the seed Gold schema: `barrier_state`,
-    `tape_imbalance`, `fuel_effect` ...). Fuel numbers are None (null) when fuel is missing."""
-    row: dict[str, Any] = {"distance_pt": kin.distance_pt}
-    for h, v in kin.velocity_pt_s.items():
-        row[f"velocity_{int(h)}s_pt_s"] = v
-    row |= {
-        "acceleration_pt_s2": kin.acceleration_pt_s2,
-        "jerk_pt_s3": kin.jerk_pt_s3,
-        "tape_buy_volume": tape.buy_volume,
-        "tape_sell_volume": tape.sell_volume,
-        "tape_imbalance": tape.imbalance,
-        "tape_imbalance_through": tape.imbalance_through,
-        "tape_n_trades": float(tape.n_trades),
-        "tape_velocity_pt_s": tape.velocity_pt_s,
-        "tape_sweep_detected": float(tape.sweep.detected),
-        "tape_sweep_notional_usd": tape.sweep.notional_usd,
-        "tape_sweep_num_prints": float(tape.sweep.num_prints),
-        "tape_sweep_window_ms": tape.sweep.window_ms,
-        "barrier_added": bar.added,
-        "barrier_canceled": bar.canceled,
-        "barrier_filled": bar.filled,
-        "barrier_delta_liq": bar.delta_liq,
-        "barrier_replenishment_ratio": bar.replenishment_ratio,
-        "barrier_churn": bar.churn,
-        "barrier_depth_in_zone": bar.depth_in_zone,
-        "barrier_baseline_depth": bar.baseline_depth,
-        "barrier_defending_size": bar.defending_size,
-        "barrier_confidence": bar.confidence,
-    }
-    for name, d in (
-        ("best", ofi.best),
-        ("best_norm", ofi.best_norm),
-        ("multi", ofi.multi),
-        ("multi_norm", ofi.multi_norm),
-    ):
-        for h, v in d.items():
-            row[f"ofi_{name}_{int(h)}s"] = v
-    cw, pw = fuel.call_wall, fuel.put_wall
-    row |= {
-        "fuel_net_dealer_gamma_usd": _num(fuel.net_dealer_gamma_usd),
-        "fuel_net_dealer_gamma_window_usd": _num(fuel.net_dealer_gamma_window_usd),
-        "fuel_net_dealer_gamma_oi_usd": _num(fuel.net_dealer_gamma_oi_usd),
-        "fuel_call_wall": _num(cw.strike) if cw else None,
-        "fuel_call_wall_gex_usd": _num(cw.gex_usd) if cw else None,
-        "fuel_put_wall": _num(pw.strike) if pw else None,
-        "fuel_put_wall_gex_usd": _num(pw.gex_usd) if pw else None,
-        "fuel_hvl": _num(fuel.hvl),
-        "fuel_n_options": float(fuel.n_options),
-        "fuel_n_iv_skipped": float(fuel.n_iv_skipped),
-        "score_liquidity": comp.liquidity,
-        "score_hedge": _num(comp.hedge),
-        "score_tape": comp.tape,
-        "break_score_raw": comp.raw,
-        "break_score_smooth": smooth,
-        "runway_next_level_price": _num(run.next_level_price),
-        "runway_distance_pt": _num(run.distance_pt),
-        # strings
-        "barrier_state": bar.state,
-        "barrier_defending_price": _num(bar.defending_price),
-        "tape_sweep_direction": tape.sweep.direction,
-        "fuel_effect": fuel.effect,
-        "fuel_missing_reason": fuel.missing or None,
-        "signal": sig,
-        "confidence": conf,
-        "runway_direction": run.direction,
-        "runway_next_level_id": run.next_level_id or None,
-        "runway_quality": run.quality,
-    }
-    return row

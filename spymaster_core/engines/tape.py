@@ -90,7 +90,7 @@ def _sweep(ts: np.ndarray, price: np.ndarray, size: np.ndarray, aggressor: np.nd
     gap_ns = int(round(cfg.tape.SWEEP_MAX_GAP_MS * 1e6))
     found, s, e, n, notional = _latest_sweep_kernel(ts, price, size, aggressor, lo, hi, level, band, gap_ns,
                                                     cfg.tape.SWEEP_MIN_NOTIONAL_usd,
-                                                    cfg.tape.es_multiplier_usd_per_pt)  # fmt: skip
+                                                    cfg.instrument.es_multiplier_usd_per_pt)  # fmt: skip
     if not found:
         return NO_SWEEP
     return Sweep(

@@ -18,94 +18,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from spymaster_core import schemas as S
 from spymaster_core.config import Config
+from spymaster_core.engines import feature_row
 from spymaster_core.engines.state import EngineState
 from spymaster_core.research import option_chain as option_frames
-
-FEATURE_COLUMNS = [
-    "distance_pt",
-    "velocity_1s_pt_s",
-    "velocity_5s_pt_s",
-    "velocity_30s_pt_s",
-    "acceleration_pt_s2",
-    "jerk_pt_s3",
-    "tape_buy_volume",
-    "tape_sell_volume",
-    "tape_imbalance",
-    "tape_imbalance_through",
-    "tape_n_trades",
-    "tape_velocity_pt_s",
-    "tape_sweep_detected",
-    "tape_sweep_notional_usd",
-    "tape_sweep_num_prints",
-    "tape_sweep_window_ms",
-    "barrier_added",
-    "barrier_canceled",
-    "barrier_filled",
-    "barrier_delta_liq",
-    "barrier_replenishment_ratio",
-    "barrier_churn",
-    "barrier_depth_in_zone",
-    "barrier_baseline_depth",
-    "barrier_defending_size",
-    "barrier_confidence",
-    *[f"ofi_{k}_{h}s" for k in ("best", "best_norm", "multi", "multi_norm") for h in (1, 10, 60)],
-    "fuel_net_dealer_gamma_usd",
-    "fuel_net_dealer_gamma_window_usd",
-    "fuel_net_dealer_gamma_oi_usd",
-    "fuel_call_wall",
-    "fuel_call_wall_gex_usd",
-    "fuel_put_wall",
-    "fuel_put_wall_gex_usd",
-    "fuel_hvl",
-    "fuel_n_options",
-    "fuel_n_iv_skipped",
-    "score_liquidity",
-    "score_hedge",
-    "score_tape",
-    "break_score_raw",
-    "break_score_smooth",
-    "runway_next_level_price",
-    "runway_distance_pt",
-    "barrier_defending_price",
-]
-"""Numeric features (float64; null where undefined: fuel without options, no wall, no runway)."""
-
-STRING_COLUMNS = [
-    "barrier_state",
-    "tape_sweep_direction",
-    "fuel_effect",
-    "fuel_missing_reason",
-    "signal",
-    "confidence",
-    "runway_direction",
-    "runway_next_level_id",
-    "runway_quality",
-]
-"""Categorical engine outputs (strings; `fuel_missing_reason` null when fuel is available)."""
-
-# Ranges the `features_in_range` asset check enforces (inclusive).
-RANGES: dict[str, tuple[float, float]] = {
-    "tape_imbalance": (-1.0, 1.0),
-    "tape_imbalance_through": (-1.0, 1.0),
-    "barrier_confidence": (0.0, 1.0),
-    "score_liquidity": (0.0, 100.0),
-    "score_hedge": (0.0, 100.0),
-    "score_tape": (0.0, 100.0),
-    "break_score_raw": (0.0, 100.0),
-    "break_score_smooth": (0.0, 100.0),
-    "tape_buy_volume": (0.0, float("inf")),
-    "tape_sell_volume": (0.0, float("inf")),
-    "barrier_added": (0.0, float("inf")),
-    "barrier_canceled": (0.0, float("inf")),
-    "barrier_filled": (0.0, float("inf")),
-}
-
-FEATURES_SCHEMA = pa.schema(
-    [pa.field("touch_id", pa.string(), nullable=False), pa.field("ts_ns", pa.int64(), nullable=False)]
-    + [pa.field(c, pa.float64()) for c in FEATURE_COLUMNS]
-    + [pa.field(c, pa.string()) for c in STRING_COLUMNS]
-)
 
 
 def levels_known_at(levels: pl.DataFrame, t_ns: int) -> list[tuple[str, float]]:
@@ -215,7 +132,8 @@ def touch_features(
     options: dict[str, pl.DataFrame | None] | None = None,
     feed_to_end: bool = False,
 ) -> pl.DataFrame:
-    """One feature row per touch (`FEATURES_SCHEMA`), from data strictly before each touch.
+    """One feature row per touch (`schemas.features_schema(feature_row.feature_columns(...))` for the
+    config's kinematics horizons), from data strictly before each touch.
 
     mbp10: engine-array batches in time order (`mbp10_batches`); trades: `ts_event_ns`, `price`,
     `size`, `aggressor`; touches/levels: `silver.touches` / `silver.levels`; options: Bronze
@@ -223,8 +141,12 @@ def touch_features(
     `feed_to_end` also replays the streams after the last touch (benchmarks: the whole day).
     """
     options = options or {}
+    schema = S.features_schema(
+        feature_row.feature_columns(cfg.windows.kinematics_horizons_s), feature_row.STRING_COLUMNS
+    )
+    empty = pl.from_arrow(schema.arrow.empty_table())
     if touches.is_empty():
-        return pl.from_arrow(FEATURES_SCHEMA.empty_table())
+        return empty
     st = build_state(date, cfg, options)
     cursors = [
         _Cursor(mbp10, lambda b: st.update_mbp10(b["ts"], b["action"], b["price"], b["size"], b["bid_px"], b["bid_sz"], b["ask_px"], b["ask_sz"])),
@@ -246,4 +168,4 @@ def touch_features(
     if feed_to_end:
         for c in cursors:
             c.until(2**62)
-    return pl.DataFrame(rows, schema=pl.from_arrow(FEATURES_SCHEMA.empty_table()).schema)
+    return pl.DataFrame(rows, schema=empty.schema)

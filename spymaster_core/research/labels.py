@@ -2,7 +2,7 @@
 
 From the touch, within LOOKFORWARD_MINUTES, which threshold is reached first: through the level
 (BREAK: below it for SUPPORT, above it for RESISTANCE) or away from it (BOUNCE), measured from
-the level price in points, for each threshold (10, 25, 75). The primary `outcome` uses the first
+the level price in points, for each of `labels.thresholds_pt` (default 10, 25, 75). The primary `outcome` uses the first
 threshold; CHOP when neither side is reached. Uses trades strictly after the touch.
 """
 
@@ -47,7 +47,7 @@ def label_one(
             res, when = "BREAK", (t[ib] - t_touch) / 1e9
         else:
             res, when = "BOUNCE", (t[iu] - t_touch) / 1e9
-        out[f"outcome_{int(thr)}"] = res
+        out[S.outcome_column(thr)] = res
         firsts.append((res, when))
     primary, when = firsts[0]
     strength = 0.0
@@ -66,8 +66,9 @@ def label_one(
 
 
 def label_touches(trades: pl.DataFrame, touches: pl.DataFrame, cfg: Config) -> pl.DataFrame:
-    """`silver.labels.v1` rows, one per touch. trades: `ts_event_ns`, `price` of the date."""
-    empty = pl.from_arrow(S.LABELS.arrow.empty_table())
+    """`silver.labels.v1` rows (`schemas.labels_schema(cfg.labels.thresholds_pt)`), one per touch.
+    trades: `ts_event_ns`, `price` of the date."""
+    empty = pl.from_arrow(S.labels_schema(cfg.labels.thresholds_pt).arrow.empty_table())
     if touches.is_empty():
         return empty
     tr = trades.sort("ts_event_ns")

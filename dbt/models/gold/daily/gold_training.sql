@@ -11,15 +11,8 @@ select
     t.touch_price,
     t.prior_touches,
     f.* exclude (touch_id, ts_ns),
-    l.outcome,
-    l.outcome_10,
-    l.outcome_25,
-    l.outcome_75,
-    l.time_to_threshold_s,
-    l.strength_pt,
-    l.max_through_pt,
-    l.max_away_pt,
-    l.lookforward_complete
+    -- every label column (outcome, one outcome_<thr> per configured threshold, time, strength, MFE/MAE)
+    l.* exclude (touch_id)
 from {{ source('silver', 'touches') }} as t
 join {{ source('silver', 'features') }} as f using (touch_id)
 join {{ source('silver', 'labels') }} as l using (touch_id)

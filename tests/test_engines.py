@@ -478,6 +478,15 @@ def test_gex_sign_conventions_walls_and_flip() -> None:
     # The flip is the zero of repriced total GEX nearest F: short calls at 6010 make it negative at
     # F; the dealers' long 6050 calls turn it positive again above.
     assert 6010.0 < m.hvl < 6050.0
+    # The contract multiplier comes from config (instrument section), not a constant: MES (5 USD
+    # per point) gives a tenth of every dollar figure and the same flip.
+    mes = CFG.model_copy(
+        update={"instrument": CFG.instrument.model_copy(update={"es_multiplier_usd_per_pt": 5.0})}
+    )
+    m5 = fuel.fuel_metrics(ch, F, t_ns, t_ns - 3600 * NS, mes)
+    assert m5.net_dealer_gamma_usd == pytest.approx(m.net_dealer_gamma_usd / 10, rel=1e-12)
+    assert m5.gamma_by_strike[6010.0] == pytest.approx(m.gamma_by_strike[6010.0] / 10, rel=1e-12)
+    assert m5.hvl == pytest.approx(m.hvl, rel=1e-12)
     pos = np.array([-1000.0, 300.0, 1000.0])
     K, v = np.array([6010.0, 5990.0, 6050.0]), np.array([iv[1], iv[2], iv[3]])
     total = lambda s: float((black76_gamma(s, K, ty, v) * pos).sum())  # noqa: E731

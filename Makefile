@@ -19,16 +19,22 @@ $(STAMP): pyproject.toml requirements.lock
 	else echo "no CPU torch wheel in /opt/wheels: seq extra not installed (its tests skip)"; fi
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The dbt manifest the Gold assets are defined from (importing them parses nothing); re-made when a
+# dbt model, test, macro or the project file changes.
+MANIFEST := dbt/target/manifest.json
+$(MANIFEST): $(STAMP) dbt/dbt_project.yml $(shell find dbt/models dbt/macros dbt/tests -type f 2>/dev/null)
+	$(BIN)/python -m spymaster_assets.dbt_project >/dev/null
+
+demo: $(MANIFEST)
 	$(BIN)/spymaster demo
 
-test: $(STAMP)
+test: $(MANIFEST)
 	$(BIN)/python -m pytest -q -ra
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-dagster: $(STAMP)
+dagster: $(MANIFEST)
 	@mkdir -p data/dagster_home
 	@test -f data/dagster_home/dagster.yaml || cp deploy/dagster.yaml data/dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home SPYMASTER_LAKE=$(CURDIR)/data/lake \

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
+import time
 from pathlib import Path
 
 import mlflow
+import mlflow.xgboost
 import polars as pl
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 
 EXPERIMENT = "break_bounce"
 MODEL_NAME = "break_bounce_direction"
@@ -24,13 +28,20 @@ def tracking_uri(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
 
 
-def _experiment(data_dir: Path) -> None:
-    mlflow.set_tracking_uri(tracking_uri(data_dir))
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        artifacts = (data_dir / "mlflow" / "artifacts").resolve()
-        artifacts.mkdir(parents=True, exist_ok=True)
-        mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
-    mlflow.set_experiment(EXPERIMENT)
+def client(data_dir: Path) -> MlflowClient:
+    """An `MlflowClient` on the project's tracking and registry store (`tracking_uri`). Every call here
+    goes through one, so nothing sets MLflow's process-global tracking URI."""
+    uri = tracking_uri(data_dir)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _experiment_id(c: MlflowClient, data_dir: Path) -> str:
+    exp = c.get_experiment_by_name(EXPERIMENT)
+    if exp is not None:
+        return exp.experiment_id
+    artifacts = (data_dir / "mlflow" / "artifacts").resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return c.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
 
 
 def log_run(
@@ -43,44 +54,64 @@ def log_run(
     register: bool = False,
 ) -> tuple[str, str | None]:
     """Log one training run: params, finite metrics, tags, artifact files and the XGBoost model
-    (registered as MODEL_NAME when `register`). Returns (run id, registered version or None)."""
-    _experiment(data_dir)
-    version = None
-    with mlflow.start_run() as run:
-        mlflow.log_params(params)
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-        mlflow.set_tags(tags)
+    (saved in MLflow's xgboost flavour under the run's `model/` artifacts, and registered as
+    MODEL_NAME when `register`). Returns (run id, registered version or None). The run is marked
+    FAILED, and the error re-raised, when any step fails."""
+    c = client(data_dir)
+    run_id = c.create_run(_experiment_id(c, data_dir)).info.run_id
+    try:
+        c.log_batch(
+            run_id,
+            metrics=[
+                Metric(k, float(v), int(time.time() * 1000), 0) for k, v in metrics.items() if v is not None
+            ],
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+        )
         for f in artifacts or []:
-            mlflow.log_artifact(str(f))
+            c.log_artifact(run_id, str(f))
+        version = None
         if model is not None:
-            info = mlflow.xgboost.log_model(
-                model, name="model", registered_model_name=MODEL_NAME if register else None
-            )
-            version = (
-                str(info.registered_model_version) if register and info.registered_model_version else None
-            )
-        return run.info.run_id, version
+            with tempfile.TemporaryDirectory() as tmp:
+                mlflow.xgboost.save_model(model, str(Path(tmp) / "model"))
+                c.log_artifacts(run_id, str(Path(tmp) / "model"), "model")
+            if register:
+                try:
+                    c.create_registered_model(MODEL_NAME)
+                except mlflow.exceptions.MlflowException as exc:
+                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                version = str(
+                    c.create_model_version(MODEL_NAME, f"runs:/{run_id}/model", run_id=run_id).version
+                )
+    except BaseException:
+        c.set_terminated(run_id, "FAILED")
+        raise
+    c.set_terminated(run_id, "FINISHED")
+    return run_id, version
 
 
 def promote(data_dir: Path, version: str) -> None:
     """Point the `champion` alias of MODEL_NAME at `version` (call only after the gate passed)."""
-    mlflow.set_tracking_uri(tracking_uri(data_dir))
-    MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    client(data_dir).set_registered_model_alias(MODEL_NAME, CHAMPION, version)
 
 
 def champion_version(data_dir: Path) -> str | None:
     """The version the `champion` alias points at, or None when there is none."""
-    mlflow.set_tracking_uri(tracking_uri(data_dir))
     try:
-        return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+        return str(client(data_dir).get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
     except mlflow.exceptions.MlflowException:
         return None
 
 
 def load_champion(data_dir: Path):  # noqa: ANN201
-    """The champion XGBoost model (`models:/<name>@champion`); raises MlflowException if none."""
-    mlflow.set_tracking_uri(tracking_uri(data_dir))
-    return mlflow.xgboost.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    """The champion XGBoost model (`models:/<name>@champion`), downloaded through the project's
+    client; raises MlflowException if none is promoted."""
+    c = client(data_dir)
+    mv = c.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = c.download_artifacts(mv.run_id, "model", tmp)
+        return mlflow.xgboost.load_model(local)
 
 
 COMPARE_METRICS = (
@@ -98,15 +129,14 @@ def compare_runs(data_dir: Path, max_runs: int = 50) -> pl.DataFrame:
     """The latest `max_runs` training runs (MlflowClient.search_runs, newest first): run_id,
     start time (UTC), data_version and config_hash tags, COMPARE_METRICS (null when a run did not
     log one) and `champion` (True for the run whose registered model the alias points at)."""
-    mlflow.set_tracking_uri(tracking_uri(data_dir))
-    client = MlflowClient()
-    exp = client.get_experiment_by_name(EXPERIMENT)
+    c = client(data_dir)
+    exp = c.get_experiment_by_name(EXPERIMENT)
     if exp is None:
         return pl.DataFrame()
     champ = champion_version(data_dir)
-    champ_run = client.get_model_version(MODEL_NAME, champ).run_id if champ else None
+    champ_run = c.get_model_version(MODEL_NAME, champ).run_id if champ else None
     rows = []
-    for r in client.search_runs(
+    for r in c.search_runs(
         [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_runs
     ):
         rows.append(

@@ -60,11 +60,11 @@ class DownloadRequest:
 
 
 def plan(date: str) -> list[DownloadRequest]:
-    """The requests for one trading date: its session from the previous close to its close.
+    """The requests for one trading date: its partition window (`calendar.partition_window_ns`: from
+    the previous trading date's close, so the halt and pre-open auction are included, to its close).
     Futures trades and MBP-10 by the `ES.FUT` parent; option definitions, trades, BBO (mbp-1) and
     statistics by the option parents (0DTE filtering happens in Bronze)."""
-    open_ns, close_ns = calendar.session_bounds_ns(date)
-    start = open_ns - 3_600_000_000_000  # include the pre-open auction hour
+    start, close_ns = calendar.partition_window_ns(date)
     fut = [DownloadRequest(s, ("ES.FUT",), "parent", start, close_ns) for s in ("trades", "mbp-10")]
     opt = [
         DownloadRequest(s, tuple(OPTION_PARENTS), "parent", start, close_ns)

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from spymaster_assets.defs.gold import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
+from spymaster_assets.dbt_project import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
 from spymaster_assets.instance import setup_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +44,9 @@ def run_demo(
     import dagster as dg
     import polars as pl
 
+    from spymaster_assets.dbt_project import prepare
+
+    prepare()  # the dbt manifest, before the code location loads
     from spymaster_assets.definitions import defs
     from spymaster_core.io import dbn, lake, landing
     from spymaster_core.sim import simulate_session

@@ -60,6 +60,9 @@ def ingest(
     setup_env(data_dir.resolve())
     import dagster as dg
 
+    from spymaster_assets.dbt_project import prepare
+
+    prepare()  # the dbt manifest, before the code location loads
     from spymaster_assets.definitions import defs
     from spymaster_core.io import lake
 

@@ -1,4 +1,4 @@
-"""The `spymaster` command line (Typer): demo, simulate, inspect, ingest, live, bench.
+"""The `spymaster` command line (Typer): demo, study, simulate, inspect, ingest, live, bench.
 
 The CLI is the one place that reaches both halves of the product; each command imports its
 package lazily so `spymaster simulate` never loads Dagster.
@@ -6,7 +6,9 @@ package lazily so `spymaster simulate` never loads Dagster.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -18,6 +20,35 @@ app = typer.Typer(
 )
 
 
+@contextlib.contextmanager
+def logs_to_file(data_dir: Path, name: str) -> Iterator[tuple[Path, Callable[[str], None]]]:
+    """Send library logging (INFO and up), Python warnings and whatever is written to sys.stdout or
+    sys.stderr (dagster-dbt re-emits dbt's whole log on stdout, MLflow prints registrations on
+    stderr) to `<data_dir>/logs/<name>-<YYYYmmdd-HHMMSS>.log` for the duration. Yields the log's
+    path and an `echo` that still reaches the terminal (progress lines, the summary)."""
+    import sys
+    import time
+
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    with open(path, "a", buffering=1) as fh:
+        handler = logging.StreamHandler(fh)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root.handlers, root.level = [handler], logging.INFO
+        logging.captureWarnings(True)
+        real_stdout, real_stderr = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = fh
+        try:
+            yield path, lambda line: typer.echo(line, file=real_stdout)
+        finally:
+            sys.stdout, sys.stderr = real_stdout, real_stderr
+            logging.captureWarnings(False)
+            root.handlers, root.level = saved
+
+
 @app.command()
 def demo(
     data_dir: Path = typer.Option(Path("data"), help="Where the lake, Dagster home and MLflow store go."),
@@ -25,10 +56,41 @@ def demo(
     seed: int = typer.Option(7, help="Simulator seed."),
     samples: bool = typer.Option(True, help="Also land the real Databento samples from ../shared/data."),
 ) -> None:
-    """Simulate sessions, land real samples, materialize every asset through Dagster, print a summary."""
+    """Simulate sessions, land real samples, materialize every asset through Dagster, print a summary.
+    Progress lines and the summary go to the terminal; Dagster, dbt and MLflow logs and warnings go
+    to <data-dir>/logs/demo-<time>.log."""
     from spymaster_assets.demo import default_dates, run_demo
 
-    run_demo(data_dir, default_dates(days), seed=seed, with_samples=samples, echo=typer.echo)
+    failed: Exception | None = None
+    typer.echo(f"full logs: {data_dir / 'logs'}/")
+    with logs_to_file(data_dir, "demo") as (log_path, echo):
+        try:
+            run_demo(data_dir, default_dates(days), seed=seed, with_samples=samples, echo=echo)
+        except Exception as exc:
+            logging.getLogger("spymaster.demo").exception("demo failed")
+            failed = exc
+    if failed is not None:
+        typer.echo(f"error: {type(failed).__name__}: {failed}\n(traceback and logs: {log_path})", err=True)
+        raise typer.Exit(1) from failed
+
+
+@app.command()
+def study(
+    days: int = typer.Option(12, min=4, help="Simulated trading dates (the last N up to 2026-11-20)."),
+    seed: int = typer.Option(7, help="Simulator seed."),
+    workdir: Path = typer.Option(Path("data/study"), help="Where the simulated dates are kept (reused)."),
+) -> None:
+    """The planted-regime study: simulated dates through Bronze, Silver and the engines, the direction
+    head walk-forward against both baselines and the promotion gate (no Dagster); prints the figures."""
+    from ml import sim_study
+    from spymaster_core.config import load_config
+
+    cfg = load_config()
+    dates = sim_study.study_dates(days)
+    typer.echo(f"simulating and building {len(dates)} dates under {workdir} ({dates[0]} .. {dates[-1]})")
+    res = sim_study.direction_study(sim_study.simulated_gold(dates, seed, workdir, cfg), cfg)
+    for k, v in res.items():
+        typer.echo(f"  {k:<22} {v:.3f}" if isinstance(v, float) else f"  {k:<22} {v}")
 
 
 @app.command()

@@ -81,6 +81,22 @@ def session_bounds_ns(date: dt.date | str) -> tuple[int, int]:
     return int(opens[idx]), int(closes[idx])
 
 
+def previous_trading_date(date: dt.date | str) -> dt.date | None:
+    """The CME_Equity trading date before `date` (None before the calendar's first)."""
+    prev = previous_trading_dates(date, 1)
+    return prev[0] if prev else None
+
+
+def partition_window_ns(date: dt.date | str) -> tuple[int, int]:
+    """(start, end] in ns UTC of the events that belong to trading date `date` (its partition): from
+    the previous trading date's close (so the daily halt and pre-open auction belong to `date`) to
+    its own close; the same rule as `trading_date_of`. For the calendar's first date the window starts
+    at its Globex open. Raises ValueError for a non-trading date."""
+    open_ns, close_ns = session_bounds_ns(date)
+    prev = previous_trading_date(date)
+    return (session_bounds_ns(prev)[1] if prev is not None else open_ns - 1), close_ns
+
+
 def trading_date_of(ts_ns: int | np.ndarray) -> dt.date | np.ndarray:
     """The trading date an event belongs to: the first session whose close is at or after ts.
 

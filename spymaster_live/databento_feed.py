@@ -15,7 +15,6 @@ events with `spymaster_live.replay.publish_events` every DRAIN_S seconds of wall
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import heapq
 import logging
 import os
@@ -25,7 +24,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import databento_dbn as dbn_rec
 import numpy as np
@@ -34,6 +32,7 @@ from databento.common.constants import SCHEMA_STRUCT_MAP
 from databento_dbn import Schema
 
 from spymaster_core import calendar
+from spymaster_core.bronze import selection
 from spymaster_core.engines import streams as replay
 from spymaster_core.events import Event
 from spymaster_core.io import dbn
@@ -41,7 +40,6 @@ from spymaster_core.research import features
 from spymaster_live.replay import ReplayStats, publish_events
 
 log = logging.getLogger(__name__)
-_ET = ZoneInfo("America/New_York")
 
 DATASET = "GLBX.MDP3"
 SOURCE = "databento_live"
@@ -106,12 +104,7 @@ class RecordNormaliser:
         d = pl.from_arrow(dbn.normalise_records("definition", a, self.symbols, SOURCE)["definitions"])
         row = d.row(0, named=True)
         self.symbols[int(row["instrument_id"])] = str(row["raw_symbol"])
-        expires = dt.datetime.fromtimestamp(row["expiration_ns"] / 1e9, dt.UTC).astimezone(_ET).date()
-        if (
-            row["instrument_class"] in ("C", "P")
-            and row["underlying"] == self.front_month
-            and expires.isoformat() == self.date
-        ):
+        if not selection.zero_dte(d, self.front_month, self.date).is_empty():
             self.odte.add(int(row["instrument_id"]))
             self._new_defs.append(d)
 

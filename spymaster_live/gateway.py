@@ -24,9 +24,10 @@ from fastapi.staticfiles import StaticFiles
 
 from spymaster_live import research as research_views
 
-# uvicorn's websockets (legacy) protocol awaits the socket's drain on send, so a client that stops
-# reading blocks its own sender and fills its queue; the sans-I/O default buffers without limit.
-WS_IMPL = "websockets"
+# uvicorn's sans-I/O websockets protocol (the non-deprecated one) waits for the transport to drain
+# (pause_writing/resume_writing) on send, so a client that stops reading blocks only its own sender
+# and fills its own bounded queue (tests/test_live.py::test_stalled_client_does_not_delay_a_healthy_one).
+WS_IMPL = "websockets-sansio"
 # No permessage-deflate: with it every payload is compressed once per client (zlib, per-connection
 # context), which dominated the fan-out cost; uncompressed, a payload is framed, not re-encoded.
 # Payloads are a few kB at 4/s, so the bandwidth saved is not worth the latency.

@@ -13,6 +13,14 @@ MBO_DAY = SAMPLES / "nautilus_trader/tests/test_data/databento/esh4-glbx-mdp3-20
 ESM8_CSV = SAMPLES / "rTrawl/data/ESM8_trades_2018-05-07.from_RData.csv"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Prepare the dbt manifest before test modules import the Dagster code location (importing it
+    parses nothing; see spymaster_assets/dbt_project.py)."""
+    from spymaster_assets.dbt_project import prepare
+
+    prepare()
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     if not SAMPLES.exists():

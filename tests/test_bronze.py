@@ -15,6 +15,7 @@ import pytest
 
 from spymaster_core import calendar
 from spymaster_core.bronze import builders as bronze
+from spymaster_core.bronze import selection
 from spymaster_core.bronze.mbp10_stream import stream_futures_mbp10
 from spymaster_core.io import dbn
 from spymaster_core.sim import writer
@@ -65,15 +66,15 @@ def test_front_month_on_the_december_2025_roll(samples: Path) -> None:
         samples / NT / "futures_settlement/databento/futures_settlement_definition.dbn.zst"
     )
     t = defs.tables["definitions"]
-    assert bronze.front_month_from_definitions(t, "2025-12-18") == "ESZ5"
-    assert bronze.front_month_from_definitions(t, "2025-12-19") == "ESH6"  # ESZ5 expires at 09:30 ET
+    assert selection.front_month_from_definitions(t, "2025-12-18") == "ESZ5"
+    assert selection.front_month_from_definitions(t, "2025-12-19") == "ESH6"  # ESZ5 expires at 09:30 ET
     spreads = dbn.decode_file(samples / NT / "definition-glbx-es-futspread.dbn.zst").tables["definitions"]
-    assert bronze.front_month_from_definitions(spreads, "2024-03-01") is None
+    assert selection.front_month_from_definitions(spreads, "2024-03-01") is None
 
 
 def test_front_month_by_volume_excludes_spreads() -> None:
     t = pa.table({"symbol": ["ESZ5", "ESH6", "ESZ5-ESH6", "ESH6"], "size": [40, 30, 1000, 30]})
-    assert bronze.front_month(t) == "ESH6"
+    assert selection.front_month(t) == "ESH6"
 
 
 def _mbp_file(

@@ -16,7 +16,7 @@ from spymaster_cli.main import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("cmd", ["demo", "simulate", "inspect", "ingest", "live", "bench"])
+@pytest.mark.parametrize("cmd", ["demo", "study", "simulate", "inspect", "ingest", "live", "bench"])
 def test_help(cmd: str) -> None:
     res = runner.invoke(app, [cmd, "--help"])
     assert res.exit_code == 0 and "Usage" in res.output
@@ -150,3 +150,29 @@ def test_live_simulate_writes_outside_the_lake(tmp_path: Path, monkeypatch: pyte
     assert not (tmp_path / "lake").exists()
     monkeypatch.setenv("SPYMASTER_LAKE", "s3://bucket/prefix")
     assert cli_lake_root(data) == "s3://bucket/prefix"
+
+
+def test_logs_to_file_keeps_the_terminal_to_progress_lines(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """What the demo runs under: library logs, warnings, and dbt/MLflow output written to
+    stdout/stderr go to data/logs/; only the progress lines reach the terminal."""
+    import logging
+    import warnings
+
+    from spymaster_cli.main import logs_to_file
+
+    with logs_to_file(tmp_path, "demo") as (path, echo):
+        echo("[materialize 1/1] 2026-11-16: 11 assets")
+        print("1 of 10 START sql incremental model main.gold_training")  # dagster-dbt re-emits dbt's log
+        print("Successfully registered model 'x'.", file=sys.stderr)  # MLflow's eprint
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # pytest's own filters would otherwise take it
+            warnings.warn("a library deprecation", UserWarning, stacklevel=1)
+        logging.getLogger("mlflow.store").info("Creating initial MLflow database tables...")
+    out, err = capfd.readouterr()
+    assert out.strip() == "[materialize 1/1] 2026-11-16: 11 assets" and err == ""
+    log = path.read_text()
+    assert path.parent == tmp_path / "logs"
+    for line in ("START sql incremental", "Successfully registered", "a library deprecation", "initial MLflow"):
+        assert line in log
+    print("after")  # stdout is restored
+    assert capfd.readouterr().out == "after\n"

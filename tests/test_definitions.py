@@ -88,7 +88,8 @@ def test_code_versions_carry_config_hash() -> None:
 
 def test_gold_models_list_matches_the_dbt_assets() -> None:
     """GOLD_MODELS (what jobs and the demo select) names exactly the dbt project's models."""
-    from spymaster_assets.defs.gold import DBT_DIR, GOLD_MODELS, assets
+    from spymaster_assets.dbt_project import DBT_DIR, GOLD_MODELS
+    from spymaster_assets.defs.gold import assets
 
     keys = {k.to_user_string() for a in assets for k in a.keys}
     on_disk = {p.stem for p in (DBT_DIR / "models" / "gold").glob("**/*.sql")}

@@ -134,12 +134,13 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
         e for e in res.get_asset_materialization_events() if e.asset_key == dg.AssetKey("break_bounce_model")
     ]
     md = model_ev[0].materialization.metadata
-    import mlflow
+    from ml import registry
 
-    run = mlflow.get_run(md["mlflow_run_id"].value)
+    client = registry.client(tmp_path)
+    run = client.get_run(md["mlflow_run_id"].value)
     for who in ("model", "base_rate", "logistic"):
         assert f"direction_{who}_auc" in run.data.metrics and f"direction_{who}_brier" in run.data.metrics
-    arts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    arts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"direction_reliability.png", "direction_importance.png", "touch_index.faiss"} <= arts
     gate = [c for c in res.get_asset_check_evaluations() if c.check_name == "beats_baselines"]
     assert len(gate) == 1 and gate[0].passed == bool(md["beats_baselines"].value)

@@ -128,8 +128,6 @@ def test_faiss_neighbors_equal_brute_force() -> None:
 def test_mlflow_runs_compare_and_champion_loads_by_alias(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mlflow
-
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     gold = synthetic_gold(n_dates=5, per_date=50)
     good = heads.walk_forward(gold, "direction", CFG)
@@ -142,8 +140,9 @@ def test_mlflow_runs_compare_and_champion_loads_by_alias(
         )  # fmt: skip
         ids.append((run_id, version))
     assert registry.champion_version(tmp_path) is None  # nothing promoted without the gate
-    runs = mlflow.MlflowClient().search_runs(
-        [mlflow.get_experiment_by_name(registry.EXPERIMENT).experiment_id],
+    client = registry.client(tmp_path)
+    runs = client.search_runs(
+        [client.get_experiment_by_name(registry.EXPERIMENT).experiment_id],
         order_by=["metrics.direction_model_auc DESC"],
     )
     assert [r.info.run_id for r in runs] == [ids[0][0], ids[1][0]]
@@ -153,3 +152,7 @@ def test_mlflow_runs_compare_and_champion_loads_by_alias(
     champ = registry.load_champion(tmp_path)
     x = heads.design_matrix(gold.head(5))
     assert np.allclose(champ.predict_proba(x)[:, 1], good.final_model.predict_proba(x)[:, 1])
+    import mlflow
+
+    # Nothing set MLflow's process-global tracking URI: the store was reached through a client.
+    assert not mlflow.is_tracking_uri_set()

@@ -9,6 +9,7 @@ from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version
 from spymaster_core import schemas as S
 from spymaster_core.bronze import builders as bronze
+from spymaster_core.bronze import selection
 from spymaster_core.io import lake as lake_io
 
 
@@ -29,7 +30,7 @@ def _front(lake: LakeResource, date: str) -> str | None:
     t = lake_io.read_partition(lake.path, "futures_trades", date)
     if t is not None and not t.is_empty():
         return str(t["symbol"][0])
-    return bronze.front_month_from_definitions(
+    return selection.front_month_from_definitions(
         bronze.landed_definitions(lake.local_landing(date), date), date
     )
 

@@ -12,86 +12,33 @@ gold/training/gold_training/date=<d>/, gold/training/gold_daily_touches/date=<d>
 gold/training/gold_level_kind_stats.parquet, gold/evaluation/gold_model_eval.parquet.
 """
 
-import fcntl
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtCliResource, dbt_assets
 
+from spymaster_assets.dbt_project import (
+    GOLD_DAILY_MODELS,
+    GOLD_EVAL_MODELS,
+    GOLD_SUMMARY_MODELS,
+    dbt_project,
+    prepare_if_dev,
+)
 from spymaster_assets.duckdb_writer import DUCKDB_POOL, duckdb_writer
 from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_core.io import lake as lake_io
 
-DBT_DIR = Path(__file__).resolve().parents[2] / "dbt"
-# The Gold marts (dbt models) by asset group; each model is a Dagster asset of the same name.
-GOLD_DAILY_MODELS = ("gold_training", "gold_daily_touches")  # partitioned by trading date
-GOLD_SUMMARY_MODELS = ("gold_level_kind_stats",)  # over every date
-GOLD_EVAL_MODELS = ("gold_model_eval",)  # downstream of model_predictions
-GOLD_MODELS = (*GOLD_DAILY_MODELS, *GOLD_SUMMARY_MODELS, *GOLD_EVAL_MODELS)
 # Where each unpartitioned mart is exported, relative to the lake root.
 SUMMARY_FILES = {
     "gold_level_kind_stats": "gold/training/gold_level_kind_stats.parquet",
     "gold_model_eval": "gold/evaluation/gold_model_eval.parquet",
 }
-# The dbt CLI installed beside this interpreter (the venv need not be activated).
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
-
-dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
-
-
-def _manifest_is_stale() -> bool:
-    """No manifest (fresh clone) or a model/test/project file newer than it (pulled changes)."""
-    if not dbt_project.manifest_path.exists():
-        return True
-    built = dbt_project.manifest_path.stat().st_mtime
-    sources = [
-        DBT_DIR / "dbt_project.yml",
-        *DBT_DIR.glob("models/**/*"),
-        *DBT_DIR.glob("tests/**/*"),
-        *DBT_DIR.glob("macros/**/*"),
-    ]
-    return any(f.is_file() and f.stat().st_mtime > built for f in sources)
-
-
-def _ensure_manifest() -> None:
-    """Parse the dbt project when its manifest is stale, so the code location loads the current
-    models. Processes that load the code location at once (webserver, daemon, run workers) take
-    an exclusive lock on target/.parse.lock, so one parses and the others then find it fresh.
-    Raises subprocess.CalledProcessError if `dbt parse` fails."""
-    if not _manifest_is_stale():
-        return
-    dbt_project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(dbt_project.manifest_path.parent / ".parse.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            if not _manifest_is_stale():
-                return
-            subprocess.run(
-                [
-                    DBT_EXECUTABLE,
-                    "parse",
-                    "--project-dir",
-                    str(DBT_DIR),
-                    "--profiles-dir",
-                    str(DBT_DIR),
-                    "--quiet",
-                ],
-                check=True,
-                env={**os.environ, "SPYMASTER_LAKE": str(lake_io.lake_root())},
-            )
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-_ensure_manifest()
+prepare_if_dev()  # `dagster dev` re-parses changed models; elsewhere nothing
 
 
 def _selected_models(context: dg.AssetExecutionContext) -> list[str]:
@@ -114,7 +61,10 @@ def _dbt_build(
     with duckdb_writer(lake.duckdb_path, context.log.info) as waited_s:
         if waited_s > 0.5:
             context.log.info(f"waited {waited_s:.1f}s for the DuckDB writer lock")
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        # The op execution context: dagster-dbt reads `context.op`, deprecated on AssetExecutionContext.
+        yield from dbt.cli(
+            ["build", "--vars", json.dumps(dbt_vars)], context=context.op_execution_context
+        ).stream()
         _export(lake, _selected_models(context), dates or [])
 
 

@@ -9,9 +9,6 @@ Each builder returns (table, metadata) where metadata lists inputs, filters and 
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +20,9 @@ import pyarrow.parquet as pq
 from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.bronze import mbp10_stream as bronze_stream
-from spymaster_core.io import csv_trades, dbn
-
-ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")
+from spymaster_core.bronze.errors import NotInPartitionError
+from spymaster_core.bronze.selection import ES_OUTRIGHT, front_month, zero_dte
+from spymaster_core.io import csv_trades, dbn, lake
 
 
 @dataclass
@@ -61,21 +58,11 @@ def landing_files(landing: Path, schema: str, date: str) -> list[Path]:
     return files
 
 
-def sha256(path: Path) -> str:
-    """sha256 hex of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _in_session(table: pa.Table, date: str) -> pa.Table:
     if table.num_rows == 0:
         return table
     df = pl.from_arrow(table)
-    lo, hi = calendar.session_bounds_ns(date)
-    prev_close = calendar.session_bounds_ns(_prev_trading_date(date))[1]
+    prev_close, hi = calendar.partition_window_ns(date)
     df = df.filter((pl.col("ts_event_ns") > prev_close) & (pl.col("ts_event_ns") <= hi))
     return df.to_arrow().cast(table.schema)
 
@@ -86,39 +73,8 @@ def ts_span_utc(t: pa.Table) -> tuple[str, str]:
     return str(ts.min()), str(ts.max())
 
 
-def _prev_trading_date(date: str) -> str:
-    d = dt.date.fromisoformat(date)
-    prev = calendar.trading_dates(d - dt.timedelta(days=10), d - dt.timedelta(days=1))
-    return prev[-1].isoformat()
-
-
 def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by([("ts_event_ns", "ascending"), ("sequence", "ascending")])
-
-
-def front_month(trades: pa.Table) -> str | None:
-    """The ES outright with the most traded volume (contracts) in the table, or None."""
-    if trades.num_rows == 0:
-        return None
-    df = pl.from_arrow(trades).filter(pl.col("symbol").str.contains(ES_OUTRIGHT.pattern))
-    if df.is_empty():
-        return None
-    vol = df.group_by("symbol").agg(pl.col("size").sum()).sort(["size", "symbol"], descending=[True, False])
-    return str(vol["symbol"][0])
-
-
-def front_month_from_definitions(definitions: pa.Table, date: str) -> str | None:
-    """Fallback when a date has no futures trades: the ES outright (class F, spreads excluded) with the
-    earliest expiration after the date's 09:30 ET open, e.g. ESH6 on 2025-12-19 (ESZ5 expires 09:30 ET)."""
-    if definitions.num_rows == 0:
-        return None
-    rth_open = calendar.et_ns(date, "09:30")
-    df = pl.from_arrow(definitions).filter(
-        (pl.col("instrument_class") == "F")
-        & pl.col("raw_symbol").str.contains(ES_OUTRIGHT.pattern)
-        & (pl.col("expiration_ns") > rth_open)
-    )
-    return None if df.is_empty() else str(df.sort("expiration_ns")["raw_symbol"][0])
 
 
 def landed_definitions(landing: Path, date: str) -> pa.Table:
@@ -146,12 +102,9 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
             if t is not None and t.num_rows:
                 if _in_session(t, date).num_rows == 0:
                     lo, hi = ts_span_utc(t)
-                    raise ValueError(
-                        f"{f}: none of its {t.num_rows:,} trades (ts_event {lo} to {hi}) fall in the "
-                        f"{date} session; the file does not belong to partition {date}"
-                    )
+                    raise NotInPartitionError(f, f"{t.num_rows:,} trades", lo, hi, date)
                 got.append(t)
-                res.inputs.append(f"{f.name} sha256={sha256(f)}")
+                res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
         if got:
             parts = got
             res.notes["trades_from_schema"] = schema
@@ -160,7 +113,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
     for f in sorted(csv_dir.glob("*.csv")) if csv_dir.exists() else []:
         sym = f.name.split("_")[0] if ES_OUTRIGHT.match(f.name.split("_")[0]) else "ES"
         parts.append(csv_trades.read_trades_csv(f, symbol=sym))
-        res.inputs.append(f"{f.name} sha256={sha256(f)}")
+        res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
         res.notes["trades_from_schema"] = "csv"
     if not parts:
         res.missing.append("futures trades: no trades/tbbo/mbp-1/mbo DBN or trades CSV landed")
@@ -214,12 +167,12 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) ->
     """
     res = BronzeResult(S.FUTURES_MBP10.arrow.empty_table(), S.FUTURES_MBP10)
     files = landing_files(landing, "mbp-10", date)
-    res.inputs += [f"{f.name} sha256={sha256(f)}" for f in files]
+    res.inputs += [f"{f.name} sha256={lake.file_sha256(f)}" for f in files]
     if files:
         _record_stream(res, bronze_stream.stream_futures_mbp10(files, out_dir, date, front), front, "mbp-10")
         return res
     mbo_files = landing_files(landing, "mbo", date)
-    res.inputs += [f"{f.name} sha256={sha256(f)}" for f in mbo_files]
+    res.inputs += [f"{f.name} sha256={lake.file_sha256(f)}" for f in mbo_files]
     if not mbo_files:
         res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")
         pq.write_table(S.FUTURES_MBP10.arrow.empty_table(), out_dir / "part-00000.parquet")
@@ -251,7 +204,7 @@ def options_definitions(landing: Path, date: str, front: str | None) -> BronzeRe
     parts = []
     for f in landing_files(landing, "definition", date):
         parts.append(dbn.decode_file(f).tables["definitions"])
-        res.inputs.append(f"{f.name} sha256={sha256(f)}")
+        res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
     if not parts:
         res.missing.append("option definitions: no definition DBN landed")
         return res
@@ -261,13 +214,7 @@ def options_definitions(landing: Path, date: str, front: str | None) -> BronzeRe
         res.notes.update(front_month=None, options_in_files=n_opts, kept_0dte=0)
         res.missing.append("option definitions: no front-month future known for the date")
         return res
-    exp_date = (
-        pl.col("expiration_ns")
-        .cast(pl.Datetime("ns", "UTC"))
-        .dt.convert_time_zone("America/New_York")
-        .dt.date()
-    )
-    df = df.filter((pl.col("underlying") == front) & (exp_date == dt.date.fromisoformat(date)))
+    df = zero_dte(df, front, date)
     df = df.sort("ts_event_ns").unique("instrument_id", keep="last", maintain_order=True)
     res.notes.update(front_month=front, options_in_files=n_opts, kept_0dte=df.height)
     res.table = df.sort("instrument_id").to_arrow().cast(S.OPTIONS_DEFINITIONS.arrow)
@@ -291,7 +238,7 @@ def _option_records(
             df = pl.from_arrow(t).filter(pl.col("instrument_id").is_in(list(ids)))
             if df.height:
                 parts.append(df.to_arrow().cast(t.schema))
-                res.inputs.append(f"{f.name} sha256={sha256(f)}")
+                res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
     return pa.concat_tables(parts) if parts else None
 
 

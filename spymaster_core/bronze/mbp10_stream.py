@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.bronze import mbo_book as book
+from spymaster_core.bronze.errors import NotInPartitionError
 from spymaster_core.io import dbn
 from spymaster_core.io.dbn_kernels import Mbp10Columns
 
@@ -65,11 +66,8 @@ def _utc(ts_ns: int | None) -> str:
 
 
 def _session(date: str) -> tuple[int, int, int]:
-    open_ns, close_ns = calendar.session_bounds_ns(date)
-    d = dt.date.fromisoformat(date)
-    prev = calendar.trading_dates(d - dt.timedelta(days=10), d)
-    prev_close = calendar.session_bounds_ns(prev[-2])[1] if len(prev) >= 2 else open_ns - 1
-    return prev_close, open_ns, close_ns
+    prev_close, close_ns = calendar.partition_window_ns(date)
+    return prev_close, calendar.session_bounds_ns(date)[0], close_ns
 
 
 class _PartsWriter:
@@ -186,10 +184,7 @@ class _Inspector:
 
 
 def _no_rows_error(f: Path, n: int, span: list, date: str, front: str | None) -> ValueError:
-    return ValueError(
-        f"{f}: none of its {n:,} records (ts_event {_utc(span[0])} to {_utc(span[1])}) fall in the {date} "
-        f"session or are {front}; the file does not belong to partition {date}"
-    )
+    return NotInPartitionError(f, f"{n:,} records of {front}", _utc(span[0]), _utc(span[1]), date)
 
 
 def _widen(span: list, lo: int, hi: int) -> None:

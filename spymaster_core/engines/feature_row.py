@@ -143,7 +143,8 @@ def model_matrix(rows: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
     return df.select(pl.col(c).cast(pl.Float64) for c in cols).to_numpy().astype(np.float32), cols
 
 
-def _num(x: float | None) -> float | None:
+def _none_if_nan(x: float | None) -> float | None:
+    """Feature value for Parquet/JSON: NaN (undefined) -> None (null)."""
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
@@ -190,26 +191,26 @@ def feature_row(kin: Any, tape: Any, bar: Any, ofi: Any, fuel: Any, comp: Any, s
             row[ofi_column(name, h)] = v
     cw, pw = fuel.call_wall, fuel.put_wall
     row |= {
-        "fuel_net_dealer_gamma_usd": _num(fuel.net_dealer_gamma_usd),
-        "fuel_net_dealer_gamma_window_usd": _num(fuel.net_dealer_gamma_window_usd),
-        "fuel_net_dealer_gamma_oi_usd": _num(fuel.net_dealer_gamma_oi_usd),
-        "fuel_call_wall": _num(cw.strike) if cw else None,
-        "fuel_call_wall_gex_usd": _num(cw.gex_usd) if cw else None,
-        "fuel_put_wall": _num(pw.strike) if pw else None,
-        "fuel_put_wall_gex_usd": _num(pw.gex_usd) if pw else None,
-        "fuel_hvl": _num(fuel.hvl),
+        "fuel_net_dealer_gamma_usd": _none_if_nan(fuel.net_dealer_gamma_usd),
+        "fuel_net_dealer_gamma_window_usd": _none_if_nan(fuel.net_dealer_gamma_window_usd),
+        "fuel_net_dealer_gamma_oi_usd": _none_if_nan(fuel.net_dealer_gamma_oi_usd),
+        "fuel_call_wall": _none_if_nan(cw.strike) if cw else None,
+        "fuel_call_wall_gex_usd": _none_if_nan(cw.gex_usd) if cw else None,
+        "fuel_put_wall": _none_if_nan(pw.strike) if pw else None,
+        "fuel_put_wall_gex_usd": _none_if_nan(pw.gex_usd) if pw else None,
+        "fuel_hvl": _none_if_nan(fuel.hvl),
         "fuel_n_options": float(fuel.n_options),
         "fuel_n_iv_skipped": float(fuel.n_iv_skipped),
         "score_liquidity": comp.liquidity,
-        "score_hedge": _num(comp.hedge),
+        "score_hedge": _none_if_nan(comp.hedge),
         "score_tape": comp.tape,
         "break_score_raw": comp.raw,
         "break_score_smooth": smooth,
-        "runway_next_level_price": _num(run.next_level_price),
-        "runway_distance_pt": _num(run.distance_pt),
+        "runway_next_level_price": _none_if_nan(run.next_level_price),
+        "runway_distance_pt": _none_if_nan(run.distance_pt),
         # strings
         "barrier_state": bar.state,
-        "barrier_defending_price": _num(bar.defending_price),
+        "barrier_defending_price": _none_if_nan(bar.defending_price),
         "tape_sweep_direction": tape.sweep.direction,
         "fuel_effect": fuel.effect,
         "fuel_missing_reason": fuel.missing or None,

@@ -9,6 +9,7 @@ Reference: https://databento.com/docs/standards-and-conventions/common-fields-en
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Iterator
@@ -429,8 +430,13 @@ _FIXED_LAYOUT = {
     "mbo": databento_dbn.MBOMsg,
 }
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-# Decompresses the next chunk while the caller works on this one (zstd releases the GIL).
-_READ_AHEAD = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dbn-read-ahead")
+
+
+@functools.cache
+def _read_ahead() -> ThreadPoolExecutor:
+    """The read-ahead pool, started on first use (not at import): it decompresses the next chunk
+    while the caller works on this one (zstd releases the GIL)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="dbn-read-ahead")
 
 
 def iter_chunks(
@@ -441,7 +447,7 @@ def iter_chunks(
 
     `databento.DBNStore` reads the metadata (version, schema, symbology). For the record layouts
     that no DBN version changed (mbp-10, mbp-1, tbbo, trades, mbo) the record bytes are read with
-    `readinto` into two reused buffers and viewed with databento_dbn's record dtype: a chunk is
+    `readinto` into three reused buffers (one being filled ahead) and viewed with databento_dbn's record dtype: a chunk is
     valid until the next-but-one chunk is read, so copy what must outlive that. Every record's
     `length` and `rtype` are checked. Other schemas go through `DBNStore.to_ndarray`.
     Raises `DBNReadError` naming the file for an unreadable, mixed-schema or truncated file.
@@ -509,14 +515,14 @@ def _fixed_layout_chunks(
                     raise DBNReadError(f"{p}: DBN file is truncated inside its metadata header")
                 skipped += len(got_header)
             rtype, i = -1, 0  # rtype is set from the first record
-            pending: Future | None = _READ_AHEAD.submit(fill, reader, buffers[0])
+            pending: Future | None = _read_ahead().submit(fill, reader, buffers[0])
             try:
                 while pending is not None:
                     buf = buffers[i % 3]
                     got = pending.result()
                     pending = None
                     if got == len(buf):
-                        pending = _READ_AHEAD.submit(fill, reader, buffers[(i + 1) % 3])
+                        pending = _read_ahead().submit(fill, reader, buffers[(i + 1) % 3])
                     if got % dtype.itemsize:
                         raise DBNReadError(
                             f"{p}: DBN file is truncated: {got % dtype.itemsize} trailing bytes of an "

@@ -150,16 +150,20 @@ def read_parquet(path: LakePath) -> pl.DataFrame:
         return pl.read_parquet(fh)
 
 
+def file_sha256(path: LakePath) -> str:
+    """sha256 (hex) of one file's bytes (local or remote)."""
+    return digest_files([path])
+
+
 def digest_files(files: list[LakePath], root: LakePath | None = None) -> str:
     """sha256 (hex) over the files' bytes in the given order (with each path relative to `root`
-    hashed first when `root` is given)."""
+    hashed first when `root` is given), read by `hashlib.file_digest`."""
     h = hashlib.sha256()
     for f in files:
         if root is not None:
             h.update(str(f).removeprefix(str(root)).lstrip("/").encode())
         with open_read(f) as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 22), b""):
-                h.update(block)
+            hashlib.file_digest(fh, lambda: h)  # feeds the running hash
     return h.hexdigest()
 
 

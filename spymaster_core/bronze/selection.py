@@ -1,0 +1,64 @@
+"""Which instruments a trading date keeps (DESIGN §3): the front-month ES future and its 0DTE options.
+
+One definition each, used by Bronze (`bronze.builders`), the live Databento feed
+(`spymaster_live.databento_feed`) and the Dagster assets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import polars as pl
+import pyarrow as pa
+
+from spymaster_core import calendar
+
+ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")  # quarterly outrights: ESZ6, ESH27; no spreads
+
+
+def front_month(trades: pa.Table) -> str | None:
+    """The ES outright with the most traded volume (contracts) in the table, or None."""
+    if trades.num_rows == 0:
+        return None
+    df = pl.from_arrow(trades).filter(pl.col("symbol").str.contains(ES_OUTRIGHT.pattern))
+    if df.is_empty():
+        return None
+    vol = df.group_by("symbol").agg(pl.col("size").sum()).sort(["size", "symbol"], descending=[True, False])
+    return str(vol["symbol"][0])
+
+
+def front_month_from_definitions(definitions: pa.Table, date: str) -> str | None:
+    """Fallback when a date has no futures trades: the ES outright (class F, spreads excluded) with the
+    earliest expiration after the date's 09:30 ET open, e.g. ESH6 on 2025-12-19 (ESZ5 expires 09:30 ET)."""
+    if definitions.num_rows == 0:
+        return None
+    rth_open = calendar.et_ns(date, "09:30")
+    df = pl.from_arrow(definitions).filter(
+        (pl.col("instrument_class") == "F")
+        & pl.col("raw_symbol").str.contains(ES_OUTRIGHT.pattern)
+        & (pl.col("expiration_ns") > rth_open)
+    )
+    return None if df.is_empty() else str(df.sort("expiration_ns")["raw_symbol"][0])
+
+
+def zero_dte_expr(front: str, date: str) -> pl.Expr:
+    """Polars predicate over definition rows (`instrument_class`, `underlying`, `expiration_ns`): an
+    option (class C/P) on `front` expiring on `date` in America/New_York (so the 09:30 ET AM-settled
+    quarterlies count on their expiry date). Never the symbol prefix: ES options come under many roots."""
+    exp_date = (
+        pl.col("expiration_ns")
+        .cast(pl.Datetime("ns", "UTC"))
+        .dt.convert_time_zone("America/New_York")
+        .dt.date()
+    )
+    return (
+        pl.col("instrument_class").is_in(["C", "P"])
+        & (pl.col("underlying") == front)
+        & (exp_date == dt.date.fromisoformat(date))
+    )
+
+
+def zero_dte(definitions: pl.DataFrame, front: str, date: str) -> pl.DataFrame:
+    """The rows of `definitions` (`options.definitions` columns) that are 0DTE options on `front`."""
+    return definitions.filter(zero_dte_expr(front, date))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from spymaster_assets import dbt_sources
 from spymaster_core.io import lake as lake_io
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
@@ -52,7 +53,9 @@ dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 
 def prepare() -> Path:
     """Make the dbt manifest current: `dbt parse` when it is stale, one process at a time (see the
-    module docstring); return its path. Raises subprocess.CalledProcessError if `dbt parse` fails."""
+    module docstring); return its path. dbt's sources.yml is regenerated from the lake layout first
+    (`dbt_sources`). Raises subprocess.CalledProcessError if `dbt parse` fails."""
+    dbt_sources.write_if_changed(DBT_DIR / "models" / "sources.yml")
     if not manifest_is_stale(dbt_project):
         return dbt_project.manifest_path
     dbt_project.manifest_path.parent.mkdir(parents=True, exist_ok=True)

@@ -302,28 +302,27 @@ def features_schema(numeric_columns: list[str], string_columns: list[str]) -> Ta
     )
 
 
-REGISTRY: dict[str, TableSchema] = {
-    s.id: s
-    for s in [
-        FUTURES_TRADES,
-        FUTURES_MBP10,
-        FUTURES_MBO,
-        BBO,
-        OPTIONS_TRADES,
-        OPTIONS_BBO,
-        DEFINITIONS,
-        OPTIONS_DEFINITIONS,
-        STATISTICS,
-        STATUS,
-        OHLCV,
-        BARS_2M,
-        LEVELS,
-        TOUCHES,
-        LABELS,
-    ]
-}
-
-
-def empty_table(schema: TableSchema) -> pa.Table:
-    """A zero-row table with the given schema."""
-    return schema.arrow.empty_table()
+SIGNALS = TableSchema(
+    "gold.streaming.signals",
+    1,
+    pa.schema(
+        [
+            pa.field("ts_ns", pa.int64(), nullable=False),  # the payload's event time, ns UTC
+            pa.field("instrument", pa.string()),  # front month, e.g. ESZ6
+            pa.field("spot", pa.float64()),  # points
+            pa.field("bid", pa.float64()),
+            pa.field("ask", pa.float64()),
+            # One row per level in the payload (a payload with no level: one row, these null).
+            pa.field("level_id", pa.string()),
+            pa.field("kind", pa.string()),
+            pa.field("price", pa.float64()),
+            pa.field("direction", pa.string()),
+            pa.field("distance_pt", pa.float64()),
+            pa.field("break_score_smooth", pa.float64()),  # 0-100
+            pa.field("signal", pa.string()),
+            pa.field("p_break", pa.float64()),  # the champion model's P(BREAK), null without one
+            pa.field("level_json", pa.string()),  # the whole level block of the payload (DESIGN §9)
+        ]
+    ),
+)
+"""The live service's payloads as written by `spymaster_live.writer` to gold/streaming/signals."""

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from spymaster_core import schemas as S
 from spymaster_core.io import lake
 
 FLUSH_S = 5.0
@@ -18,7 +19,7 @@ FLUSH_S = 5.0
 
 class SignalsWriter:
     """Collects `levels.signals` message bodies (`add`, cheap: keeps the bytes) and writes them with
-    `flush()` as one row per (payload, level) (a payload with no level gives one row with null
+    `flush()` as `schemas.SIGNALS` rows, one per (payload, level) (a payload with no level gives one row with null
     level fields); `due()` says FLUSH_S has passed. `flush` decodes and writes: the service runs it
     in a worker thread so the event loop never waits for Parquet.
 
@@ -26,7 +27,7 @@ class SignalsWriter:
     our own core, so that is a bug, not bad input)."""
 
     def __init__(self, lake_root: lake.LakePath, date: str, flush_s: float = FLUSH_S) -> None:
-        self.dir = lake.join(lake_root, "gold", "streaming", "signals", f"date={date}")
+        self.dir = lake.partition_dir(lake_root, "signals", date)
         self.flush_s = flush_s
         self.bodies: list[bytes] = []
         self.last_flush = time.monotonic()
@@ -44,9 +45,10 @@ class SignalsWriter:
         bodies, self.bodies = self.bodies, []
         if not bodies:
             return None
-        df = pl.DataFrame([r for b in bodies for r in _rows(orjson.loads(b))], infer_schema_length=None)
+        schema = pl.from_arrow(S.SIGNALS.arrow.empty_table()).schema
+        df = pl.DataFrame([r for b in bodies for r in _rows(orjson.loads(b))], schema=schema)
         name = f"part-{int(df['ts_ns'].min())}-{uuid.uuid4().hex[:8]}.parquet"
-        return lake.write_file(lake.join(self.dir, name), df)
+        return lake.write_file(lake.join(self.dir, name), df.to_arrow().cast(S.SIGNALS.arrow))
 
 
 def _rows(payload: dict[str, Any]) -> list[dict[str, Any]]:

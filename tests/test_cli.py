@@ -152,7 +152,9 @@ def test_live_simulate_writes_outside_the_lake(tmp_path: Path, monkeypatch: pyte
     assert cli_lake_root(data) == "s3://bucket/prefix"
 
 
-def test_logs_to_file_keeps_the_terminal_to_progress_lines(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+def test_logs_to_file_keeps_the_terminal_to_progress_lines(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
     """What the demo runs under: library logs, warnings, and dbt/MLflow output written to
     stdout/stderr go to data/logs/; only the progress lines reach the terminal."""
     import logging
@@ -172,7 +174,12 @@ def test_logs_to_file_keeps_the_terminal_to_progress_lines(tmp_path: Path, capfd
     assert out.strip() == "[materialize 1/1] 2026-11-16: 11 assets" and err == ""
     log = path.read_text()
     assert path.parent == tmp_path / "logs"
-    for line in ("START sql incremental", "Successfully registered", "a library deprecation", "initial MLflow"):
+    for line in (
+        "START sql incremental",
+        "Successfully registered",
+        "a library deprecation",
+        "initial MLflow",
+    ):
         assert line in log
     print("after")  # stdout is restored
     assert capfd.readouterr().out == "after\n"

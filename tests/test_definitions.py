@@ -172,3 +172,16 @@ def test_gold_steps_share_the_duckdb_writer_pool() -> None:
     for name in ("dagster.yaml", "dagster.postgres.yaml", "k8s/dagster.yaml", "celery/dagster.yaml"):
         cfg = yaml.safe_load((REPO / "deploy" / name).read_text())
         assert cfg["concurrency"]["pools"]["default_limit"] == 1, name
+
+
+def test_dbt_sources_are_generated_from_the_lake_layout() -> None:
+    """dbt reads Silver and the predictions where the lake module says they are: the committed
+    sources.yml is exactly what `dbt_sources.render()` makes of `lake.TABLE_DIRS`."""
+    from spymaster_assets import dbt_sources
+    from spymaster_assets.dbt_project import DBT_DIR
+    from spymaster_core.io import lake
+
+    text = (DBT_DIR / "models" / "sources.yml").read_text()
+    assert text == dbt_sources.render()
+    for table in ("touches", "labels", "features"):
+        assert f"/{lake.TABLE_DIRS[table]}/date=*/*.parquet" in text

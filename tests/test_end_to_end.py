@@ -125,7 +125,7 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
     assert gold.height == n_touches and gold["touch_id"].is_unique().all()
     # Only dates with Silver got a Gold partition, not every trading date of the 8-year range.
     assert lake.written_dates(root, "gold_training") == dates
-    stats = pl.read_parquet(root / "gold" / "training" / "gold_level_kind_stats.parquet")
+    stats = pl.read_parquet(lake.file_path(root, "gold_level_kind_stats"))
     assert stats["n_touches"].sum() == gold.height
     assert (stats["n_break"] + stats["n_bounce"] + stats["n_chop"] == stats["n_touches"]).all()
     daily = lake.read_table(root, "gold_daily_touches")

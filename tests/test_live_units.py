@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -92,3 +93,35 @@ def test_champion_scores_each_level_and_null_without_model() -> None:
     assert p[0] > 0.8 > 0.2 > p[1]  # pulled liquidity -> break, added -> bounce, as trained
     plain = with_model(payload(), None)
     assert plain["model_version"] is None and all(lv.get("model") is None for lv in plain["levels"])
+
+
+def test_signals_writer_writes_the_named_schema(tmp_path: Path) -> None:
+    """Payloads with no level, no model and all-null numbers still give `schemas.SIGNALS` columns
+    and types (the writer used to infer them: an all-null column came out as Null)."""
+    import pyarrow.parquet as pq
+
+    from spymaster_core import schemas as S
+    from spymaster_live.writer import SignalsWriter
+
+    w = SignalsWriter(tmp_path, "2026-11-16")
+    w.add(
+        orjson.dumps({"ts_ns": 1, "instrument": "ESZ6", "spot": None, "bid": None, "ask": None, "levels": []})
+    )
+    level = {"id": "PM_HIGH", "kind": "PM_HIGH", "price": 6000.0, "direction": "RESISTANCE", "distance": 1.5,
+             "break_score_smooth": 40.0, "signal": "NEUTRAL", "model": None}  # fmt: skip
+    w.add(
+        orjson.dumps(
+            {
+                "ts_ns": 2,
+                "instrument": "ESZ6",
+                "spot": 6001.5,
+                "bid": 6001.25,
+                "ask": 6001.5,
+                "levels": [level],
+            }
+        )
+    )
+    path = w.flush()
+    got = pq.read_schema(path)
+    assert [(f.name, f.type) for f in got] == [(f.name, f.type) for f in S.SIGNALS.arrow]
+    assert pq.read_table(path).num_rows == 2 and "signals/date=2026-11-16" in str(path)

@@ -7,9 +7,8 @@ Three dbt asset groups, each one dbt process holding the DuckDB writer lock:
 - `gold_summary_marts` (gold_level_kind_stats): spans every date in Gold.
 - `gold_eval_marts` (gold_model_eval): scores the held-out predictions of every model
   run (the asset model_predictions, written by break_bounce_model's step).
-After dbt succeeds, the built tables are exported to Gold Parquet (temp file, then rename):
-gold/training/gold_training/date=<d>/, gold/training/gold_daily_touches/date=<d>/,
-gold/training/gold_level_kind_stats.parquet, gold/evaluation/gold_model_eval.parquet.
+After dbt succeeds, the built tables are exported to Gold Parquet (temp file, then rename) at the
+paths `spymaster_core.io.lake` gives them (`TABLE_DIRS` for the daily marts, `FILES` for the others).
 """
 
 import json
@@ -33,11 +32,6 @@ from spymaster_assets.partitions import trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_core.io import lake as lake_io
 
-# Where each unpartitioned mart is exported, relative to the lake root.
-SUMMARY_FILES = {
-    "gold_level_kind_stats": "gold/training/gold_level_kind_stats.parquet",
-    "gold_model_eval": "gold/evaluation/gold_model_eval.parquet",
-}
 prepare_if_dev()  # `dagster dev` re-parses changed models; elsewhere nothing
 
 
@@ -86,7 +80,7 @@ def _export(lake: LakeResource, models: list[str], dates: list[str]) -> None:
                     lake_io.write_partition(lake.path, model, date, df.filter(df["date"] == date))
             else:
                 lake_io.write_file(
-                    lake_io.join(lake.path, SUMMARY_FILES[model]),
+                    lake_io.file_path(lake.path, model),
                     con.sql(f"select * from main.{model}").to_arrow_table(),
                 )
     finally:

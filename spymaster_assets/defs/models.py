@@ -76,7 +76,7 @@ _MODEL_CODE_VERSION = code_version("model", "labels")
             code_version=_MODEL_CODE_VERSION,
             deps=[dg.AssetKey("gold_training")],
             description="Pooled walk-forward held-out predictions of every head and baseline, "
-            "one file per MLflow run: gold/evaluation/predictions/<run_id>.parquet.",
+            "one file per MLflow run (`lake.predictions_path`: gold/evaluation/predictions/<run_id>.parquet).",
         ),
     ],
     can_subset=False,
@@ -128,7 +128,7 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
             register=direction.final_model is not None,
         )
     preds = heads.predictions_frame(results, run_id)
-    preds_path = lake_io.write_file(_predictions_path(lake.path, run_id), preds)
+    preds_path = lake_io.write_file(lake_io.predictions_path(lake.path, run_id), preds)
     passed = direction.beats_baselines(cfg.model)
     aucs = {who: m["auc"] for who, m in direction.metrics.items()}
     context.log.info(
@@ -153,10 +153,6 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     )
 
 
-def _predictions_path(root: lake_io.LakePath, run_id: str) -> lake_io.LakePath:
-    return lake_io.join(root, "gold", "evaluation", "predictions", f"{run_id}.parquet")
-
-
 @dg.asset_check(asset="break_bounce_model", blocking=True)
 def beats_baselines(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
     """The model gate: re-scores the latest candidate's held-out direction predictions (the file
@@ -170,7 +166,7 @@ def beats_baselines(context: dg.AssetCheckExecutionContext, lake: LakeResource) 
     if ev is None or ev.asset_materialization is None:
         raise ValueError("break_bounce_model has not been materialized")
     run_id = str(ev.asset_materialization.metadata["mlflow_run_id"].value)
-    path = _predictions_path(lake.path, run_id)
+    path = lake_io.predictions_path(lake.path, run_id)
     if not lake_io.exists(path):
         raise ValueError(f"held-out predictions of candidate run {run_id} missing: {path}")
     result = heads.gate_predictions(lake_io.read_parquet(path), "direction", current_config().model)

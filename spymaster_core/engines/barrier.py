@@ -23,7 +23,6 @@ import numpy as np
 
 from spymaster_core.config import Config
 
-STATES = ("VACUUM", "WALL", "ABSORPTION", "CONSUMED", "WEAK", "NEUTRAL")
 EPS = 1e-9
 
 

@@ -51,7 +51,31 @@ TABLE_DIRS: dict[str, str] = {
     "labels": "silver/labels",
     "gold_training": "gold/training/gold_training",
     "gold_daily_touches": "gold/training/gold_daily_touches",
+    "signals": "gold/streaming/signals",  # the live service's payloads, one file per flush
 }
+"""Date-partitioned tables: `<root>/<dir>/date=<YYYY-MM-DD>/part-*.parquet` (DESIGN §4). The one
+place the layout is written down: the Dagster assets, the live writer and dbt's sources (generated
+from here, `spymaster_assets/dbt_sources.py`) all take their paths from it."""
+
+FILES: dict[str, str] = {
+    "gold_level_kind_stats": "gold/training/gold_level_kind_stats.parquet",
+    "gold_model_eval": "gold/evaluation/gold_model_eval.parquet",
+}
+"""Unpartitioned Gold marts: one Parquet file each."""
+
+PREDICTIONS_DIR = "gold/evaluation/predictions"  # held-out predictions, one `<run_id>.parquet` per MLflow run
+
+
+def file_path(root: LakePath, name: str) -> LakePath:
+    """The path of an unpartitioned table (`FILES`). Raises KeyError naming the known ones."""
+    if name not in FILES:
+        raise KeyError(f"unknown lake file {name!r}; known: {sorted(FILES)}")
+    return join(root, FILES[name])
+
+
+def predictions_path(root: LakePath, run_id: str) -> LakePath:
+    """Where the held-out predictions of MLflow run `run_id` are written."""
+    return join(root, PREDICTIONS_DIR, f"{run_id}.parquet")
 
 
 def is_remote(path: LakePath) -> bool:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from databento_dbn import Schema, SType
 
 from spymaster_core import calendar
+from spymaster_core import schemas as S
 from spymaster_core.io import lake
 
-DATASET = "GLBX.MDP3"
+DATASET = S.DATASET
 NO_KEY_HELP = (
     "DATABENTO_API_KEY is not set. Create a key at https://databento.com/portal/keys (sign-up includes "
     "free credit), then `export DATABENTO_API_KEY=db-...`. Without a key, land files yourself under "
@@ -37,9 +39,9 @@ OPTION_PARENTS = [
 class DownloadRequest:
     """One Historical `timeseries.get_range` call."""
 
-    schema: str
+    schema: Schema
     symbols: tuple[str, ...]
-    stype_in: str
+    stype_in: SType
     start_ns: int
     end_ns: int
 
@@ -50,8 +52,8 @@ class DownloadRequest:
             "start": self.start_ns,
             "end": self.end_ns,
             "symbols": list(self.symbols),
-            "schema": self.schema,
-            "stype_in": self.stype_in,
+            "schema": str(self.schema),
+            "stype_in": str(self.stype_in),
         }
 
     def filename(self, date: str) -> str:
@@ -65,26 +67,32 @@ def plan(date: str) -> list[DownloadRequest]:
     Futures trades and MBP-10 by the `ES.FUT` parent; option definitions, trades, BBO (mbp-1) and
     statistics by the option parents (0DTE filtering happens in Bronze)."""
     start, close_ns = calendar.partition_window_ns(date)
-    fut = [DownloadRequest(s, ("ES.FUT",), "parent", start, close_ns) for s in ("trades", "mbp-10")]
+    fut = [
+        DownloadRequest(s, ("ES.FUT",), SType.PARENT, start, close_ns) for s in (Schema.TRADES, Schema.MBP_10)
+    ]
     opt = [
-        DownloadRequest(s, tuple(OPTION_PARENTS), "parent", start, close_ns)
-        for s in ("definition", "trades", "mbp-1", "statistics")
+        DownloadRequest(s, tuple(OPTION_PARENTS), SType.PARENT, start, close_ns)
+        for s in (Schema.DEFINITION, Schema.TRADES, Schema.MBP_1, Schema.STATISTICS)
     ]
     return fut + opt
 
 
 class DatabentoResource(dg.ConfigurableResource):
-    """Historical client wrapper: `estimate_cost(date)` and `download(date, landing)`."""
+    """Historical client wrapper: `estimate_cost(date)` and `download(date, landing)`.
 
+    `api_key` is set in the code location as `dg.EnvVar("DATABENTO_API_KEY")` (resolved by Dagster
+    at run time, never read from os.environ here, never logged); empty raises `dagster.Failure`
+    saying how to get one."""
+
+    api_key: str = ""
     max_cost_usd: float = 25.0
 
     def _client(self) -> Any:
-        key = os.environ.get("DATABENTO_API_KEY", "")
-        if not key:
+        if not self.api_key:
             raise dg.Failure(description=NO_KEY_HELP)
         import databento as db
 
-        return db.Historical(key)
+        return db.Historical(self.api_key)
 
     def estimate_cost(self, date: str) -> float:
         """Total USD cost Databento quotes for the date's requests."""
@@ -103,7 +111,7 @@ class DatabentoResource(dg.ConfigurableResource):
         client = self._client()
         out = []
         for r in plan(date):
-            dest = landing / DATASET / r.schema / date / r.filename(date)
+            dest = landing / DATASET / str(r.schema) / date / r.filename(date)
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.part")
             client.timeseries.get_range(**r.query(), path=tmp)

@@ -43,7 +43,7 @@ with warnings.catch_warnings():
         executor=executor_from_env(),
         resources={
             "lake": LakeResource(),
-            "databento": DatabentoResource(),
+            "databento": DatabentoResource(api_key=dg.EnvVar("DATABENTO_API_KEY")),
             "dbt": DbtCliResource(
                 project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), dbt_executable=DBT_EXECUTABLE
             ),

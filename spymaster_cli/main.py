@@ -174,12 +174,15 @@ def replay_landing(lake_root, date: str, data_dir: Path, simulate: bool, seed: i
     The lake's landing when it holds the date's futures files. Otherwise, with `simulate`, a simulated
     session written to `<data_dir>/simulated/landing` (never into the lake's landing, where the
     landing sensor would turn it into Bronze); without it, a `typer.BadParameter` saying what to do."""
+    from databento_dbn import Schema
+
     from spymaster_core.bronze import builders as bronze
     from spymaster_core.io import landing as landing_io
 
     def has_futures(landing: Path) -> bool:
         return bool(
-            bronze.landing_files(landing, "trades", date) or bronze.landing_files(landing, "mbp-10", date)
+            bronze.landing_files(landing, Schema.TRADES, date)
+            or bronze.landing_files(landing, Schema.MBP_10, date)
         )
 
     landing = landing_io.local_landing(lake_root, date)

@@ -28,10 +28,10 @@ from typing import Any
 import databento_dbn as dbn_rec
 import numpy as np
 import polars as pl
-from databento.common.constants import SCHEMA_STRUCT_MAP
 from databento_dbn import Schema
 
 from spymaster_core import calendar
+from spymaster_core import schemas as S
 from spymaster_core.bronze import selection
 from spymaster_core.engines import streams as replay
 from spymaster_core.events import Event
@@ -41,7 +41,7 @@ from spymaster_live.replay import ReplayStats, publish_events
 
 log = logging.getLogger(__name__)
 
-DATASET = "GLBX.MDP3"
+DATASET = S.DATASET
 SOURCE = "databento_live"
 DRAIN_S = 0.05
 # Live subscriptions: the front month's depth and trades, and the ES options' BBO, trades and
@@ -100,7 +100,7 @@ class RecordNormaliser:
         self._pending.setdefault(schema, []).append(bytes(record))
 
     def _definition(self, record: Any) -> None:
-        a = np.frombuffer(bytes(record), dtype=SCHEMA_STRUCT_MAP[Schema.DEFINITION]._dtypes)
+        a = np.frombuffer(bytes(record), dtype=dbn.record_dtype(Schema.DEFINITION))
         d = pl.from_arrow(dbn.normalise_records("definition", a, self.symbols, SOURCE)["definitions"])
         row = d.row(0, named=True)
         self.symbols[int(row["instrument_id"])] = str(row["raw_symbol"])
@@ -117,7 +117,7 @@ class RecordNormaliser:
         d = pl.concat(defs, how="diagonal_relaxed") if defs else None
         st = None
         if stats:
-            a = np.frombuffer(b"".join(stats), dtype=SCHEMA_STRUCT_MAP[Schema.STATISTICS]._dtypes)
+            a = np.frombuffer(b"".join(stats), dtype=dbn.record_dtype(Schema.STATISTICS))
             st = pl.from_arrow(dbn.normalise_records("statistics", a, self.symbols, SOURCE)["statistics"])
         return d, st
 
@@ -133,7 +133,7 @@ class RecordNormaliser:
             pending, self._pending = self._pending, {}
         tables: dict[str, list[pl.DataFrame]] = {}
         for schema, bodies in pending.items():
-            a = np.frombuffer(b"".join(bodies), dtype=SCHEMA_STRUCT_MAP[Schema(schema)]._dtypes)
+            a = np.frombuffer(b"".join(bodies), dtype=dbn.record_dtype(schema))
             for kind, t in dbn.normalise_records(schema, a, self.symbols, SOURCE).items():
                 if kind == "trades" and schema != "trades":
                     continue  # trades come from the trades schema only, as in Bronze

@@ -52,7 +52,7 @@ def test_without_key_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_pa
     with pytest.raises(
         dg.Failure, match="DATABENTO_API_KEY is not set. Create a key at https://databento.com"
     ):
-        dr.DatabentoResource().download("2026-11-16", tmp_path)
+        dr.DatabentoResource(api_key="").download("2026-11-16", tmp_path)
     assert not any(tmp_path.iterdir())
 
 
@@ -60,7 +60,7 @@ def test_download_estimates_then_lands_files(
     fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("DATABENTO_API_KEY", KEY)
-    files = dr.DatabentoResource().download("2026-11-16", tmp_path)
+    files = dr.DatabentoResource(api_key=KEY).download("2026-11-16", tmp_path)
     kinds = [c[0] for c in _FakeHistorical.calls]
     assert kinds[:6] == ["get_cost"] * 6 and kinds[6:] == ["get_range"] * 6  # every cost asked first
     assert {f.parent.parent.name for f in files} == {"trades", "mbp-10", "definition", "mbp-1", "statistics"}
@@ -76,7 +76,7 @@ def test_cost_above_limit_is_refused(fake, monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("DATABENTO_API_KEY", KEY)
     fake["cost"] = 100.0
     with pytest.raises(dg.Failure, match=r"estimates 600.00 USD, above max_cost_usd=25.00"):
-        dr.DatabentoResource().download("2026-11-16", tmp_path)
+        dr.DatabentoResource(api_key=KEY).download("2026-11-16", tmp_path)
     assert [c[0] for c in _FakeHistorical.calls if c[0] == "get_range"] == []
 
 
@@ -88,3 +88,11 @@ def test_landing_inventory(tmp_path: Path) -> None:
     assert dr.landing_inventory(tmp_path) == [
         {"source": "GLBX.MDP3", "schema": "trades", "date": "2026-11-16", "files": 1, "bytes": 10}
     ]
+
+
+def test_code_location_takes_the_key_as_an_env_var() -> None:
+    """The key is a resource field resolved by Dagster (`EnvVar`), not read from os.environ in an asset."""
+    from spymaster_assets.definitions import defs
+
+    key = defs.resources["databento"].api_key
+    assert isinstance(key, dg.EnvVar) and key.env_var_name == "DATABENTO_API_KEY"

@@ -191,3 +191,15 @@ def test_streamed_truncated_file_is_a_clear_error(samples: Path, tmp_path: Path)
         dbn.DBNReadError, match=r"cut\.mbp-10\.dbn: DBN file is truncated: 268 trailing bytes"
     ):
         list(dbn.iter_chunks(f, 1000))
+
+
+def test_record_layouts_match_databento() -> None:
+    """Our schema -> record layout map equals databento's own (`databento.common.constants`, an
+    internal used here only as the oracle): a databento upgrade that changes a layout fails here."""
+    import numpy as np
+    from databento.common.constants import SCHEMA_STRUCT_MAP
+    from databento_dbn import Schema
+
+    for schema in dbn.RECORD_CLASS:
+        assert dbn.record_dtype(schema) == np.dtype(SCHEMA_STRUCT_MAP[Schema(schema)]._dtypes), schema
+    assert dbn.record_dtype("mbp-10").itemsize == 368  # DBN v3 MBP-10 record size

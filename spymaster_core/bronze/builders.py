@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from databento_dbn import Schema
 
 from spymaster_core import calendar
 from spymaster_core import schemas as S
@@ -48,10 +49,10 @@ class BronzeResult:
         }
 
 
-def landing_files(landing: Path, schema: str, date: str) -> list[Path]:
+def landing_files(landing: Path, schema: Schema, date: str) -> list[Path]:
     """DBN files landed for a schema and date, sorted. Raises ValueError naming a file whose dataset is
     not GLBX.MDP3, and `DBNReadError` for an unreadable one."""
-    d = landing / S.DATASET / schema / date
+    d = landing / S.DATASET / str(Schema(schema)) / date
     files = sorted(dbn.iter_dbn_files(d)) if d.exists() else []
     for f in files:
         dbn.check_dataset(f, S.DATASET)
@@ -79,7 +80,9 @@ def _sorted(table: pa.Table) -> pa.Table:
 
 def landed_definitions(landing: Path, date: str) -> pa.Table:
     """All instrument definitions landed for a date (futures and options), one table."""
-    parts = [dbn.decode_file(f).tables["definitions"] for f in landing_files(landing, "definition", date)]
+    parts = [
+        dbn.decode_file(f).tables["definitions"] for f in landing_files(landing, Schema.DEFINITION, date)
+    ]
     return pa.concat_tables(parts) if parts else S.DEFINITIONS.arrow.empty_table()
 
 
@@ -88,7 +91,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
     from MBO `T` records; plus any trades CSVs landed for the date."""
     res = BronzeResult(S.FUTURES_TRADES.arrow.empty_table(), S.FUTURES_TRADES)
     parts: list[pa.Table] = []
-    for schema in ("trades", "tbbo", "mbp-1", "mbo"):
+    for schema in (Schema.TRADES, Schema.TBBO, Schema.MBP_1, Schema.MBO):
         files = landing_files(landing, schema, date)
         got = []
         for f in files:
@@ -107,7 +110,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
                 res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
         if got:
             parts = got
-            res.notes["trades_from_schema"] = schema
+            res.notes["trades_from_schema"] = str(schema)
             break
     csv_dir = landing / "CSV" / "trades" / date
     for f in sorted(csv_dir.glob("*.csv")) if csv_dir.exists() else []:
@@ -166,12 +169,12 @@ def futures_mbp10(landing: Path, date: str, front: str | None, out_dir: Path) ->
     `rows` and notes (crossed rows and the first crossed record, input order) describe it.
     """
     res = BronzeResult(S.FUTURES_MBP10.arrow.empty_table(), S.FUTURES_MBP10)
-    files = landing_files(landing, "mbp-10", date)
+    files = landing_files(landing, Schema.MBP_10, date)
     res.inputs += [f"{f.name} sha256={lake.file_sha256(f)}" for f in files]
     if files:
         _record_stream(res, bronze_stream.stream_futures_mbp10(files, out_dir, date, front), front, "mbp-10")
         return res
-    mbo_files = landing_files(landing, "mbo", date)
+    mbo_files = landing_files(landing, Schema.MBO, date)
     res.inputs += [f"{f.name} sha256={lake.file_sha256(f)}" for f in mbo_files]
     if not mbo_files:
         res.missing.append("futures MBP-10: no mbp-10 or mbo DBN landed")
@@ -202,7 +205,7 @@ def options_definitions(landing: Path, date: str, front: str | None) -> BronzeRe
     expiration on the session date (America/New_York)."""
     res = BronzeResult(S.OPTIONS_DEFINITIONS.arrow.empty_table(), S.OPTIONS_DEFINITIONS)
     parts = []
-    for f in landing_files(landing, "definition", date):
+    for f in landing_files(landing, Schema.DEFINITION, date):
         parts.append(dbn.decode_file(f).tables["definitions"])
         res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
     if not parts:
@@ -256,7 +259,7 @@ def options_bbo(landing: Path, date: str, definitions: pa.Table) -> BronzeResult
 def options_trades(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
     """Trades of the kept 0DTE options (from `trades` files)."""
     res = BronzeResult(S.OPTIONS_TRADES.arrow.empty_table(), S.OPTIONS_TRADES)
-    t = _option_records(landing, date, definitions, ("trades",), "trades", res)
+    t = _option_records(landing, date, definitions, (Schema.TRADES,), "trades", res)
     if t is None:
         res.missing.append("option trades: none for the kept 0DTE instruments")
         return res
@@ -268,7 +271,7 @@ def options_statistics(landing: Path, date: str, definitions: pa.Table) -> Bronz
     """Statistics of the kept 0DTE options (`statistics.v1`); stat_type 9 rows carry open interest
     in `quantity` (contracts)."""
     res = BronzeResult(S.STATISTICS.arrow.empty_table(), S.STATISTICS)
-    t = _option_records(landing, date, definitions, ("statistics",), "statistics", res)
+    t = _option_records(landing, date, definitions, (Schema.STATISTICS,), "statistics", res)
     if t is None:
         res.missing.append("option statistics: none for the kept 0DTE instruments (no open interest)")
         return res

@@ -414,6 +414,24 @@ _FIXED_LAYOUT = {
     "mbo": databento_dbn.MBOMsg,
 }
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# The record class (current DBN version) of each schema we decode from raw bytes.
+RECORD_CLASS: dict[databento_dbn.Schema, type] = {
+    databento_dbn.Schema.MBP_10: databento_dbn.MBP10Msg,
+    databento_dbn.Schema.MBP_1: databento_dbn.MBP1Msg,
+    databento_dbn.Schema.TBBO: databento_dbn.MBP1Msg,
+    databento_dbn.Schema.TRADES: databento_dbn.TradeMsg,
+    databento_dbn.Schema.MBO: databento_dbn.MBOMsg,
+    databento_dbn.Schema.DEFINITION: databento_dbn.InstrumentDefMsg,
+    databento_dbn.Schema.STATISTICS: databento_dbn.StatMsg,
+    databento_dbn.Schema.BBO_1S: databento_dbn.BBOMsg,
+    databento_dbn.Schema.BBO_1M: databento_dbn.BBOMsg,
+}
+
+
+def record_dtype(schema: databento_dbn.Schema | str) -> np.dtype:
+    """numpy dtype of one record of `schema` in the current DBN version (databento_dbn's record
+    layout, as `DBNStore.to_ndarray` uses). Raises KeyError for a schema not in RECORD_CLASS."""
+    return np.dtype(RECORD_CLASS[databento_dbn.Schema(schema)]._dtypes)
 
 
 @functools.cache
@@ -458,6 +476,21 @@ def iter_chunks(
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def _skip_metadata(reader: BinaryIO, p: Path) -> None:
+    """Read past the DBN metadata: the prelude is `DBN`, a version byte and the metadata's length
+    (u32, little-endian), then that many bytes (https://databento.com/docs/standards-and-conventions/
+    databento-binary-encoding). Raises DBNReadError naming the file when it ends inside them."""
+    prelude = reader.read(8)
+    if len(prelude) < 8 or prelude[:3] != b"DBN":
+        raise DBNReadError(f"{p}: no DBN prelude at the start of the decompressed stream")
+    remaining = int.from_bytes(prelude[4:8], "little")
+    while remaining > 0:
+        got = reader.read(min(1 << 20, remaining))
+        if not got:
+            raise DBNReadError(f"{p}: DBN file is truncated inside its metadata header")
+        remaining -= len(got)
+
+
 def _fixed_layout_chunks(
     p: Path, store: db.DBNStore, schema: str, chunk_records: int
 ) -> Iterator[np.ndarray]:
@@ -471,7 +504,6 @@ def _fixed_layout_chunks(
         fields.append(("ts_out", "u8"))
     dtype = np.dtype(fields)
     buffers = [np.empty(dtype.itemsize * chunk_records, np.uint8) for _ in range(3)]
-    offset = int(store._metadata_length)  # DBNStore computes it from the DBN prelude
 
     def fill(reader: BinaryIO, buf: np.ndarray) -> int:
         mv, got = memoryview(buf), 0
@@ -492,12 +524,7 @@ def _fixed_layout_chunks(
             zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) if compressed else raw
         )
         with reader:
-            skipped = 0
-            while skipped < offset:  # the metadata header (DBNStore already decoded it)
-                got_header = reader.read(min(1 << 20, offset - skipped))
-                if not got_header:
-                    raise DBNReadError(f"{p}: DBN file is truncated inside its metadata header")
-                skipped += len(got_header)
+            _skip_metadata(reader, p)  # DBNStore already decoded it
             rtype, i = -1, 0  # rtype is set from the first record
             pending: Future | None = _read_ahead().submit(fill, reader, buffers[0])
             try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from databento_dbn import Schema
 
 from spymaster_core.bronze import builders as bronze
 from spymaster_core.config import Config
@@ -45,7 +46,7 @@ def load_session(
     tr = bronze.futures_trades(landing, date)
     front = tr.notes.get("front_month") if isinstance(tr.notes.get("front_month"), str) else None
     out = workdir / "bronze_mbp10"
-    if not list(out.glob("part-*.parquet")) and bronze.landing_files(landing, "mbp-10", date):
+    if not list(out.glob("part-*.parquet")) and bronze.landing_files(landing, Schema.MBP_10, date):
         bronze.futures_mbp10(landing, date, front, out)
     defs = bronze.options_definitions(landing, date, front).table
     options = {

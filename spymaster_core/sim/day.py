@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from databento_dbn import Schema
+
 from spymaster_core.bronze import builders as bronze
 from spymaster_core.config import Config
 from spymaster_core.research.session import Session, load_session
@@ -29,7 +31,7 @@ def build_sim_day(date: str, seed: int, workdir: Path, cfg: Config, scale: str =
     `spymaster_core.research.session.load_session` (Bronze MBP-10 into workdir/bronze_mbp10)."""
     landing = workdir / "landing"
     sim = None
-    if not bronze.landing_files(landing, "mbp-10", date):
+    if not bronze.landing_files(landing, Schema.MBP_10, date):
         sim = simulate_session(date, seed, landing, scale=scale)
     s = load_session(landing, date, workdir, cfg)
     return SimDay(**{f.name: getattr(s, f.name) for f in fields(s)}, sim=sim)

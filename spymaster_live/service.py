@@ -33,8 +33,7 @@ from spymaster_core.config import Config
 from spymaster_core.engines import streams as replay
 from spymaster_core.events import Event
 from spymaster_core.io.lake import LakePath
-from spymaster_core.research import features
-from spymaster_core.research import option_chain as option_frames
+from spymaster_core.research import features, option_chain
 from spymaster_core.research.session import Session, load_session
 from spymaster_live import bus
 from spymaster_live.codec import decode
@@ -232,9 +231,9 @@ class LiveService:
 
         def reference(defs: pl.DataFrame | None, stats: pl.DataFrame | None) -> None:
             if defs is not None:
-                core.state.set_option_definitions(*option_frames.definition_arrays(defs))
+                core.state.set_option_definitions(*option_chain.definition_arrays(defs))
             if stats is not None:
-                core.state.set_open_interest(option_frames.open_interest(stats))
+                core.state.set_open_interest(option_chain.open_interest(stats))
 
         norm = RecordNormaliser(self.opts.date, str(self.opts.live_symbol))
         await run_live_feed(

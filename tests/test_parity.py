@@ -72,6 +72,9 @@ def test_event_by_event_replay_equals_silver_features(sim_day, monkeypatch) -> N
     assert fed > 50_000  # the live path really consumed the session up to the last touch, one by one
 
     cols = feature_row.feature_columns(CFG.windows.kinematics_horizons_s) + feature_row.STRING_COLUMNS
+    # The row builder and the column list are one feature set: no column without a value, no
+    # value without a column (both live in engines/feature_row.py).
+    assert sorted(live_rows[0]) == sorted(["touch_id", *cols]) and len(cols) == len(set(cols))
     mismatches = []
     for b, lv in zip(batch.iter_rows(named=True), live_rows, strict=True):
         assert b["touch_id"] == lv["touch_id"]

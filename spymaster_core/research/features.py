@@ -22,7 +22,7 @@ from spymaster_core import schemas as S
 from spymaster_core.config import Config
 from spymaster_core.engines import feature_row
 from spymaster_core.engines.state import EngineState
-from spymaster_core.research import option_chain as option_frames
+from spymaster_core.research import option_chain
 
 
 def levels_known_at(levels: pl.DataFrame, t_ns: int) -> list[tuple[str, float]]:
@@ -115,10 +115,10 @@ def build_state(date: str, cfg: Config, options: dict[str, pl.DataFrame | None])
     st = EngineState(date, cfg)
     defs = options.get("definitions")
     if defs is not None and not defs.is_empty():
-        st.set_option_definitions(*option_frames.definition_arrays(defs))
+        st.set_option_definitions(*option_chain.definition_arrays(defs))
     stats = options.get("statistics")
     if stats is not None and not stats.is_empty():
-        st.set_open_interest(option_frames.open_interest(stats))
+        st.set_open_interest(option_chain.open_interest(stats))
     return st
 
 

@@ -16,29 +16,27 @@ import polars as pl
 from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.config import Config
-from spymaster_core.research import option_chain as option_frames
+from spymaster_core.engines.fuel import fuel_metrics
+from spymaster_core.research import option_chain
+
+
+def _level(kind: str, price: float, valid_from_ns: int, dynamic: bool, level_id: str | None = None) -> dict:
+    """One `silver.levels.v1` row: price in points, known from `valid_from_ns` (ns UTC); a dynamic
+    level (SMA, VWAP, walls) has one row per update, its latest row before t being its value at t."""
+    return {
+        "level_id": level_id or kind,
+        "kind": kind,
+        "price": float(price),
+        "valid_from_ns": int(valid_from_ns),
+        "is_dynamic": dynamic,
+    }
 
 
 def _range_levels(trades: pl.DataFrame, start_ns: int, end_ns: int, hi: str, lo: str) -> list[dict]:
     w = trades.filter((pl.col("ts_event_ns") >= start_ns) & (pl.col("ts_event_ns") < end_ns))
     if w.is_empty():
         return []
-    return [
-        {
-            "level_id": hi,
-            "kind": hi,
-            "price": float(w["price"].max()),
-            "valid_from_ns": end_ns,
-            "is_dynamic": False,
-        },
-        {
-            "level_id": lo,
-            "kind": lo,
-            "price": float(w["price"].min()),
-            "valid_from_ns": end_ns,
-            "is_dynamic": False,
-        },
-    ]
+    return [_level(hi, w["price"].max(), end_ns, False), _level(lo, w["price"].min(), end_ns, False)]
 
 
 def compute_levels(
@@ -82,14 +80,7 @@ def compute_levels(
             missing.append(f"{kind}: fewer than {n} two-minute bars of history up to this date")
             continue
         rows += [
-            {
-                "level_id": kind,
-                "kind": kind,
-                "price": float(v),
-                "valid_from_ns": int(t) + bar_ns,
-                "is_dynamic": True,
-            }
-            for t, v in zip(sma["bar_start_ns"], sma["sma"], strict=True)
+            _level(kind, v, t + bar_ns, True) for t, v in zip(sma["bar_start_ns"], sma["sma"], strict=True)
         ]
     rows += extra_levels(trades, hist, date, cfg, missing, options)
     if not rows:
@@ -115,35 +106,13 @@ def extra_levels(
     - CALL_WALL / PUT_WALL: the fuel engine's gamma walls each minute from the RTH open (needs the
       0DTE options frames `definitions`, `bbo`, `trades`, `statistics`).
     Kinds that cannot be built are appended to `missing` with the reason."""
-    lc, s = cfg.levels, cfg.session
+    lc = cfg.levels
     d = date if isinstance(date, str) else date.isoformat()
-    day_start, _day_end = calendar.session_bounds_ns(d)
-    rth0, rth1 = calendar.et_ns(d, s.rth_open), calendar.et_ns(d, s.rth_close)
     rows: list[dict] = []
     if lc.enable_prior_day:
-        prev = calendar.previous_trading_dates(d, 1)[-1].isoformat()
-        p0, p1 = calendar.et_ns(prev, s.rth_open), calendar.et_ns(prev, s.rth_close)
-        pb = bars_history.filter((pl.col("bar_start_ns") >= p0) & (pl.col("bar_start_ns") < p1)).sort(
-            "bar_start_ns"
-        )
-        if pb.is_empty():
-            missing.append(f"PD_HIGH/PD_LOW/PD_CLOSE: no bars for {prev} RTH")
-        else:
-            for kind, v in (
-                ("PD_HIGH", pb["high"].max()),
-                ("PD_LOW", pb["low"].min()),
-                ("PD_CLOSE", pb["close"][-1]),
-            ):
-                rows.append(
-                    {
-                        "level_id": kind,
-                        "kind": kind,
-                        "price": float(v),
-                        "valid_from_ns": day_start,
-                        "is_dynamic": False,
-                    }
-                )
+        rows += _prior_day_levels(bars_history, d, cfg, missing)
     if lc.enable_vwap or lc.enable_round_numbers:
+        rth0, rth1 = calendar.et_ns(d, cfg.session.rth_open), calendar.et_ns(d, cfg.session.rth_close)
         rth = trades.filter((pl.col("ts_event_ns") >= rth0) & (pl.col("ts_event_ns") < rth1)).sort(
             "ts_event_ns"
         )
@@ -151,67 +120,62 @@ def extra_levels(
             missing.append("VWAP/ROUND: no RTH trades")
         else:
             if lc.enable_vwap:
-                bar_ns = lc.bar_minutes * 60 * 1_000_000_000
-                v = (
-                    rth.with_columns(
-                        end=(pl.col("ts_event_ns") // bar_ns + 1) * bar_ns,
-                        pv=pl.col("price") * pl.col("size"),
-                    )
-                    .group_by("end", maintain_order=True)
-                    .agg(pl.col("pv").sum(), pl.col("size").sum())
-                )
-                v = v.with_columns(vwap=pl.col("pv").cum_sum() / pl.col("size").cum_sum())
-                rows += [
-                    {
-                        "level_id": "VWAP",
-                        "kind": "VWAP",
-                        "price": float(p),
-                        "valid_from_ns": int(e),
-                        "is_dynamic": True,
-                    }
-                    for e, p in zip(v["end"], v["vwap"], strict=True)
-                ]
+                rows += _vwap_levels(rth, lc.bar_minutes)
             if lc.enable_round_numbers:
-                step = lc.round_number_step_pt
-                base = round(float(rth["price"][0]) / step) * step
-                for k in range(-4, 5):
-                    p = base + k * step
-                    rows.append(
-                        {
-                            "level_id": f"ROUND_{p:g}",
-                            "kind": "ROUND",
-                            "price": p,
-                            "valid_from_ns": rth0,
-                            "is_dynamic": False,
-                        }
-                    )
+                rows += _round_levels(float(rth["price"][0]), rth0, lc.round_number_step_pt)
     if lc.enable_gamma_walls:
         rows += _gamma_wall_levels(trades, d, cfg, missing, options or {})
     return rows
 
 
+def _prior_day_levels(bars_history: pl.DataFrame, d: str, cfg: Config, missing: list[str]) -> list[dict]:
+    """PD_HIGH / PD_LOW / PD_CLOSE from the previous trading date's RTH bars, known from `d`'s session start."""
+    prev = calendar.previous_trading_dates(d, 1)[-1].isoformat()
+    p0, p1 = calendar.et_ns(prev, cfg.session.rth_open), calendar.et_ns(prev, cfg.session.rth_close)
+    pb = bars_history.filter((pl.col("bar_start_ns") >= p0) & (pl.col("bar_start_ns") < p1)).sort(
+        "bar_start_ns"
+    )
+    if pb.is_empty():
+        missing.append(f"PD_HIGH/PD_LOW/PD_CLOSE: no bars for {prev} RTH")
+        return []
+    day_start = calendar.session_bounds_ns(d)[0]
+    return [
+        _level(kind, v, day_start, False)
+        for kind, v in (
+            ("PD_HIGH", pb["high"].max()),
+            ("PD_LOW", pb["low"].min()),
+            ("PD_CLOSE", pb["close"][-1]),
+        )
+    ]
+
+
+def _vwap_levels(rth: pl.DataFrame, bar_minutes: int) -> list[dict]:
+    """VWAP since the RTH open (`rth`: the RTH trades in time order), one row per bar close."""
+    bar_ns = bar_minutes * 60 * 1_000_000_000
+    v = (
+        rth.with_columns(
+            end=(pl.col("ts_event_ns") // bar_ns + 1) * bar_ns, pv=pl.col("price") * pl.col("size")
+        )
+        .group_by("end", maintain_order=True)
+        .agg(pl.col("pv").sum(), pl.col("size").sum())
+        .with_columns(vwap=pl.col("pv").cum_sum() / pl.col("size").cum_sum())
+    )
+    return [_level("VWAP", p, e, True) for e, p in zip(v["end"], v["vwap"], strict=True)]
+
+
+def _round_levels(first_rth_price: float, rth0: int, step: float) -> list[dict]:
+    """Multiples of `step` points within 4 steps of the first RTH trade, known from the open."""
+    base = round(first_rth_price / step) * step
+    return [_level("ROUND", base + k * step, rth0, False, f"ROUND_{base + k * step:g}") for k in range(-4, 5)]
+
+
 def _gamma_wall_levels(
     trades: pl.DataFrame, d: str, cfg: Config, missing: list[str], options: dict[str, pl.DataFrame | None]
 ) -> list[dict]:
-    from spymaster_core.engines import fuel as fuel_engine
-
-    defs = options.get("definitions")
-    if defs is None or defs.is_empty():
+    chain = option_chain.chain_from_frames(options)
+    if chain is None:
         missing.append("CALL_WALL/PUT_WALL: no 0DTE option definitions")
         return []
-    chain = fuel_engine.OptionChain()
-    chain.add_definitions(*option_frames.definition_arrays(defs))
-    bbo, otr, stats = options.get("bbo"), options.get("trades"), options.get("statistics")
-    if bbo is not None and not bbo.is_empty():
-        b = bbo.sort("ts_event_ns")
-        chain.add_quotes(b["ts_event_ns"].to_numpy(), b["instrument_id"].to_numpy().astype("int64"),
-                         b["bid_px"].to_numpy().astype("float64"), b["ask_px"].to_numpy().astype("float64"))  # fmt: skip
-    if otr is not None and not otr.is_empty():
-        t = otr.sort("ts_event_ns")
-        chain.add_trades(t["ts_event_ns"].to_numpy(), t["instrument_id"].to_numpy().astype("int64"),
-                         t["price"].to_numpy().astype("float64"), t["size"].to_numpy().astype("float64"))  # fmt: skip
-    if stats is not None and not stats.is_empty():
-        chain.open_interest.update(option_frames.open_interest(stats))
     s = cfg.session
     t0, t1 = calendar.et_ns(d, s.rth_open), calendar.et_ns(d, s.touch_window_end)
     ts, px = trades["ts_event_ns"].to_numpy(), trades["price"].to_numpy()
@@ -220,18 +184,10 @@ def _gamma_wall_levels(
         i = int(np.searchsorted(ts, m, side="left")) - 1
         if i < 0:
             continue
-        fm = fuel_engine.fuel_metrics(chain, float(px[i]), m, t0, cfg)
+        fm = fuel_metrics(chain, float(px[i]), m, t0, cfg)
         for wall, kind in ((fm.call_wall, "CALL_WALL"), (fm.put_wall, "PUT_WALL")):
             if wall is not None:
-                rows.append(
-                    {
-                        "level_id": kind,
-                        "kind": kind,
-                        "price": wall.strike,
-                        "valid_from_ns": m,
-                        "is_dynamic": True,
-                    }
-                )
+                rows.append(_level(kind, wall.strike, m, True))
     if not rows:
         missing.append("CALL_WALL/PUT_WALL: no gamma wall (no valid option quotes)")
     return rows

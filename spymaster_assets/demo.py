@@ -8,6 +8,7 @@ mlflow/, spymaster.duckdb. Real samples are read from ../shared/data (or `SPYMAS
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from pathlib import Path
@@ -41,144 +42,198 @@ def run_demo(
     t_start = time.time()
     data_dir = data_dir.resolve()  # dbt runs in dbt/: every path it sees must be absolute
     setup_env(data_dir)
-    import dagster as dg
-    import polars as pl
-
     from spymaster_assets.dbt_project import prepare
 
     prepare()  # the dbt manifest, before the code location loads
-    from spymaster_assets.definitions import defs
-    from spymaster_core.io import dbn, lake, landing
+    lake_root = Path(os.environ["SPYMASTER_LAKE"])
+    dates = _simulate(sim_dates, seed, lake_root / "landing", echo)
+    if with_samples:
+        dates |= _land_samples(lake_root / "landing", echo)
+    ordered = sorted(d for d in dates if d >= "2018-01-01")
+    _materialize_daily(ordered, echo)
+    _materialize_gold_daily(lake_root, ordered, echo)
+    model_md = _materialize_models(echo)
+    summary = _summary(lake_root, ordered, model_md)
+    summary["wall_s"] = time.time() - t_start
+    _print_summary(summary, data_dir, lake_root, echo)
+    return summary
+
+
+def _simulate(sim_dates: list[str], seed: int, land: Path, echo) -> set[str]:  # noqa: ANN001
+    """Simulate each date into landing; one progress line per date."""
     from spymaster_core.sim import simulate_session
 
-    lake_root = Path(os.environ["SPYMASTER_LAKE"])
-    land = lake_root / "landing"
-    dates: set[str] = set()
     for d in sim_dates:
         t0 = time.time()
         r = simulate_session(d, seed, land, scale="demo")
-        dates.add(d)
         echo(
             f"[simulate] {d} front={r.front_month} mbp10={r.counts['futures_mbp10']:,} "
             f"trades={r.counts['futures_trades']:,} options={r.counts['option_definitions']} "
             f"planted={len(r.planted)} ({time.time() - t0:.1f}s)"
         )
-    if with_samples and samples_dir().exists():
-        rep = landing.land_files(list(dbn.iter_dbn_files(samples_dir())), land)
-        for _, dest in rep.landed:
-            dates.add(dest.parent.name)
-        csv = samples_dir() / "rTrawl" / "data" / "ESM8_trades_2018-05-07.from_RData.csv"
-        if csv.exists():
-            dates.add(landing.land_csv(csv, land).parent.name)
-        echo(
-            f"[land] real samples: {len(rep.landed)} files landed, {len(rep.skipped)} skipped "
-            f"(duplicates across DBN versions, mixed-schema live capture)"
-        )
-    elif with_samples:
-        echo(f"[land] no sample folder at {samples_dir()}; running on simulated dates only")
+    return set(sim_dates)
 
-    instance = dg.DagsterInstance.get()
+
+def _land_samples(land: Path, echo) -> set[str]:  # noqa: ANN001
+    """Land the real sample DBN files (and the ESM8 trades CSV); return the dates they landed on."""
+    from spymaster_core.io import dbn, landing
+
+    if not samples_dir().exists():
+        echo(f"[land] no sample folder at {samples_dir()}; running on simulated dates only")
+        return set()
+    rep = landing.land_files(list(dbn.iter_dbn_files(samples_dir())), land)
+    dates = {dest.parent.name for _, dest in rep.landed}
+    csv = samples_dir() / "rTrawl" / "data" / "ESM8_trades_2018-05-07.from_RData.csv"
+    if csv.exists():
+        dates.add(landing.land_csv(csv, land).parent.name)
+    echo(
+        f"[land] real samples: {len(rep.landed)} files landed, {len(rep.skipped)} skipped "
+        f"(duplicates across DBN versions, mixed-schema live capture)"
+    )
+    return dates
+
+
+@functools.cache
+def _instance():  # noqa: ANN202 - a DagsterInstance
+    """The demo's Dagster instance (DAGSTER_HOME, set by `setup_env`), loaded once."""
+    import dagster as dg
+
+    return dg.DagsterInstance.get()
+
+
+def _materialize(selection, **kwargs):  # noqa: ANN001, ANN202 - dagster types
+    """`dagster.materialize` of `selection` with every asset and check of the code location, on the
+    demo's instance; progress comes from us, so Dagster's console logs only warnings."""
+    import dagster as dg
+
+    from spymaster_assets.definitions import defs
+
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # standalone checks run as their own steps
+        instance=_instance(),
+        resources=defs.resources,
+        selection=selection,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        **kwargs,
+    )
+
+
+def _materialize_daily(ordered: list[str], echo) -> None:  # noqa: ANN001
+    """Bronze and Silver, one run per date."""
+    import dagster as dg
+
+    from spymaster_assets.definitions import defs
+
     graph = defs.resolve_asset_graph()
     daily = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in DAILY_GROUPS]
-    all_assets = [*defs.assets, *defs.asset_checks]  # standalone checks run as their own steps
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progress lines come from us
-    ordered = sorted(d for d in dates if d >= "2018-01-01")
     for i, d in enumerate(ordered, 1):
         t0 = time.time()
-        res = dg.materialize(
-            all_assets,
-            partition_key=d,
-            instance=instance,
-            resources=defs.resources,
-            selection=dg.AssetSelection.assets(*daily),
-            run_config=quiet,
-        )
+        res = _materialize(dg.AssetSelection.assets(*daily), partition_key=d)
         echo(
             f"[materialize {i}/{len(ordered)}] {d}: {len(res.get_asset_materialization_events())} assets "
             f"({time.time() - t0:.1f}s)"
         )
+
+
+def _materialize_gold_daily(lake_root: Path, ordered: list[str], echo) -> None:  # noqa: ANN001
+    """Gold per-date marts as backfill runs: one run (one dbt process, the range as vars) per
+    stretch of dates; stretches split where the dates are far apart (a single run over 2018-2026
+    makes Dagster plan and record ~2,200 empty partitions, which took minutes). Only dates with
+    Silver touches get Gold rows, so only those are built (the real samples' other dates hold a
+    few minutes of data each and no touch): 11 runs became 2."""
+    import dagster as dg
+
+    from spymaster_core.io import lake
+
     t0 = time.time()
-    # Gold per-date marts as backfill runs: one run (one dbt process, the range as vars) per
-    # stretch of dates; stretches split where the dates are far apart (a single run over 2018-2026
-    # makes Dagster plan and record ~2,200 empty partitions, which took minutes). Only dates with
-    # Silver touches get Gold rows, so only those are built (the real samples' other dates hold a
-    # few minutes of data each and no touch): 11 runs became 2.
     with_touches = [
         d for d in ordered if (t := lake.read_partition(lake_root, "touches", d)) is not None and t.height
     ]
     ranges = partition_ranges(with_touches, max_gap=5)
     for first, last in ranges:
-        dg.materialize(
-            all_assets,
-            instance=instance,
-            resources=defs.resources,
-            selection=dg.AssetSelection.assets(*GOLD_DAILY_MODELS),
+        _materialize(
+            dg.AssetSelection.assets(*GOLD_DAILY_MODELS),
             tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-            run_config=quiet,
         )
     echo(
         f"[materialize] gold_training + gold_daily_touches (dbt, {len(ranges)} range runs, {time.time() - t0:.1f}s)"
     )
+
+
+def _materialize_models(echo) -> dict:  # noqa: ANN001
+    """Summary marts, the model, the champion gate and the evaluation mart; the model's metadata."""
+    import dagster as dg
+
     t0 = time.time()
-    res = dg.materialize(
-        all_assets,
-        instance=instance,
-        resources=defs.resources,
-        selection=dg.AssetSelection.assets(
+    res = _materialize(
+        dg.AssetSelection.assets(
             *GOLD_SUMMARY_MODELS,
             "break_bounce_model",
             "model_predictions",
             "champion_model",
             *GOLD_EVAL_MODELS,
         ),
-        run_config=quiet,
         raise_on_error=False,  # a candidate that fails the blocking gate is reported, not a crash
     )
     echo(
         f"[materialize] gold_level_kind_stats + break_bounce_model + champion gate + gold_model_eval "
         f"({time.time() - t0:.1f}s)"
     )
-    model_md = {}
     for ev in res.get_asset_materialization_events():
         if ev.asset_key == dg.AssetKey("break_bounce_model"):
-            model_md = {k: v.value for k, v in ev.materialization.metadata.items()}
+            return {k: v.value for k, v in ev.materialization.metadata.items()}
+    return {}
+
+
+SUMMARY_TABLES = (
+    "futures_trades",
+    "futures_mbp10",
+    "options_definitions",
+    "options_bbo",
+    "options_trades",
+    "options_statistics",
+    "bars_2m",
+    "levels",
+    "touches",
+    "labels",
+)
+
+
+def _summary(lake_root: Path, ordered: list[str], model_md: dict) -> dict:
+    """Rows per tier and date, Gold rows, outcomes per level kind and the model's metadata."""
+    import polars as pl
+
+    from spymaster_core.io import lake
 
     rows = []
     for d in ordered:
-        row = {"date": d}
-        for t in (
-            "futures_trades",
-            "futures_mbp10",
-            "options_definitions",
-            "options_bbo",
-            "options_trades",
-            "options_statistics",
-            "bars_2m",
-            "levels",
-            "touches",
-            "labels",
-        ):
+        row: dict[str, object] = {"date": d}
+        for t in SUMMARY_TABLES:
             p = lake.read_partition(lake_root, t, d)
             row[t] = 0 if p is None else p.height
         rows.append(row)
-    table = pl.DataFrame(rows)
     gold = lake.read_table(lake_root, "gold_training")
     by_kind = (
         gold.group_by("level_kind", "outcome").len().pivot(on="outcome", index="level_kind", values="len")
     )
-    summary = {
-        "rows": table,
+    return {
+        "rows": pl.DataFrame(rows),
         "gold_rows": gold.height,
         "labels_by_kind": by_kind.sort("level_kind").fill_null(0),
         "model": model_md,
-        "wall_s": time.time() - t_start,
     }
+
+
+def _print_summary(summary: dict, data_dir: Path, lake_root: Path, echo) -> None:  # noqa: ANN001
+    import polars as pl
+
+    model_md = summary["model"]
     with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=160):
         echo(
             "\nRows per tier and date (bronze: futures_trades .. options_statistics; silver: bars_2m .. labels)"
         )
-        echo(str(table))
-        echo(f"\nGold training rows: {gold.height}. Touch outcomes per level kind:")
+        echo(str(summary["rows"]))
+        echo(f"\nGold training rows: {summary['gold_rows']}. Touch outcomes per level kind:")
         echo(str(summary["labels_by_kind"]))
     echo(f"\nHeads, walk-forward on held-out dates {model_md.get('test_dates')} (AUC / Brier):")
     fmt = lambda v: "  n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -188,12 +243,12 @@ def run_demo(
             for who in ("model", "base_rate", "logistic")
         ]
         echo(f"  {h:<10} n_test={int(model_md.get(f'{h}_n_test', 0)):>4}   " + "   ".join(cells))
-    champ = model_md.get("beats_baselines")
     if model_md.get("direction_seq_n_test") is not None:
         echo(
             f"  direction seq (PatchTST on 2-min bars) n_test={int(model_md['direction_seq_n_test']):>4}   "
             f"{fmt(model_md.get('direction_seq_auc'))} / {fmt(model_md.get('direction_seq_brier'))}"
         )
+    champ = model_md.get("beats_baselines")
     echo(
         f"  champion: {'promoted, version ' + str(model_md.get('model_version')) if champ else 'not promoted (direction model did not beat both baselines)'}"
     )
@@ -204,10 +259,9 @@ def run_demo(
         f".venv/bin/dagster dev -w workspace.yaml   (or: make dagster)"
     )
     echo(
-        f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{data_dir.resolve()}/mlflow/mlflow.db"
+        f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{data_dir}/mlflow/mlflow.db"
         "   (or: make mlflow)"
     )
-    return summary
 
 
 def partition_ranges(dates: list[str], max_gap: int) -> list[tuple[str, str]]:

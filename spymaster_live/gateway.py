@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from spymaster_core.io.lake import LakePath
 from spymaster_live import research as research_views
 
 # uvicorn's sans-I/O websockets protocol (the non-deprecated one) waits for the transport to drain
@@ -76,49 +77,36 @@ def create_app(
     hub: Hub,
     status: Callable[[], dict[str, Any]],
     token: str | None = None,
-    research: tuple[Path, Path] | None = None,
+    research: tuple[LakePath, Path] | None = None,
 ) -> FastAPI:
     """The gateway app over `hub`; `status()` adds bus/model fields to /health; `research` =
     (lake root, data dir) enables the offline views under /research (`spymaster_live.research`)."""
     app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(_service_routes(hub, status, token))
+    app.include_router(_research_routes(research))
+    return app
 
-    @app.get("/", include_in_schema=False)
+
+def authorized(token: str | None, header: str | None, query: str | None) -> bool:
+    """True without a configured token, else when the bearer header or `?token=` equals it
+    (constant-time comparison)."""
+    if not token:
+        return True
+    given = query or (header or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _service_routes(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None) -> APIRouter:
+    """`GET /` (the dashboard), `GET /health`, `GET /api/levels` and the WebSocket `/ws/stream`."""
+    router = APIRouter()
+
+    @router.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         """The dashboard page (static; its WebSocket carries the data and the token)."""
         return FileResponse(STATIC_DIR / "index.html")
 
-    def authorized(header: str | None, query: str | None) -> bool:
-        if not token:
-            return True
-        given = query or (header or "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given.encode(), token.encode())
-
-    @app.get("/research", include_in_schema=False)
-    def research_index() -> HTMLResponse:
-        if research is None:
-            raise HTTPException(404, "research views need the lake (spymaster live sets it)")
-        return HTMLResponse(research_views.index_html(research[0]))
-
-    @app.get("/research/day", include_in_schema=False)
-    def research_day(date: str) -> HTMLResponse:
-        if research is None:
-            raise HTTPException(404, "research views need the lake (spymaster live sets it)")
-        try:
-            return HTMLResponse(research_views.day_view_html(research[0], date))
-        except FileNotFoundError as exc:
-            raise HTTPException(404, str(exc)) from exc
-
-    @app.get("/research/models", include_in_schema=False)
-    def research_models() -> HTMLResponse:
-        if research is None:
-            raise HTTPException(404, "research views need the data dir (spymaster live sets it)")
-        try:
-            return HTMLResponse(research_views.models_view_html(research[1]))
-        except FileNotFoundError as exc:
-            raise HTTPException(404, str(exc)) from exc
-
-    @app.get("/health")
+    @router.get("/health")
     def health() -> dict[str, Any]:
         age = None if hub.latest_wall is None else round(time.monotonic() - hub.latest_wall, 3)
         return {
@@ -128,43 +116,77 @@ def create_app(
             **status(),
         }
 
-    @app.get("/api/levels")
+    @router.get("/api/levels")
     def api_levels(request: Request) -> Response:
-        if not authorized(request.headers.get("authorization"), None):
+        if not authorized(token, request.headers.get("authorization"), None):
             raise HTTPException(401, "missing or wrong bearer token")
         if hub.latest is None:
             raise HTTPException(503, "no payload yet")
         return Response(hub.latest, media_type="application/json")
 
-    @app.websocket("/ws/stream")
+    @router.websocket("/ws/stream")
     async def ws_stream(ws: WebSocket) -> None:
-        if not authorized(ws.headers.get("authorization"), ws.query_params.get("token")):
+        if not authorized(token, ws.headers.get("authorization"), ws.query_params.get("token")):
             await ws.close(code=1008)
             return
         await ws.accept()
-        client = Client()
-        if hub.latest is not None:
-            client.queue.put_nowait(hub.latest)
-        hub.clients.add(client)
-        pump = asyncio.create_task(_pump(ws, client.queue))
-        drop = asyncio.create_task(client.dropped.wait())
-        try:
-            done, _ = await asyncio.wait({pump, drop}, return_when=asyncio.FIRST_COMPLETED)
-            if drop in done:
-                pump.cancel()
-                # A stalled socket may never take the close frame: give up after CLOSE_TIMEOUT_S
-                # and return, so the server aborts the connection.
-                try:
-                    await asyncio.wait_for(
-                        ws.close(code=1013, reason="too slow: queue full"), CLOSE_TIMEOUT_S
-                    )
-                except (TimeoutError, RuntimeError):
-                    pass
-            elif (exc := pump.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
-                raise exc
-        finally:
-            pump.cancel()
-            drop.cancel()
-            hub.clients.discard(client)
+        await _serve_client(hub, ws)
 
-    return app
+    return router
+
+
+async def _serve_client(hub: Hub, ws: WebSocket) -> None:
+    """One accepted client: the cached payload, then every new one through its bounded queue, until
+    it disconnects or is dropped as too slow (close 1013)."""
+    client = Client()
+    if hub.latest is not None:
+        client.queue.put_nowait(hub.latest)
+    hub.clients.add(client)
+    pump = asyncio.create_task(_pump(ws, client.queue))
+    drop = asyncio.create_task(client.dropped.wait())
+    try:
+        done, _ = await asyncio.wait({pump, drop}, return_when=asyncio.FIRST_COMPLETED)
+        if drop in done:
+            pump.cancel()
+            # A stalled socket may never take the close frame: give up after CLOSE_TIMEOUT_S
+            # and return, so the server aborts the connection.
+            try:
+                await asyncio.wait_for(ws.close(code=1013, reason="too slow: queue full"), CLOSE_TIMEOUT_S)
+            except (TimeoutError, RuntimeError):
+                pass
+        elif (exc := pump.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
+            raise exc
+    finally:
+        pump.cancel()
+        drop.cancel()
+        hub.clients.discard(client)
+
+
+def _research_routes(research: tuple[LakePath, Path] | None) -> APIRouter:
+    """The offline research views under /research; 404 naming what is missing without a lake."""
+    router = APIRouter()
+
+    def need(i: int, what: str) -> LakePath:
+        if research is None:
+            raise HTTPException(404, f"research views need the {what} (spymaster live sets it)")
+        return research[i]
+
+    @router.get("/research", include_in_schema=False)
+    def research_index() -> HTMLResponse:
+        return HTMLResponse(research_views.index_html(need(0, "lake")))
+
+    @router.get("/research/day", include_in_schema=False)
+    def research_day(date: str) -> HTMLResponse:
+        try:
+            return HTMLResponse(research_views.day_view_html(need(0, "lake"), date))
+        except FileNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @router.get("/research/models", include_in_schema=False)
+    def research_models() -> HTMLResponse:
+        try:
+            return HTMLResponse(research_views.models_view_html(Path(need(1, "data dir"))))
+        except FileNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    return router

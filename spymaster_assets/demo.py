@@ -219,7 +219,11 @@ def _summary(lake_root: Path, ordered: list[str], model_md: dict) -> dict:
     return {
         "rows": pl.DataFrame(rows),
         "gold_rows": gold.height,
-        "labels_by_kind": by_kind.sort("level_kind").fill_null(0),
+        "labels_by_kind": by_kind.select(
+            "level_kind", *[c for c in ("BREAK", "BOUNCE", "CHOP") if c in by_kind.columns]
+        )
+        .sort("level_kind")
+        .fill_null(0),
         "model": model_md,
     }
 

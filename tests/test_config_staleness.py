@@ -81,14 +81,23 @@ def test_a_config_section_change_stales_exactly_its_readers(tmp_path: Path) -> N
     fixed = _run(tmp_path, changed, "status", "bronze,silver")
     assert not [k for k, (status, _c) in fixed.items() if status == "STALE"]
 
-    # A section read upstream: bands -> silver_touches and silver_features (code). Their dependents
-    # turn stale once they have new data (Dagster: a parent's data version changed).
+    # A section read upstream: bands -> silver_touches, silver_features and silver_levels (code;
+    # levels read the tick size through the gamma-wall fuel engine). Their dependents turn stale once
+    # they have new data (Dagster: a parent's data version changed).
     bands = {**changed, "bands": {"TOUCH_BAND_pt": 1.5}}
     later = _run(tmp_path, bands, "status", "bronze,silver")
     stale = {k: causes for k, (status, causes) in later.items() if status == "STALE"}
-    assert {k for k, c in stale.items() if "CODE" in c} == {"silver_touches", "silver_features"}
+    assert {k for k, c in stale.items() if "CODE" in c} == {
+        "silver_touches",
+        "silver_features",
+        "silver_levels",
+    }
     assert "silver_labels" not in stale
     assert _run(tmp_path, bands, "materialize", "silver_touches") == ["silver_touches"]
     last = _run(tmp_path, bands, "status", "bronze,silver")
     stale = {k: causes for k, (status, causes) in last.items() if status == "STALE"}
-    assert stale == {"silver_features": ["CODE", "DATA"], "silver_labels": ["DATA"]}, stale
+    assert stale == {
+        "silver_levels": ["CODE"],
+        "silver_features": ["CODE", "DATA"],
+        "silver_labels": ["DATA"],
+    }, stale

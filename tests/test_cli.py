@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from spymaster_cli.main import app
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("cmd", ["demo", "study", "simulate", "inspect", "ingest", "live", "bench"])
@@ -183,3 +184,17 @@ def test_logs_to_file_keeps_the_terminal_to_progress_lines(
         assert line in log
     print("after")  # stdout is restored
     assert capfd.readouterr().out == "after\n"
+
+
+def test_ingest_refuses_a_truncated_real_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupted download (the real ESM4 mbp-1 file, cut mid-frame as published) is refused with
+    the file named and exit 1; nothing lands and no Bronze is built."""
+    truncated = REPO.parent / "shared/real/databento/esm4_2024-06-10_1030ET.mbp-1.truncated.dbn.zst"
+    if not truncated.exists():
+        pytest.skip(f"{truncated} missing")
+    for var in ("SPYMASTER_LAKE", "DAGSTER_HOME", "SPYMASTER_DUCKDB", "SPYMASTER_DATA"):
+        monkeypatch.setenv(var, "")
+    res = runner.invoke(app, ["ingest", str(truncated), "--data-dir", str(tmp_path / "data")])
+    assert res.exit_code == 1, res.output
+    assert "mbp-1.truncated.dbn.zst" in res.output and "truncated" in res.output
+    assert not list((tmp_path / "data" / "lake").rglob("*.dbn.zst"))

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from spymaster_core import schemas as S
+from spymaster_core.io import zstd_frames
 from spymaster_core.io.dbn_kernels import Mbp10Columns
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,21 @@ class DecodedFile:
 
 
 def open_store(path: str | Path) -> db.DBNStore:
-    """Open a DBN file; raise `DBNReadError` naming the file if it is empty, truncated or not DBN."""
+    """Open a DBN file; raise `DBNReadError` naming the file if it is empty, not DBN, or a zstd file
+    cut short (`zstd_frames.check_frames_complete`: an interrupted download decodes to fewer records
+    with no error from zstd or databento)."""
     p = Path(path)
     if not p.exists():
         raise DBNReadError(f"{p}: file does not exist")
     if p.stat().st_size == 0:
         raise DBNReadError(f"{p}: file is empty (0 bytes), expected DBN metadata")
+    with open(p, "rb") as fh:
+        compressed = fh.read(4) == zstd_frames.ZSTD_MAGIC
+    if compressed:
+        try:  # zstd readers return a cut frame's decoded part with no error: check the frames first
+            zstd_frames.check_frames_complete(p)
+        except zstd_frames.TruncatedZstdError as exc:
+            raise DBNReadError(str(exc)) from exc
     try:
         return db.DBNStore.from_file(p)
     except Exception as exc:  # databento raises ValueError/BentoError/zstd errors for bad input
@@ -413,7 +423,7 @@ _FIXED_LAYOUT = {
     "trades": databento_dbn.TradeMsg,
     "mbo": databento_dbn.MBOMsg,
 }
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_MAGIC = zstd_frames.ZSTD_MAGIC
 # The record class (current DBN version) of each schema we decode from raw bytes.
 RECORD_CLASS: dict[databento_dbn.Schema, type] = {
     databento_dbn.Schema.MBP_10: databento_dbn.MBP10Msg,

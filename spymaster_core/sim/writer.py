@@ -88,7 +88,9 @@ def write_dbn(path: Path, header: bytes, body: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
-        fh.write(zstandard.ZstdCompressor(level=3).compress(header + body))
+        # A content checksum per frame, as Databento writes: a flipped byte fails to decode instead of
+        # decoding to altered records.
+        fh.write(zstandard.ZstdCompressor(level=3, write_checksum=True).compress(header + body))
     os.replace(tmp, path)
     return path
 

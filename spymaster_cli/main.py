@@ -243,6 +243,10 @@ def live(
     from spymaster_live.service import LiveOptions, LiveService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = load_config()
+    except ValueError as exc:  # names the file and the field
+        raise typer.BadParameter(str(exc), param_hint="SPYMASTER_CONFIG") from exc
     data_dir = data_dir.resolve()
     lake_root = cli_lake_root(data_dir)
     if live_feed:
@@ -256,22 +260,35 @@ def live(
         typer.echo(f"live feed: Databento GLBX.MDP3, front month {symbol}, 0DTE options on it")
         landing, from_lake = data_dir / "live_work" / "landing", False
     else:
-        landing, from_lake = replay_landing(lake_root, date, data_dir, simulate, seed)
+        try:
+            landing, from_lake = replay_landing(lake_root, date, data_dir, simulate, seed)
+        except typer.BadParameter:
+            raise
+        except ValueError as exc:  # an unreadable landing file, named
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
     opts = LiveOptions(
         date=date, landing=landing, lake_root=lake_root, data_dir=data_dir, speed=speed, nats_url=nats_url,
         host=host, port=port, token=token, use_model=model, exit_when_replayed=exit_when_done, start_et=start, end_et=end,
         live_symbol=symbol if live_feed else None, levels_from_lake=from_lake,
     )  # fmt: skip
-    _run_live(LiveService(opts, load_config()), date, speed, host, port)
+    _run_live(LiveService(opts, cfg), date, speed, host, port)
 
 
 def _run_live(svc, date: str, speed: float, host: str, port: int) -> None:  # noqa: ANN001
-    """Run the service until it stops or Ctrl-C; print where to look and what it processed."""
+    """Run the service until it stops or Ctrl-C; print where to look and what it processed. A
+    start-up error (bad landing file, no NATS, port in use) is printed with its cause and exits 1
+    at once: the service task is watched while waiting for it to be ready."""
     import asyncio
 
     async def main() -> None:
         task = asyncio.create_task(svc.run())
-        await svc.ready.wait()
+        ready = asyncio.create_task(svc.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():  # the service ended before it was ready: its exception is the cause
+            ready.cancel()
+            await task
+            raise RuntimeError("the live service stopped before it was ready")
         typer.echo(
             f"live {date} at {speed}x on {svc.url}\n  dashboard: http://{host}:{port}/\n"
             f"  levels:    http://{host}:{port}/api/levels\n  stream:    ws://{host}:{port}/ws/stream\n"
@@ -283,6 +300,10 @@ def _run_live(svc, date: str, speed: float, host: str, port: int) -> None:  # no
         asyncio.run(main())
     except KeyboardInterrupt:
         typer.echo("stopped")
+    except Exception as exc:
+        logging.getLogger("spymaster.live").debug("start-up failed", exc_info=True)
+        typer.echo(f"error: live {date} stopped: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
     st = svc.core_stats
     typer.echo(
         f"replayed {svc.replay_stats.published:,} events ({svc.replay_stats.eps:,.0f}/s); core processed "

@@ -198,3 +198,53 @@ def test_ingest_refuses_a_truncated_real_file(tmp_path: Path, monkeypatch: pytes
     assert res.exit_code == 1, res.output
     assert "mbp-1.truncated.dbn.zst" in res.output and "truncated" in res.output
     assert not list((tmp_path / "data" / "lake").rglob("*.dbn.zst"))
+
+
+def _live(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "spymaster_cli.main", "live", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **env}, check=False,
+    )  # fmt: skip
+
+
+def test_live_start_up_errors_exit_with_the_cause(tmp_path: Path) -> None:
+    """Start-up errors end `spymaster live` with the cause and a non-zero exit, never a silent hang:
+    a truncated file landed for the date, and a config value out of range."""
+    import shutil
+    import time
+
+    truncated = REPO.parent / "shared/real/databento/esm4_2024-06-10_1030ET.mbp-1.truncated.dbn.zst"
+    if not truncated.exists():
+        pytest.skip(f"{truncated} missing")
+    lake = tmp_path / "lake"
+    dest = lake / "landing/GLBX.MDP3/mbp-10/2024-06-10/cut.mbp-10.dbn.zst"
+    dest.parent.mkdir(parents=True)
+    shutil.copyfile(truncated, dest)
+    env = {"SPYMASTER_LAKE": str(lake), "SPYMASTER_CONFIG": ""}
+    t0 = time.monotonic()
+    out = _live(
+        ["--date", "2024-06-10", "--data-dir", str(tmp_path / "data"), "--port", "0", "--no-model"], env
+    )
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "cut.mbp-10.dbn.zst" in out.stderr and "truncated" in out.stderr
+    assert time.monotonic() - t0 < 100
+    # The service itself fails at start-up (its futures files are fine, a definition file is cut):
+    # it used to die while the CLI waited forever for "ready".
+    from spymaster_core.sim import simulate_session
+
+    res = simulate_session("2026-11-16", 1, lake / "landing", scale="small")
+    defs = Path(res.files["definition"])
+    defs.write_bytes(defs.read_bytes()[: defs.stat().st_size // 2])
+    t0 = time.monotonic()
+    out = _live(["--date", "2026-11-16", "--data-dir", str(tmp_path / "data"), "--port", "0", "--no-model"], env)
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert defs.name in out.stderr and "truncated" in out.stderr
+    assert time.monotonic() - t0 < 100
+    cfg = tmp_path / "bad.json"
+    cfg.write_text('{"live": {"SNAP_INTERVAL_MS": 0}}')
+    out = _live(
+        ["--date", "2024-06-10", "--data-dir", str(tmp_path / "data")], {**env, "SPYMASTER_CONFIG": str(cfg)}
+    )
+    assert out.returncode == 2 and "bad.json" in out.stderr and "SNAP_INTERVAL_MS" in out.stderr

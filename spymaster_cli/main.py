@@ -158,6 +158,32 @@ def ingest(
         raise typer.Exit(1) from exc
 
 
+def gateway_token(token: str | None, token_file: Path | None) -> str | None:
+    """The gateway's token from --token / SPYMASTER_TOKEN or --token-file (first line), None when none
+    is given (no authentication). An empty or blank token is refused (typer.BadParameter): it would
+    silently turn authentication off."""
+    import os
+
+    if token_file is not None:
+        if token is not None:
+            raise typer.BadParameter(
+                "give the token once: --token/SPYMASTER_TOKEN or --token-file", param_hint="--token-file"
+            )
+        try:
+            token = token_file.read_text().splitlines()[0] if token_file.read_text() else ""
+        except OSError as exc:
+            raise typer.BadParameter(f"{token_file}: {exc.strerror}", param_hint="--token-file") from exc
+    elif token is None and "SPYMASTER_TOKEN" in os.environ:
+        token = os.environ["SPYMASTER_TOKEN"]  # click drops an empty variable: catch it here
+    if token is not None and not token.strip():
+        raise typer.BadParameter(
+            "the gateway token is empty: that would turn authentication off. Unset SPYMASTER_TOKEN (and "
+            "drop --token/--token-file) to run without a token, or give a non-empty one",
+            param_hint="--token",
+        )
+    return None if token is None else token.strip()
+
+
 def cli_lake_root(data_dir: Path):  # noqa: ANN202 - a LakePath (Path or s3:// URL)
     """`SPYMASTER_LAKE` when set (a path or s3:// URL), else `<data_dir>/lake`."""
     import os
@@ -218,7 +244,13 @@ def live(
     host: str = typer.Option("127.0.0.1", help="Gateway bind address."),
     port: int = typer.Option(8000, help="Gateway port."),
     token: str | None = typer.Option(
-        None, envvar="SPYMASTER_TOKEN", help="Bearer token the gateway requires."
+        None,
+        envvar="SPYMASTER_TOKEN",
+        help="Token the gateway requires on every route but /health. A value given here shows in `ps`: "
+        "prefer the SPYMASTER_TOKEN environment variable or --token-file.",
+    ),
+    token_file: Path | None = typer.Option(
+        None, help="File whose first line is the gateway token (kept out of `ps` and shell history)."
     ),
     model: bool = typer.Option(True, help="Score with the MLflow champion when one is promoted."),
     exit_when_done: bool = typer.Option(False, help="Stop once the replay has been processed."),
@@ -247,6 +279,7 @@ def live(
         cfg = load_config()
     except ValueError as exc:  # names the file and the field
         raise typer.BadParameter(str(exc), param_hint="SPYMASTER_CONFIG") from exc
+    token = gateway_token(token, token_file)
     data_dir = data_dir.resolve()
     lake_root = cli_lake_root(data_dir)
     if live_feed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from spymaster_core.io.lake import LakePath
@@ -33,7 +34,9 @@ WS_IMPL = "websockets-sansio"
 # context), which dominated the fan-out cost; uncompressed, a payload is framed, not re-encoded.
 # Payloads are a few kB at 4/s, so the bandwidth saved is not worth the latency.
 WS_PER_MESSAGE_DEFLATE = False
-STATIC_DIR = Path(__file__).parent / "static"  # the dashboard: plain HTML/CSS/JS, served locally
+STATIC_DIR = Path(__file__).parent / "static"
+TOKEN_COOKIE = "spymaster_token"
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # the dashboard: plain HTML/CSS/JS, served locally
 CLIENT_QUEUE = 64
 CLOSE_TIMEOUT_S = 1.0  # payloads; at 4 payloads/s a client may fall 16 s behind before it is dropped
 
@@ -81,20 +84,50 @@ def create_app(
 ) -> FastAPI:
     """The gateway app over `hub`; `status()` adds bus/model fields to /health; `research` =
     (lake root, data dir) enables the offline views under /research (`spymaster_live.research`)."""
-    app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        """Every HTTP route needs the token (see `authorized`) except the minimal `/health` probe.
+        Opening the dashboard with a valid `?token=` sets an HttpOnly cookie so its static files,
+        links and WebSocket need no token in their URLs."""
+        ok = authorized(token, *_credentials(request.headers, request.query_params, request.cookies))
+        if request.url.path != "/health" and not ok:
+            return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
+        response = await call_next(request)
+        if token and ok and request.query_params.get("token"):
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(_service_routes(hub, status, token))
     app.include_router(_research_routes(research))
     return app
 
 
-def authorized(token: str | None, header: str | None, query: str | None) -> bool:
-    """True without a configured token, else when the bearer header or `?token=` equals it
-    (constant-time comparison)."""
+def authorized(token: str | None, *presented: str | None) -> bool:
+    """The one credential rule. Without a configured token everything passes. With one, at least one
+    credential must be presented (the `Authorization: Bearer` header, `?token=`, or the dashboard's
+    cookie) and every one presented must equal the token (constant-time): a wrong credential is
+    never outvoted by a right one."""
     if not token:
         return True
-    given = query or (header or "").removeprefix("Bearer ").strip()
-    return hmac.compare_digest(given.encode(), token.encode())
+    given = [c for c in presented if c is not None]
+    return bool(given) and all(hmac.compare_digest(c.encode(), token.encode()) for c in given)
+
+
+def _credentials(headers: Any, query: Any, cookies: Any) -> tuple[str | None, str | None, str | None]:
+    """(bearer header value, ?token=, cookie) as presented; a header that is not `Bearer <x>` counts
+    as a wrong credential, not as none."""
+    header = headers.get("authorization")
+    bearer = (
+        None
+        if header is None
+        else header.removeprefix("Bearer ").strip()
+        if header.startswith("Bearer ")
+        else header
+    )
+    return bearer, query.get("token"), cookies.get(TOKEN_COOKIE)
 
 
 def _service_routes(hub: Hub, status: Callable[[], dict[str, Any]], token: str | None) -> APIRouter:
@@ -107,9 +140,15 @@ def _service_routes(hub: Hub, status: Callable[[], dict[str, Any]], token: str |
         return FileResponse(STATIC_DIR / "index.html")
 
     @router.get("/health")
-    def health() -> dict[str, Any]:
+    def health(request: Request) -> dict[str, Any]:
+        """Without credentials only `{"status": "ok"}` (a liveness probe); with the token, the details."""
+        if token and not authorized(
+            token, *_credentials(request.headers, request.query_params, request.cookies)
+        ):
+            return {"status": "ok"}
         age = None if hub.latest_wall is None else round(time.monotonic() - hub.latest_wall, 3)
         return {
+            "status": "ok",
             "last_payload_age_s": age,
             "clients": len(hub.clients),
             "dropped_clients": hub.dropped_clients,
@@ -117,16 +156,14 @@ def _service_routes(hub: Hub, status: Callable[[], dict[str, Any]], token: str |
         }
 
     @router.get("/api/levels")
-    def api_levels(request: Request) -> Response:
-        if not authorized(token, request.headers.get("authorization"), None):
-            raise HTTPException(401, "missing or wrong bearer token")
+    def api_levels() -> Response:
         if hub.latest is None:
             raise HTTPException(503, "no payload yet")
         return Response(hub.latest, media_type="application/json")
 
     @router.websocket("/ws/stream")
     async def ws_stream(ws: WebSocket) -> None:
-        if not authorized(token, ws.headers.get("authorization"), ws.query_params.get("token")):
+        if not authorized(token, *_credentials(ws.headers, ws.query_params, ws.cookies)):
             await ws.close(code=1008)
             return
         await ws.accept()
@@ -177,6 +214,8 @@ def _research_routes(research: tuple[LakePath, Path] | None) -> APIRouter:
 
     @router.get("/research/day", include_in_schema=False)
     def research_day(date: str) -> HTMLResponse:
+        if not ISO_DATE.fullmatch(date):
+            raise HTTPException(400, "date must be a trading date as YYYY-MM-DD")
         try:
             return HTMLResponse(research_views.day_view_html(need(0, "lake"), date))
         except FileNotFoundError as exc:

@@ -32,7 +32,7 @@ def day_view_html(lake_root: lake.LakePath, date: str) -> str:
     bars = lake.read_partition(lake_root, "bars_2m", date)
     if bars is None or bars.is_empty():
         have = ", ".join(lake.written_dates(lake_root, "bars_2m")[-10:]) or "none"
-        raise FileNotFoundError(f"no Silver bars_2m for {date} under {lake_root} (latest dates: {have})")
+        raise FileNotFoundError(f"no Silver bars_2m for {date} in the lake (latest dates: {have})")
     levels = lake.read_partition(lake_root, "levels", date)
     touches = lake.read_partition(lake_root, "touches", date)
     labels = lake.read_partition(lake_root, "labels", date)
@@ -99,7 +99,7 @@ def models_view_html(data_dir: Path) -> str:
 
     runs = registry.compare_runs(data_dir)
     if runs.is_empty():
-        raise FileNotFoundError(f"no MLflow training runs in {registry.tracking_uri(data_dir)}")
+        raise FileNotFoundError("no MLflow training runs yet (materialize break_bounce_model)")
     cols = [c for c in runs.columns if c not in ("config_hash",)]
 
     def cell(v: object) -> str:

@@ -238,7 +238,9 @@ def test_live_start_up_errors_exit_with_the_cause(tmp_path: Path) -> None:
     defs = Path(res.files["definition"])
     defs.write_bytes(defs.read_bytes()[: defs.stat().st_size // 2])
     t0 = time.monotonic()
-    out = _live(["--date", "2026-11-16", "--data-dir", str(tmp_path / "data"), "--port", "0", "--no-model"], env)
+    out = _live(
+        ["--date", "2026-11-16", "--data-dir", str(tmp_path / "data"), "--port", "0", "--no-model"], env
+    )
     assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
     assert defs.name in out.stderr and "truncated" in out.stderr
     assert time.monotonic() - t0 < 100
@@ -248,3 +250,28 @@ def test_live_start_up_errors_exit_with_the_cause(tmp_path: Path) -> None:
         ["--date", "2024-06-10", "--data-dir", str(tmp_path / "data")], {**env, "SPYMASTER_CONFIG": str(cfg)}
     )
     assert out.returncode == 2 and "bad.json" in out.stderr and "SNAP_INTERVAL_MS" in out.stderr
+
+
+def test_gateway_token_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty SPYMASTER_TOKEN (or token file) is refused, not taken as "no authentication"; a token
+    file keeps the token out of `ps`; giving it twice is an error."""
+    from typer import BadParameter
+
+    from spymaster_cli.main import gateway_token
+
+    monkeypatch.delenv("SPYMASTER_TOKEN", raising=False)
+    assert gateway_token(None, None) is None
+    monkeypatch.setenv("SPYMASTER_TOKEN", "")
+    with pytest.raises(BadParameter, match="empty"):
+        gateway_token(None, None)
+    monkeypatch.delenv("SPYMASTER_TOKEN")
+    f = tmp_path / "token"
+    f.write_text("s3cret\n")
+    assert gateway_token(None, f) == "s3cret"
+    with pytest.raises(BadParameter, match="once"):
+        gateway_token("x", f)
+    f.write_text("   \n")
+    with pytest.raises(BadParameter, match="empty"):
+        gateway_token(None, f)
+    res = runner.invoke(app, ["live", "--help"])
+    assert "--token-file" in res.output and "ps" in res.output

@@ -50,6 +50,8 @@ def test_gateway_token_health_and_cached_payload() -> None:
             await asyncio.sleep(0.02)
         get = lambda *a: asyncio.to_thread(_get, *a)  # noqa: E731
         code, body = await get(f"{base}/health")
+        assert code == 200 and orjson.loads(body) == {"status": "ok"}  # the probe tells nothing more
+        code, body = await get(f"{base}/health", auth)
         h = orjson.loads(body)
         assert (
             code == 200
@@ -125,3 +127,62 @@ def test_signals_writer_writes_the_named_schema(tmp_path: Path) -> None:
     got = pq.read_schema(path)
     assert [(f.name, f.type) for f in got] == [(f.name, f.type) for f in S.SIGNALS.arrow]
     assert pq.read_table(path).num_rows == 2 and "signals/date=2026-11-16" in str(path)
+
+
+def test_gateway_guards_every_route_and_the_lake(tmp_path: Path) -> None:
+    """With a token every route but the health probe needs it (research pages, the dashboard, its
+    static files, /openapi.json); a wrong credential is never outvoted by a right one; a date is a
+    date: no path traversal out of the lake, 400 for junk, 404s without absolute paths."""
+    import polars as pl
+
+    from spymaster_core.io import lake
+
+    root = tmp_path / "lake"
+    outside = tmp_path / "secret" / "bars_2m" / "date=x"
+    outside.mkdir(parents=True)
+    pl.DataFrame({"bar_start_ns": [0], "close": [1.0]}).write_parquet(outside / "part-0.parquet")
+    app = create_app(Hub(), dict, token="s3cret", research=(root, tmp_path))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws=WS_IMPL))
+    base = f"http://127.0.0.1:{port}"
+    good, bad = {"Authorization": "Bearer s3cret"}, {"Authorization": "Bearer nope"}
+    probes = {}
+
+    async def main() -> None:
+        serve = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        get = lambda *a: asyncio.to_thread(_get, *a)  # noqa: E731
+        for path in (
+            "/",
+            "/static/dashboard.js",
+            "/research",
+            "/research/models",
+            "/openapi.json",
+            "/api/levels",
+        ):
+            probes[path] = (await get(base + path))[0]
+        probes["openapi with token"] = (await get(base + "/openapi.json", good))[0]
+        probes["right query, wrong header"] = (await get(base + "/research?token=s3cret", bad))[0]
+        probes["wrong query, right header"] = (await get(base + "/research?token=nope", good))[0]
+        probes["right header"] = (await get(base + "/research", good))[0]
+        probes["traversal"] = await get(base + "/research/day?date=2026-11-19/../../../secret", good)
+        probes["long date"] = (await get(base + "/research/day?date=" + "9" * 5000, good))[0]
+        probes["missing date"] = await get(base + "/research/day?date=2026-11-19", good)
+        server.should_exit = True
+        await asyncio.wait_for(serve, 10)
+
+    asyncio.run(main())
+    assert all(
+        probes[p] == 401
+        for p in ("/", "/static/dashboard.js", "/research", "/research/models", "/api/levels")
+    )
+    assert probes["/openapi.json"] in (401, 404) and probes["openapi with token"] == 404
+    assert probes["right query, wrong header"] == 401 and probes["wrong query, right header"] == 401
+    assert probes["right header"] == 200
+    assert probes["traversal"][0] == 400 and b"secret" not in probes["traversal"][1]
+    assert probes["long date"] == 400
+    code, body = probes["missing date"]
+    assert code == 404 and str(tmp_path).encode() not in body
+    with pytest.raises(ValueError, match="is not YYYY-MM-DD"):
+        lake.partition_dir(root, "bars_2m", "2026-11-19/../../secret")

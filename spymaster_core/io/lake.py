@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 DEFAULT_LAKE = Path("data/lake")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ROW_GROUP_ROWS = 256_000
 # A lake root or a path under one: a local Path, or a URL string such as "s3://bucket/prefix".
 LakePath = Path | str
@@ -248,6 +250,8 @@ def partition_dir(root: LakePath, table: str, date: str) -> LakePath:
     Raises KeyError for an unknown table."""
     if table not in TABLE_DIRS:
         raise KeyError(f"unknown lake table {table!r}; known: {sorted(TABLE_DIRS)}")
+    if not _ISO_DATE.fullmatch(date):  # a partition key is a date, never a path (../ traversal)
+        raise ValueError(f"partition date {date[:40]!r}{'...' if len(date) > 40 else ''} is not YYYY-MM-DD")
     return join(root, TABLE_DIRS[table], f"date={date}")
 
 

@@ -307,6 +307,7 @@ SIGNALS = TableSchema(
     1,
     pa.schema(
         [
+            pa.field("run_id", pa.string(), nullable=False),  # one `spymaster live` run (replays repeat)
             pa.field("ts_ns", pa.int64(), nullable=False),  # the payload's event time, ns UTC
             pa.field("instrument", pa.string()),  # front month, e.g. ESZ6
             pa.field("spot", pa.float64()),  # points

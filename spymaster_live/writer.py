@@ -26,8 +26,11 @@ class SignalsWriter:
     Raises orjson.JSONDecodeError from `flush` for a body that is not JSON (the bodies come from
     our own core, so that is a bug, not bad input)."""
 
-    def __init__(self, lake_root: lake.LakePath, date: str, flush_s: float = FLUSH_S) -> None:
+    def __init__(
+        self, lake_root: lake.LakePath, date: str, flush_s: float = FLUSH_S, run_id: str | None = None
+    ) -> None:
         self.dir = lake.partition_dir(lake_root, "signals", date)
+        self.run_id = run_id or uuid.uuid4().hex[:12]  # tells a replay's rows from an earlier one's
         self.flush_s = flush_s
         self.bodies: list[bytes] = []
         self.last_flush = time.monotonic()
@@ -46,7 +49,9 @@ class SignalsWriter:
         if not bodies:
             return None
         schema = pl.from_arrow(S.SIGNALS.arrow.empty_table()).schema
-        df = pl.DataFrame([r for b in bodies for r in _rows(orjson.loads(b))], schema=schema)
+        df = pl.DataFrame(
+            [{"run_id": self.run_id, **r} for b in bodies for r in _rows(orjson.loads(b))], schema=schema
+        )
         name = f"part-{int(df['ts_ns'].min())}-{uuid.uuid4().hex[:8]}.parquet"
         return lake.write_file(lake.join(self.dir, name), df.to_arrow().cast(S.SIGNALS.arrow))
 

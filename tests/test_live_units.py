@@ -127,6 +127,22 @@ def test_signals_writer_writes_the_named_schema(tmp_path: Path) -> None:
     got = pq.read_schema(path)
     assert [(f.name, f.type) for f in got] == [(f.name, f.type) for f in S.SIGNALS.arrow]
     assert pq.read_table(path).num_rows == 2 and "signals/date=2026-11-16" in str(path)
+    # A second run appends its own files: the folder reads as one table, runs told apart.
+    w2 = SignalsWriter(tmp_path, "2026-11-16")
+    w2.add(
+        orjson.dumps(
+            {"ts_ns": 3, "instrument": "ESZ6", "spot": 1.0, "bid": 1.0, "ask": 1.25, "levels": [level]}
+        )
+    )
+    w2.flush()
+    import duckdb
+    import polars as pl
+
+    folder = path.parent
+    both = pl.read_parquet(folder / "*.parquet")
+    assert both.height == 3 and both["run_id"].n_unique() == 2 and both.columns == S.SIGNALS.arrow.names
+    runs = duckdb.sql(f"select count(distinct run_id) from read_parquet('{folder}/*.parquet')").fetchall()
+    assert runs == [(2,)]
 
 
 def test_gateway_guards_every_route_and_the_lake(tmp_path: Path) -> None:

@@ -175,3 +175,30 @@ def test_mbo_stream_picks_front_and_writes_parts(samples: Path, tmp_path: Path) 
     out = pl.read_parquet(parts)
     assert st.instruments == {"ESH4": 49_996} and out.height == 49_996 and len(parts) >= 3
     assert st.crossed_rows == 0 and not st.resorted and out["ts_event_ns"].is_sorted()
+
+
+def test_the_same_file_landed_twice_is_refused(tmp_path: Path) -> None:
+    """A download landed twice under two names used to double Bronze (trades 31,543 -> 63,086 rows):
+    now the date is refused with both files named, for DBN and CSV alike."""
+    import shutil
+
+    from spymaster_core.bronze.errors import DuplicateLandingError
+    from spymaster_core.sim import simulate_session
+    from tests.conftest import ESM8_CSV
+
+    land = tmp_path / "landing"
+    res = simulate_session("2026-11-16", 4, land, scale="small")
+    trades = Path(res.files["trades"])
+    copy = trades.with_name("again-" + trades.name)
+    shutil.copyfile(trades, copy)
+    with pytest.raises(DuplicateLandingError, match="byte-identical") as err:
+        bronze.futures_trades(land, "2026-11-16")
+    assert copy.name in str(err.value) and str(trades) in str(err.value)
+    copy.unlink()
+    assert bronze.futures_trades(land, "2026-11-16").table.num_rows == res.counts["futures_trades"]
+    csv_dir = tmp_path / "csv_landing" / "CSV" / "trades" / "2018-05-07"
+    csv_dir.mkdir(parents=True)
+    shutil.copyfile(ESM8_CSV, csv_dir / ESM8_CSV.name)
+    shutil.copyfile(ESM8_CSV, csv_dir / ("copy-" + ESM8_CSV.name))
+    with pytest.raises(DuplicateLandingError, match="byte-identical"):
+        bronze.futures_trades(tmp_path / "csv_landing", "2018-05-07")

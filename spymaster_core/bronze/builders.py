@@ -21,7 +21,7 @@ from databento_dbn import Schema
 from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.bronze import mbp10_stream as bronze_stream
-from spymaster_core.bronze.errors import NotInPartitionError
+from spymaster_core.bronze.errors import DuplicateLandingError, NotInPartitionError
 from spymaster_core.bronze.selection import ES_OUTRIGHT, front_month, zero_dte
 from spymaster_core.io import csv_trades, dbn, lake
 
@@ -56,7 +56,27 @@ def landing_files(landing: Path, schema: Schema, date: str) -> list[Path]:
     files = sorted(dbn.iter_dbn_files(d)) if d.exists() else []
     for f in files:
         dbn.check_dataset(f, S.DATASET)
+    refuse_duplicate_files(files)
     return files
+
+
+def refuse_duplicate_files(files: list[Path]) -> None:
+    """Raise DuplicateLandingError naming both files when two landed files of one schema and date are
+    byte-identical (the same download landed twice under two names would double every row). Only
+    files of equal size are hashed."""
+    by_size: dict[int, list[Path]] = {}
+    for f in files:
+        by_size.setdefault(f.stat().st_size, []).append(f)
+    for same in (g for g in by_size.values() if len(g) > 1):
+        seen: dict[str, Path] = {}
+        for f in same:
+            digest = lake.file_sha256(f)
+            if digest in seen:
+                raise DuplicateLandingError(
+                    f"{f} and {seen[digest]} are byte-identical (sha256 {digest[:16]}...): the same data landed "
+                    "twice would count every record twice; remove one of them"
+                )
+            seen[digest] = f
 
 
 def _in_session(table: pa.Table, date: str) -> pa.Table:
@@ -113,7 +133,9 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
             res.notes["trades_from_schema"] = str(schema)
             break
     csv_dir = landing / "CSV" / "trades" / date
-    for f in sorted(csv_dir.glob("*.csv")) if csv_dir.exists() else []:
+    csv_files = sorted(csv_dir.glob("*.csv")) if csv_dir.exists() else []
+    refuse_duplicate_files(csv_files)
+    for f in csv_files:
         sym = f.name.split("_")[0] if ES_OUTRIGHT.match(f.name.split("_")[0]) else "ES"
         parts.append(csv_trades.read_trades_csv(f, symbol=sym))
         res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")

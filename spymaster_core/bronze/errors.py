@@ -16,3 +16,7 @@ class NotInPartitionError(ValueError):
             f"session; the file does not belong to partition {date}"
         )
         self.path, self.date = path, date
+
+
+class DuplicateLandingError(ValueError):
+    """Two landed files of one schema and date are byte-identical; the message names both."""

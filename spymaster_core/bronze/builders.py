@@ -137,7 +137,11 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
     refuse_duplicate_files(csv_files)
     for f in csv_files:
         sym = f.name.split("_")[0] if ES_OUTRIGHT.match(f.name.split("_")[0]) else "ES"
-        parts.append(csv_trades.read_trades_csv(f, symbol=sym))
+        t = csv_trades.read_trades_csv(f, symbol=sym)
+        if t.num_rows and _in_session(t, date).num_rows == 0:  # the same policy as a DBN file
+            lo, hi = ts_span_utc(t)
+            raise NotInPartitionError(f, f"{t.num_rows:,} trades", lo, hi, date)
+        parts.append(t)
         res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
         res.notes["trades_from_schema"] = "csv"
     if not parts:

@@ -20,7 +20,18 @@ from spymaster_core import schemas as S
 
 
 class TradesCSVError(ValueError):
-    """A trades CSV that cannot be imported; the message names the file, line and value."""
+    """A trades CSV that cannot be imported; the message names the file, line, field and value."""
+
+
+MAX_PRICE_PT = 1_000_000.0  # no ES price is near this: 1e300 or inf is a broken export, not a trade
+SIDES = {"B": "B", "BUY": "B", "A": "A", "S": "A", "SELL": "A", "N": "N", "": "N"}
+
+
+def _refuse(p: Path, raw: pl.DataFrame, field: str, bad: pl.Series, what: str) -> None:
+    """Raise TradesCSVError for the first row where `bad` holds, naming file, line, field and value."""
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise TradesCSVError(f"{p}: line {i + 2}: field {field}: {what}: {raw[field][i]!r}")
 
 
 def tick_rule(price: np.ndarray) -> np.ndarray:
@@ -38,8 +49,10 @@ def tick_rule(price: np.ndarray) -> np.ndarray:
 def read_trades_csv(path: str | Path, symbol: str = "ES", source: str = "csv") -> pa.Table:
     """Read a trades CSV into a `futures.trades.v1` table sorted by ts_event.
 
-    Raises TradesCSVError naming the file for a missing file, missing columns, an unparseable
-    timestamp (with its line number and value), or a non-positive/non-numeric price.
+    Raises TradesCSVError naming the file (and line, field and value) for a missing file, missing
+    columns, an unparseable timestamp, a price that is not a finite positive number below
+    MAX_PRICE_PT, a size that is not a whole number of contracts > 0 (an empty cell included), or a
+    side outside SIDES.
     """
     p = Path(path)
     if not p.exists():
@@ -57,20 +70,24 @@ def read_trades_csv(path: str | Path, symbol: str = "ES", source: str = "csv") -
         i = int(bad.arg_true()[0])
         raise TradesCSVError(f"{p}: line {i + 2}: field ts_utc: bad timestamp {raw['ts_utc'][i]!r}")
     price = raw["price"].cast(pl.Float64, strict=False)
-    bad_px = price.is_null() | (price <= 0)
-    if bad_px.any():
-        i = int(bad_px.arg_true()[0])
-        raise TradesCSVError(f"{p}: line {i + 2}: field price: bad price {raw['price'][i]!r}")
-    n = raw.height
-    size = (
-        raw["size"].cast(pl.Int64, strict=False).fill_null(1)
-        if "size" in raw.columns
-        else pl.repeat(1, n, eager=True)
+    _refuse(
+        p,
+        raw,
+        "price",
+        price.is_null() | ~price.is_finite() | (price <= 0) | (price > MAX_PRICE_PT),
+        "bad price",
     )
+    n = raw.height
+    if "size" in raw.columns:
+        size = raw["size"].cast(pl.Int64, strict=False)
+        _refuse(p, raw, "size", size.is_null() | (size <= 0), "bad size (whole contracts > 0)")
+    else:
+        size = pl.repeat(1, n, eager=True, dtype=pl.Int64)
     df = pl.DataFrame({"ts_event_ns": ts.dt.epoch("ns"), "price": price, "size": size.cast(pl.Int64)})
     if "side" in raw.columns:
-        s = raw["side"].str.to_uppercase().str.slice(0, 1).fill_null("N")
-        side = s.replace({"S": "A"})
+        word = raw["side"].fill_null("").str.strip_chars().str.to_uppercase()
+        _refuse(p, raw, "side", ~word.is_in(list(SIDES)), "bad side (B/buy, A/S/sell, N or empty)")
+        side = word.replace_strict(SIDES, return_dtype=pl.String)
     else:
         side = pl.repeat("N", n, eager=True)
     df = df.with_columns(side=side).with_row_index("sequence").sort("ts_event_ns", maintain_order=True)

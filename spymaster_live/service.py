@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -355,6 +356,9 @@ class LiveService:
                     await self.nc.close()
                 if self.server is not None:
                     self.server.stop()
+                    # A private server's JetStream store lives only for this run (a durable store
+                    # is an external server's job): removed, not left in data/nats per run.
+                    shutil.rmtree(self.server.store_dir, ignore_errors=True)
             finally:
                 self._pool.shutdown(wait=False)
                 self._io_pool.shutdown(wait=True)  # a flush in progress completes first

@@ -51,5 +51,7 @@ def test_a_csv_of_another_date_is_refused_like_a_dbn_file(tmp_path: Path) -> Non
     d = tmp_path / "landing" / "CSV" / "trades" / "2026-11-17"
     d.mkdir(parents=True)
     (d / "ES_trades.csv").write_text("\n".join(["ts_utc,price,size,side", *GOOD]) + "\n")
-    with pytest.raises(NotInPartitionError, match="ES_trades.csv: none of its 2 trades .* partition 2026-11-17"):
+    with pytest.raises(
+        NotInPartitionError, match="ES_trades.csv: none of its 2 trades .* partition 2026-11-17"
+    ):
         bronze.futures_trades(tmp_path / "landing", "2026-11-17")

@@ -261,13 +261,45 @@ def partition_files(root: LakePath, table: str, date: str) -> list[LakePath]:
     return glob(partition_dir(root, table, date), "*.parquet")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+def recover_partition(final: Path) -> list[str]:
+    """Repair what a killed writer left beside a local partition `final` (a `date=` folder); return
+    what was done. A commit swaps two renames (final -> `.old-<pid>-*`, staging -> final): killed
+    between them, the partition is gone and the previous good data waits in `.old-*`; it is put back.
+    Staging folders (`.tmp-<pid>-*`) and leftover `.old-*` of writers no longer running are removed.
+    Folders of a live writer (its pid still running) are never touched."""
+    done: list[str] = []
+    for leftover in sorted(final.parent.glob(f".{final.name}.*-*-*")):
+        kind, _, rest = leftover.name.removeprefix(f".{final.name}.").partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        if kind == "old" and not final.exists():
+            os.replace(leftover, final)
+            done.append(f"restored {final.name} from {leftover.name}")
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+            done.append(f"removed {leftover.name}")
+    return done
+
+
 class PartitionWriter:
     """Write one partition incrementally and swap it in atomically on `commit()`.
 
     Usage: `with PartitionWriter(root, table, date) as w: write files into w.path; w.commit()`.
     `w.path` is a local temporary directory: beside the target on disk, under the system temp dir
-    for a remote root. Without `commit()` (an exception, a crash) it is removed and the previous
-    partition is untouched. On S3, `commit()` uploads the partition as one object (see the module
+    for a remote root. Without `commit()` (an exception) it is removed and the previous partition is
+    untouched; after a crash (SIGKILL) the next writer of the partition repairs what was left
+    (`recover_partition`). On S3, `commit()` uploads the partition as one object (see the module
     docstring).
     """
 
@@ -279,7 +311,8 @@ class PartitionWriter:
         else:
             final = Path(self.final)
             final.parent.mkdir(parents=True, exist_ok=True)
-            self.path = final.with_name(f".{final.name}.tmp-{self.token}")
+            recover_partition(final)
+            self.path = final.with_name(f".{final.name}.tmp-{os.getpid()}-{self.token}")
 
     def __enter__(self) -> PartitionWriter:
         self.path.mkdir()
@@ -291,7 +324,7 @@ class PartitionWriter:
         if is_remote(self.final):
             return self._commit_remote(str(self.final))
         final = Path(self.final)
-        old = final.with_name(f".{final.name}.old-{self.token}")
+        old = final.with_name(f".{final.name}.old-{os.getpid()}-{self.token}")
         if final.exists():
             os.replace(final, old)
         os.replace(self.path, final)

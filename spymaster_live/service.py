@@ -16,6 +16,7 @@ import itertools
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from spymaster_live.writer import SignalsWriter
 
 log = logging.getLogger("spymaster.live")
 FETCH_BATCH = 1000
+IDLE_EXIT_S = 30.0  # --exit-when-done: give up this long after the replay if no event arrives
 
 
 @dataclass
@@ -129,7 +131,10 @@ class LiveService:
         self.ready = asyncio.Event()
         self.nc: Any = None
         self.url = ""
-        self.writer = SignalsWriter(opts.lake_root, opts.date)
+        # One id per run: the signals rows and the replay's Msg-Ids carry it, so a second replay of the
+        # date on a shared server inside the de-duplication window is not dropped as duplicates.
+        self.run_id = uuid.uuid4().hex[:12]
+        self.writer = SignalsWriter(opts.lake_root, opts.date, run_id=self.run_id)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         self._out: asyncio.Queue[asyncio.Future[dict[str, Any]] | None] = asyncio.Queue(256)
@@ -246,7 +251,12 @@ class LiveService:
             log.info("replay %s: %d events, %.0f events/s", self.opts.date, st.published, st.eps)
 
         await publish_events(
-            js, events, self.opts.speed, self.opts.date, stats=self.replay_stats, progress=progress
+            js,
+            events,
+            self.opts.speed,
+            f"{self.opts.date}:{self.run_id}",
+            stats=self.replay_stats,
+            progress=progress,
         )
         log.info(
             "replay %s done: %d events in %.1fs",
@@ -269,17 +279,23 @@ class LiveService:
             ),
         )
         loop = asyncio.get_running_loop()
+        last_progress = time.monotonic()
         while not self.stop.is_set():
             try:
                 msgs = await psub.fetch(FETCH_BATCH, timeout=0.5)
+                last_progress = time.monotonic()
             except (TimeoutError, NatsTimeoutError):
-                if (
-                    self.opts.exit_when_replayed
-                    and self.replay_stats.done
-                    and st.processed + st.malformed >= self.replay_stats.published
-                ):
-                    await self._out.put(None)
-                    return
+                idle = time.monotonic() - last_progress
+                if self.opts.exit_when_replayed and self.replay_stats.done:
+                    if st.processed + st.malformed >= self.replay_stats.published:
+                        await self._out.put(None)
+                        return
+                    if idle > IDLE_EXIT_S:  # replayed, but nothing arrives: never wait forever
+                        raise RuntimeError(
+                            f"replay done but only {st.processed + st.malformed:,} of "
+                            f"{self.replay_stats.published:,} events reached the core in {idle:.0f}s "
+                            f"({st.duplicates:,} dropped as duplicates)"
+                        ) from None
                 continue
             except Exception as exc:  # noqa: BLE001 - bus away: the client reconnects; try again
                 log.warning("core fetch failed (%s); retrying", exc)

@@ -258,3 +258,30 @@ def test_stalled_client_does_not_delay_a_healthy_one(tmp_path: Path) -> None:
     lat_ms.sort()
     assert len(lat_ms) == 3 * CLIENT_QUEUE
     assert lat_ms[-1] < 50.0, lat_ms[-5:]
+
+
+@pytest.mark.slow
+def test_two_replays_of_a_date_on_one_server_both_complete(session: Session, tmp_path: Path) -> None:
+    """A second replay of the same date on a shared NATS server, inside JetStream's de-duplication
+    window: its Msg-Ids carry the run id, so none of its events is dropped as a duplicate (they all
+    were, and `--exit-when-done` never returned); the signals of both runs are told apart."""
+    start, end, _ = _window(session)
+    server = bus.NatsServer(tmp_path / "js").start()
+    runs = []
+    try:
+        for _ in range(2):
+            svc = LiveService(
+                _opts(tmp_path, session, start, end, nats_url=server.url), DEFAULT_CONFIG, session
+            )
+            asyncio.run(asyncio.wait_for(svc.run(), 120))
+            runs.append(svc)
+    finally:
+        server.stop()
+    for svc in runs:
+        assert svc.replay_stats.published > 1000
+        assert svc.core_stats.processed == svc.replay_stats.published, svc.core_stats
+    assert runs[0].run_id != runs[1].run_id
+    signals = pl.read_parquet(
+        tmp_path / "lake" / "gold" / "streaming" / "signals" / f"date={session.date}" / "*.parquet"
+    )
+    assert set(signals["run_id"]) == {runs[0].run_id, runs[1].run_id}

@@ -11,6 +11,7 @@ token configured, `/api/levels` and `/ws/stream` need `Authorization: Bearer <to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import re
 import time
@@ -34,6 +35,9 @@ WS_IMPL = "websockets-sansio"
 # context), which dominated the fan-out cost; uncompressed, a payload is framed, not re-encoded.
 # Payloads are a few kB at 4/s, so the bandwidth saved is not worth the latency.
 WS_PER_MESSAGE_DEFLATE = False
+# The stream is one-way (server -> client): inbound frames over this size are refused by uvicorn
+# (close 1009) before they are buffered; smaller ones end the connection (`_one_way`).
+WS_MAX_INBOUND_BYTES = 4096
 STATIC_DIR = Path(__file__).parent / "static"
 TOKEN_COOKIE = "spymaster_token"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # the dashboard: plain HTML/CSS/JS, served locally
@@ -68,6 +72,14 @@ class Hub:
                 self.clients.discard(c)
                 self.dropped_clients += 1
                 c.dropped.set()
+
+
+async def _one_way(ws: WebSocket) -> str:
+    """Read what the client sends: the stream is one-way, so the first data frame ends the
+    connection (returned as the reason) instead of piling up unread in the server's buffers; a
+    disconnect returns "disconnected"."""
+    msg = await ws.receive()
+    return "disconnected" if msg["type"] == "websocket.disconnect" else "inbound data on a one-way stream"
 
 
 async def _pump(ws: WebSocket, queue: asyncio.Queue[bytes]) -> None:
@@ -181,9 +193,14 @@ async def _serve_client(hub: Hub, ws: WebSocket) -> None:
     hub.clients.add(client)
     pump = asyncio.create_task(_pump(ws, client.queue))
     drop = asyncio.create_task(client.dropped.wait())
+    inbound = asyncio.create_task(_one_way(ws))
     try:
-        done, _ = await asyncio.wait({pump, drop}, return_when=asyncio.FIRST_COMPLETED)
-        if drop in done:
+        done, _ = await asyncio.wait({pump, drop, inbound}, return_when=asyncio.FIRST_COMPLETED)
+        if inbound in done and inbound.result() != "disconnected":
+            pump.cancel()
+            with contextlib.suppress(TimeoutError, RuntimeError):
+                await asyncio.wait_for(ws.close(code=1008, reason="the stream is one-way"), CLOSE_TIMEOUT_S)
+        elif drop in done:
             pump.cancel()
             # A stalled socket may never take the close frame: give up after CLOSE_TIMEOUT_S
             # and return, so the server aborts the connection.
@@ -196,6 +213,7 @@ async def _serve_client(hub: Hub, ws: WebSocket) -> None:
     finally:
         pump.cancel()
         drop.cancel()
+        inbound.cancel()
         hub.clients.discard(client)
 
 

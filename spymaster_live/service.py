@@ -40,7 +40,7 @@ from spymaster_core.research.session import Session, load_session
 from spymaster_live import bus
 from spymaster_live.codec import decode
 from spymaster_live.core import Scorer, SignalCore, with_model
-from spymaster_live.gateway import WS_IMPL, WS_PER_MESSAGE_DEFLATE, Hub, create_app
+from spymaster_live.gateway import WS_IMPL, WS_MAX_INBOUND_BYTES, WS_PER_MESSAGE_DEFLATE, Hub, create_app
 from spymaster_live.replay import ReplayStats, publish_events
 from spymaster_live.writer import SignalsWriter
 
@@ -199,6 +199,7 @@ class LiveService:
                     lifespan="off",
                     ws=WS_IMPL,
                     ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
+                    ws_max_size=WS_MAX_INBOUND_BYTES,
                 )
             )
             self._tasks = tasks = [

@@ -30,8 +30,10 @@ GOLD_DAILY_MODELS = ("gold_training", "gold_daily_touches")  # partitioned by tr
 GOLD_SUMMARY_MODELS = ("gold_level_kind_stats",)  # over every date
 GOLD_EVAL_MODELS = ("gold_model_eval",)  # downstream of model_predictions
 GOLD_MODELS = (*GOLD_DAILY_MODELS, *GOLD_SUMMARY_MODELS, *GOLD_EVAL_MODELS)
-# The dbt CLI installed beside this interpreter (the venv need not be activated).
+# The dbt CLI installed beside this interpreter (the venv need not be activated), for `dbt parse`.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+# What the Gold assets run: dbt through `spymaster-dbt` (dbt_guard.py), which dies with its run.
+DBT_RUN_EXECUTABLE = str(Path(sys.executable).parent / "spymaster-dbt")
 
 
 def manifest_is_stale(project: DbtProject) -> bool:

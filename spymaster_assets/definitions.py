@@ -9,7 +9,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from spymaster_assets.databento_resource import DatabentoResource
-from spymaster_assets.dbt_project import DBT_DIR, DBT_EXECUTABLE
+from spymaster_assets.dbt_project import DBT_DIR, DBT_RUN_EXECUTABLE
 from spymaster_assets.defs import bronze, gold, landing, models, silver
 from spymaster_assets.executors import executor_from_env
 from spymaster_assets.resources import LakeResource
@@ -45,7 +45,7 @@ with warnings.catch_warnings():
             "lake": LakeResource(),
             "databento": DatabentoResource(api_key=dg.EnvVar("DATABENTO_API_KEY")),
             "dbt": DbtCliResource(
-                project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), dbt_executable=DBT_EXECUTABLE
+                project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), dbt_executable=DBT_RUN_EXECUTABLE
             ),
         },
     ).map_resolved_asset_specs(

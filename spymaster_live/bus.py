@@ -10,6 +10,7 @@ and store (what the restart test does).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,8 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+
+log = logging.getLogger("spymaster.bus")
 
 SUBJECTS = {
     "futures_trade": "market.futures.trades",
@@ -108,7 +111,19 @@ class NatsServer:
 
 
 async def connect(url: str, name: str) -> nats.NATS:
-    """A client that reconnects forever (every 0.25 s) when the server goes away."""
+    """A client that reconnects forever (every 0.25 s) when the server goes away. It logs one line
+    per state change (disconnected, reconnected, closed); the failed attempts in between are DEBUG
+    only, so an outage is not a traceback per retry."""
+
+    async def disconnected() -> None:
+        log.warning("NATS %s: disconnected; reconnecting every 0.25 s", url)
+
+    async def reconnected() -> None:
+        log.warning("NATS %s: reconnected", url)
+
+    async def error(exc: Exception) -> None:
+        log.debug("NATS %s: %s: %s", url, type(exc).__name__, exc)
+
     return await nats.connect(
         url,
         name=name,
@@ -116,6 +131,9 @@ async def connect(url: str, name: str) -> nats.NATS:
         reconnect_time_wait=0.25,
         allow_reconnect=True,
         connect_timeout=2,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        error_cb=error,
     )
 
 

@@ -152,20 +152,21 @@ def _service_routes(hub: Hub, status: Callable[[], dict[str, Any]], token: str |
         return FileResponse(STATIC_DIR / "index.html")
 
     @router.get("/health")
-    def health(request: Request) -> dict[str, Any]:
-        """Without credentials only `{"status": "ok"}` (a liveness probe); with the token, the details."""
-        if token and not authorized(
-            token, *_credentials(request.headers, request.query_params, request.cookies)
-        ):
-            return {"status": "ok"}
-        age = None if hub.latest_wall is None else round(time.monotonic() - hub.latest_wall, 3)
-        return {
-            "status": "ok",
-            "last_payload_age_s": age,
-            "clients": len(hub.clients),
-            "dropped_clients": hub.dropped_clients,
-            **status(),
-        }
+    def health(request: Request) -> JSONResponse:
+        """200 `{"status": "ok"}`, or 503 `{"status": "bus down"}` while the service reports
+        `bus_connected: false`; with the token (or none configured) also the details."""
+        st = status()
+        down = st.get("bus_connected") is False
+        body: dict[str, Any] = {"status": "bus down" if down else "ok"}
+        if authorized(token, *_credentials(request.headers, request.query_params, request.cookies)):
+            age = None if hub.latest_wall is None else round(time.monotonic() - hub.latest_wall, 3)
+            body |= {
+                "last_payload_age_s": age,
+                "clients": len(hub.clients),
+                "dropped_clients": hub.dropped_clients,
+                **st,
+            }
+        return JSONResponse(body, status_code=503 if down else 200)
 
     @router.get("/api/levels")
     def api_levels() -> Response:

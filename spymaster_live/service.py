@@ -208,6 +208,8 @@ class LiveService:
                 asyncio.create_task(self._publish_signals(), name="signals"),
                 asyncio.create_task(self._flush_writer(), name="writer"),
             ]
+            if self.server is not None:
+                tasks.append(asyncio.create_task(self._supervise_server(js), name="nats-supervisor"))
             if live:
                 tasks.append(asyncio.create_task(self._live_feed(js, core), name="feed"))
             elif self.opts.replay:
@@ -232,6 +234,27 @@ class LiveService:
                         raise RuntimeError(f"gateway stopped (port {self.opts.port} in use?)")
         finally:
             await self._shutdown()
+
+    async def _supervise_server(self, js: Any) -> None:
+        """The private nats-server is part of this service: if it exits (a crash, a kill), restart it
+        on the same port and store; the client reconnects, the streams are re-created if missing
+        and the durable consumer resumes where it acked. One log line per state change."""
+        loop = asyncio.get_running_loop()
+        server = self.server
+        assert server is not None and server.proc is not None
+        while not self.stop.is_set():
+            await asyncio.sleep(0.5)
+            code = server.proc.poll()
+            if code is None or self.stop.is_set():
+                continue
+            log.warning("private NATS server exited (code %s); restarting it on %s", code, server.store_dir)
+            await loop.run_in_executor(None, server.start)
+            for _ in range(80):  # the client reconnects every 0.25 s
+                if self.nc is not None and self.nc.is_connected:
+                    break
+                await asyncio.sleep(0.25)
+            await bus.ensure_streams(js)
+            log.warning("private NATS server back on %s; replay and core resume", server.url)
 
     async def _live_feed(self, js: Any, core: SignalCore) -> None:
         from spymaster_live.databento_feed import RecordNormaliser, run_live_feed
@@ -281,6 +304,7 @@ class LiveService:
         )
         loop = asyncio.get_running_loop()
         last_progress = time.monotonic()
+        fetch_failing = False
         while not self.stop.is_set():
             try:
                 msgs = await psub.fetch(FETCH_BATCH, timeout=0.5)
@@ -299,9 +323,14 @@ class LiveService:
                         ) from None
                 continue
             except Exception as exc:  # noqa: BLE001 - bus away: the client reconnects; try again
-                log.warning("core fetch failed (%s); retrying", exc)
+                if not fetch_failing:  # one line per outage, not one per retry
+                    log.warning("core: fetching from the bus failed (%s); retrying until it is back", exc)
+                fetch_failing = True
                 await asyncio.sleep(0.25)
                 continue
+            if fetch_failing:
+                log.warning("core: fetching from the bus again")
+                fetch_failing = False
             for m in msgs:
                 seq = m.metadata.sequence.stream
                 if seq <= st.last_seq:

@@ -34,7 +34,8 @@ def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
 
 def test_gateway_token_health_and_cached_payload() -> None:
     hub = Hub()
-    app = create_app(hub, lambda: {"bus_connected": True, "model_version": "3"}, token="s3cret")
+    bus = {"up": True}
+    app = create_app(hub, lambda: {"bus_connected": bus["up"], "model_version": "3"}, token="s3cret")
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -51,6 +52,10 @@ def test_gateway_token_health_and_cached_payload() -> None:
         get = lambda *a: asyncio.to_thread(_get, *a)  # noqa: E731
         code, body = await get(f"{base}/health")
         assert code == 200 and orjson.loads(body) == {"status": "ok"}  # the probe tells nothing more
+        bus["up"] = False
+        code, body = await get(f"{base}/health")
+        assert code == 503 and orjson.loads(body) == {"status": "bus down"}
+        bus["up"] = True
         code, body = await get(f"{base}/health", auth)
         h = orjson.loads(body)
         assert (

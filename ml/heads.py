@@ -222,10 +222,10 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
         "logistic": metrics_of(y, p_l),
     }
     if len(np.unique(y_all)) == 2:
-        res.final_model = _model(cfg).fit(design_matrix(rows), rows["_y"].to_numpy())
+        x, names = model_matrix(rows)
+        res.final_model = _model(cfg).fit(x, rows["_y"].to_numpy())
         res.calibrator = _calibrator(oof_y, oof_p)
         gain = res.final_model.get_booster().get_score(importance_type="gain")
-        names = model_matrix(rows.head(0))[1]
         res.importance = {names[int(k[1:])]: float(v) for k, v in gain.items()}
     return res
 

@@ -8,13 +8,12 @@ mlflow/, spymaster.duckdb. Real samples are read from ../shared/data (or `SPYMAS
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import time
 from pathlib import Path
 
 from spymaster_assets.dbt_project import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
-from spymaster_assets.instance import setup_env
+from spymaster_assets.instance import materialize, prepare_location
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIM_DATES = [
@@ -41,10 +40,7 @@ def run_demo(
     """Run the whole platform end to end; return the summary dict that was printed."""
     t_start = time.time()
     data_dir = data_dir.resolve()  # dbt runs in dbt/: every path it sees must be absolute
-    setup_env(data_dir)
-    from spymaster_assets.dbt_project import prepare
-
-    prepare()  # the dbt manifest, before the code location loads
+    prepare_location(data_dir)
     lake_root = Path(os.environ["SPYMASTER_LAKE"])
     dates = _simulate(sim_dates, seed, lake_root / "landing", echo)
     if with_samples:
@@ -93,31 +89,6 @@ def _land_samples(land: Path, echo) -> set[str]:  # noqa: ANN001
     return dates
 
 
-@functools.cache
-def _instance():  # noqa: ANN202 - a DagsterInstance
-    """The demo's Dagster instance (DAGSTER_HOME, set by `setup_env`), loaded once."""
-    import dagster as dg
-
-    return dg.DagsterInstance.get()
-
-
-def _materialize(selection, **kwargs):  # noqa: ANN001, ANN202 - dagster types
-    """`dagster.materialize` of `selection` with every asset and check of the code location, on the
-    demo's instance; progress comes from us, so Dagster's console logs only warnings."""
-    import dagster as dg
-
-    from spymaster_assets.definitions import defs
-
-    return dg.materialize(
-        [*defs.assets, *defs.asset_checks],  # standalone checks run as their own steps
-        instance=_instance(),
-        resources=defs.resources,
-        selection=selection,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        **kwargs,
-    )
-
-
 def _materialize_daily(ordered: list[str], echo) -> None:  # noqa: ANN001
     """Bronze and Silver, one run per date."""
     import dagster as dg
@@ -128,7 +99,7 @@ def _materialize_daily(ordered: list[str], echo) -> None:  # noqa: ANN001
     daily = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in DAILY_GROUPS]
     for i, d in enumerate(ordered, 1):
         t0 = time.time()
-        res = _materialize(dg.AssetSelection.assets(*daily), partition_key=d)
+        res = materialize(dg.AssetSelection.assets(*daily), partition_key=d)
         echo(
             f"[materialize {i}/{len(ordered)}] {d}: {len(res.get_asset_materialization_events())} assets "
             f"({time.time() - t0:.1f}s)"
@@ -151,7 +122,7 @@ def _materialize_gold_daily(lake_root: Path, ordered: list[str], echo) -> None: 
     ]
     ranges = partition_ranges(with_touches, max_gap=5)
     for first, last in ranges:
-        _materialize(
+        materialize(
             dg.AssetSelection.assets(*GOLD_DAILY_MODELS),
             tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
         )
@@ -165,7 +136,7 @@ def _materialize_models(echo) -> dict:  # noqa: ANN001
     import dagster as dg
 
     t0 = time.time()
-    res = _materialize(
+    res = materialize(
         dg.AssetSelection.assets(
             *GOLD_SUMMARY_MODELS,
             "break_bounce_model",

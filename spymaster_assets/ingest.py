@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from spymaster_assets.instance import setup_env
+from spymaster_assets.instance import materialize, prepare_location
 
 
 def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> list[str]:  # noqa: ANN001
@@ -57,29 +57,18 @@ def ingest(
     """Land `paths` and materialize the Bronze assets for every date they landed on; return
     {date: {bronze table: rows}}. Raises ValueError for a file that cannot be landed and
     `dagster.DagsterExecutionStepExecutionError` (naming the asset) when a Bronze step fails."""
-    setup_env(data_dir.resolve())
+    prepare_location(data_dir.resolve())
     import dagster as dg
 
-    from spymaster_assets.dbt_project import prepare
-
-    prepare()  # the dbt manifest, before the code location loads
     from spymaster_assets.definitions import defs
     from spymaster_core.io import lake
 
-    root = lake.lake_root()
-    dates = land(paths, root, echo)
+    dates = land(paths, lake.lake_root(), echo)
     graph = defs.resolve_asset_graph()
     bronze = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "bronze"]
     out: dict[str, dict[str, int]] = {}
     for d in dates:
-        res = dg.materialize(
-            [*defs.assets, *defs.asset_checks],
-            partition_key=d,
-            instance=dg.DagsterInstance.get(),
-            resources=defs.resources,
-            selection=dg.AssetSelection.assets(*bronze),
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        res = materialize(dg.AssetSelection.assets(*bronze), partition_key=d)
         out[d] = {
             ev.asset_key.path[-1]: int(ev.materialization.metadata["rows"].value)
             for ev in res.get_asset_materialization_events()

@@ -3,8 +3,10 @@ demo, `spymaster ingest`): everything under one data dir, unless the environment
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any
 
 
 def setup_env(data_dir: Path) -> None:
@@ -22,3 +24,42 @@ def setup_env(data_dir: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+
+def prepare_location(data_dir: Path) -> None:
+    """`setup_env(data_dir)`, then the dbt manifest (`dbt_project.prepare`), which the code location
+    needs before it can be imported."""
+    setup_env(data_dir)
+    from spymaster_assets.dbt_project import prepare
+
+    prepare()
+
+
+def instance() -> Any:  # a DagsterInstance
+    """The Dagster instance at `DAGSTER_HOME` (set by `setup_env`), loaded once per home."""
+    return _instance_at(os.environ.get("DAGSTER_HOME", ""))
+
+
+@functools.cache
+def _instance_at(home: str) -> Any:
+    import dagster as dg
+
+    return dg.DagsterInstance.get()
+
+
+def materialize(selection: Any, **kwargs: Any) -> Any:
+    """`dagster.materialize` of `selection` (an AssetSelection) with every asset and check of the code
+    location, on `instance()`; Dagster's console logs only warnings (callers print their own progress).
+    `kwargs` go to `dagster.materialize` (partition_key, tags, raise_on_error)."""
+    import dagster as dg
+
+    from spymaster_assets.definitions import defs
+
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # standalone checks run as their own steps
+        instance=instance(),
+        resources=defs.resources,
+        selection=selection,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        **kwargs,
+    )

@@ -170,9 +170,10 @@ def gateway_token(token: str | None, token_file: Path | None) -> str | None:
                 "give the token once: --token/SPYMASTER_TOKEN or --token-file", param_hint="--token-file"
             )
         try:
-            token = token_file.read_text().splitlines()[0] if token_file.read_text() else ""
+            lines = token_file.read_text().splitlines()
         except OSError as exc:
             raise typer.BadParameter(f"{token_file}: {exc.strerror}", param_hint="--token-file") from exc
+        token = lines[0] if lines else ""
     elif token is None and "SPYMASTER_TOKEN" in os.environ:
         token = os.environ["SPYMASTER_TOKEN"]  # click drops an empty variable: catch it here
     if token is not None and not token.strip():
@@ -295,8 +296,6 @@ def live(
     else:
         try:
             landing, from_lake = replay_landing(lake_root, date, data_dir, simulate, seed)
-        except typer.BadParameter:
-            raise
         except ValueError as exc:  # an unreadable landing file, named
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc

@@ -250,16 +250,27 @@ TOUCHES = TableSchema(
 DEFAULT_THRESHOLDS_PT: Final = (10.0, 25.0, 75.0)  # labels.thresholds_pt's default
 
 
+def number_token(x: float) -> str:
+    """A config number as it appears in column names: 10 -> `10`, 12.5 -> `12p5` (no dot, so the
+    name stays a plain identifier in SQL and Parquet)."""
+    return f"{float(x):g}".replace(".", "p")
+
+
+def token_number(token: str) -> float:
+    """Inverse of `number_token`: `12p5` -> 12.5. Raises ValueError for anything else."""
+    return float(token.replace("p", "."))
+
+
 def outcome_column(threshold_pt: float) -> str:
     """The per-threshold outcome column: `outcome_10` for 10 pt, `outcome_12p5` for 12.5 pt."""
-    return "outcome_" + f"{float(threshold_pt):g}".replace(".", "p")
+    return f"outcome_{number_token(threshold_pt)}"
 
 
 def outcome_threshold(column: str) -> float:
     """Inverse of `outcome_column`: `outcome_12p5` -> 12.5. Raises ValueError for another name."""
     if not column.startswith("outcome_"):
         raise ValueError(f"{column!r} is not a per-threshold outcome column")
-    return float(column.removeprefix("outcome_").replace("p", "."))
+    return token_number(column.removeprefix("outcome_"))
 
 
 def labels_schema(thresholds_pt: tuple[float, ...] = DEFAULT_THRESHOLDS_PT) -> TableSchema:

@@ -13,7 +13,7 @@ import polars as pl
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version, current_config, version_metadata
 from spymaster_core.config import config_hash
-from spymaster_core.engines.feature_row import feature_columns
+from spymaster_core.engines.feature_row import feature_columns, kinematics_horizons_of
 from spymaster_core.io import lake as lake_io
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ def _gold_data_version(root: lake_io.LakePath) -> str:
     return lake_io.digest_files(files, root=root)[:16]
 
 
-_MODEL_CODE_VERSION = code_version("model", "labels")
+MODEL_SECTIONS = ("model", "labels")  # the config sections the model assets read
+_MODEL_CODE_VERSION = code_version(*MODEL_SECTIONS)
 
 
 @dg.multi_asset(
@@ -111,7 +112,8 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
             if r.importance:
                 arts.append(plots.importance_png(r, Path(tmp) / f"{h}_importance.png"))
         if gold.height:
-            index = retrieval.build_index(gold, feature_columns(cfg.windows.kinematics_horizons_s))
+            # The engine features Gold holds (the horizons that built them), as the design matrix uses.
+            index = retrieval.build_index(gold, feature_columns(kinematics_horizons_of(gold.columns)))
             faiss.write_index(index.index, str(Path(tmp) / "touch_index.faiss"))
             arts.append(Path(tmp) / "touch_index.faiss")
         run_id, version = registry.log_run(
@@ -122,7 +124,7 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
                 "test_dates": ",".join(direction.test_dates),
             },
             metrics={**metrics, "n_touches": gold.height},
-            tags={"config_hash": config_hash(cfg, ["model", "labels"]), "data_version": data_version},
+            tags={"config_hash": config_hash(cfg, MODEL_SECTIONS), "data_version": data_version},
             model=direction.final_model,
             artifacts=arts,
             register=direction.final_model is not None,
@@ -148,7 +150,7 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
             "beats_baselines": passed,
             "gold_data_version": data_version,
             "test_dates": direction.test_dates,
-            **version_metadata("model", "labels"),
+            **version_metadata(*MODEL_SECTIONS),
         },
     )
 

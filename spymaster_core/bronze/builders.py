@@ -88,6 +88,14 @@ def _in_session(table: pa.Table, date: str) -> pa.Table:
     return df.to_arrow().cast(table.schema)
 
 
+def _refuse_if_outside(f: Path, trades: pa.Table, date: str) -> None:
+    """Raise NotInPartitionError naming `f` when none of its (non-empty) `trades` fall in `date`'s
+    partition window."""
+    if _in_session(trades, date).num_rows == 0:
+        lo, hi = ts_span_utc(trades)
+        raise NotInPartitionError(f, f"{trades.num_rows:,} trades", lo, hi, date)
+
+
 def ts_span_utc(t: pa.Table) -> tuple[str, str]:
     """First/last ts_event of a table as UTC strings (for error messages)."""
     ts = pl.from_arrow(t.select(["ts_event_ns"]))["ts_event_ns"].cast(pl.Datetime("ns", "UTC"))
@@ -123,9 +131,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
                 if t is None and "mbo" in dec.tables:
                     t = _mbo_trades(dec.tables["mbo"])
             if t is not None and t.num_rows:
-                if _in_session(t, date).num_rows == 0:
-                    lo, hi = ts_span_utc(t)
-                    raise NotInPartitionError(f, f"{t.num_rows:,} trades", lo, hi, date)
+                _refuse_if_outside(f, t, date)
                 got.append(t)
                 res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
         if got:
@@ -138,9 +144,8 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
     for f in csv_files:
         sym = f.name.split("_")[0] if ES_OUTRIGHT.match(f.name.split("_")[0]) else "ES"
         t = csv_trades.read_trades_csv(f, symbol=sym)
-        if t.num_rows and _in_session(t, date).num_rows == 0:  # the same policy as a DBN file
-            lo, hi = ts_span_utc(t)
-            raise NotInPartitionError(f, f"{t.num_rows:,} trades", lo, hi, date)
+        if t.num_rows:
+            _refuse_if_outside(f, t, date)  # the same policy as a DBN file
         parts.append(t)
         res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
         res.notes["trades_from_schema"] = "csv"

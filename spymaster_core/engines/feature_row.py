@@ -7,6 +7,7 @@ live scorer) by `model_matrix`. Column names depend only on `windows.kinematics_
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -15,29 +16,29 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from spymaster_core.schemas import number_token, token_number
+
 OFI_HORIZONS_S = (1.0, 10.0, 60.0)  # integration horizons of OFI in seconds (DESIGN §7)
 MODEL_EXTRA_COLUMNS = ("prior_touches", "is_support")  # model inputs beside the engine features
 _VELOCITY = re.compile(r"^velocity_([0-9p]+)s_pt_s$")
 
 
-def _seconds_name(h: float) -> str:
-    return f"{float(h):g}".replace(".", "p")
-
-
+@functools.cache  # called per level per payload: the names are made once
 def velocity_column(horizon_s: float) -> str:
     """`velocity_5s_pt_s` for 5 s (`velocity_0p5s_pt_s` for 0.5 s): price velocity toward the level."""
-    return f"velocity_{_seconds_name(horizon_s)}s_pt_s"
+    return f"velocity_{number_token(horizon_s)}s_pt_s"
 
 
+@functools.cache
 def ofi_column(kind: str, horizon_s: float) -> str:
     """`ofi_best_norm_10s`: OFI of `kind` (best, best_norm, multi, multi_norm) integrated over the horizon."""
-    return f"ofi_{kind}_{_seconds_name(horizon_s)}s"
+    return f"ofi_{kind}_{number_token(horizon_s)}s"
 
 
 def kinematics_horizons_of(columns: Iterable[str]) -> tuple[float, ...]:
     """The kinematics horizons (s) whose velocity columns appear in `columns`, increasing: the inverse
     of `velocity_column`, so a frame of features says which horizons built it."""
-    found = [float(m.group(1).replace("p", ".")) for c in columns if (m := _VELOCITY.match(c))]
+    found = [token_number(m.group(1)) for c in columns if (m := _VELOCITY.match(c))]
     return tuple(sorted(found))
 
 

@@ -423,7 +423,6 @@ _FIXED_LAYOUT = {
     "trades": databento_dbn.TradeMsg,
     "mbo": databento_dbn.MBOMsg,
 }
-_ZSTD_MAGIC = zstd_frames.ZSTD_MAGIC
 # The record class (current DBN version) of each schema we decode from raw bytes.
 RECORD_CLASS: dict[databento_dbn.Schema, type] = {
     databento_dbn.Schema.MBP_10: databento_dbn.MBP10Msg,
@@ -528,7 +527,7 @@ def _fixed_layout_chunks(
         return got
 
     with open(p, "rb") as raw:
-        compressed = raw.read(4) == _ZSTD_MAGIC
+        compressed = raw.read(4) == zstd_frames.ZSTD_MAGIC
         raw.seek(0)
         reader = (
             zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) if compressed else raw

@@ -59,7 +59,7 @@ def load_session(
     lv = lake.read_partition(lake_root, "levels", date) if lake_root is not None else None
     source = "lake"
     if lv is None:
-        lv = date_levels.levels_for_date(trades, date, cfg, lake_root, dict(options)).levels
+        lv = date_levels.levels_for_date(trades, date, cfg, lake_root, options).levels
         source = "computed" + (" with warm-up from the lake" if lake_root is not None else " without warm-up")
     tc = touches.detect_touches(trades, lv, date, cfg)
     lb = labels.label_touches(trades, tc, cfg)

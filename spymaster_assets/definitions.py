@@ -21,6 +21,7 @@ from spymaster_assets.schedules import (
     nightly_schedule,
     silver_job,
 )
+from spymaster_assets.run_health import dead_run_worker_sensor
 from spymaster_assets.sensors import landing_sensor
 
 # "Last night's data built before the open": by 09:00 ET on weekdays, every daily-tier asset must
@@ -39,7 +40,7 @@ with warnings.catch_warnings():
         asset_checks=models.checks,
         jobs=[daily_job, bronze_job, silver_job, gold_daily_job, gold_and_models_job],
         schedules=[nightly_schedule],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, dead_run_worker_sensor],
         executor=executor_from_env(),
         resources={
             "lake": LakeResource(),

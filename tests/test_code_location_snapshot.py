@@ -61,7 +61,10 @@ def code_location_snapshot() -> dict:
         s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
         for s in defs.schedules
     }
-    sensors = {s.name: {"job": s.job_name, "default": s.default_status.value} for s in defs.sensors}
+    sensors = {
+        s.name: {"job": s.job_name if s.targets else None, "default": s.default_status.value}
+        for s in defs.sensors
+    }
     return {"assets": assets, "jobs": jobs, "schedules": schedules, "sensors": sensors}
 
 

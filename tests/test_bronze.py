@@ -202,3 +202,31 @@ def test_the_same_file_landed_twice_is_refused(tmp_path: Path) -> None:
     shutil.copyfile(ESM8_CSV, csv_dir / ("copy-" + ESM8_CSV.name))
     with pytest.raises(DuplicateLandingError, match="byte-identical"):
         bronze.futures_trades(tmp_path / "csv_landing", "2018-05-07")
+
+
+def test_overlapping_landed_files_are_refused(tmp_path: Path) -> None:
+    """Two downloads whose time windows overlap (not byte-identical) used to count the shared trades
+    twice: the date is refused with both files named; files that only abut pass."""
+    import zstandard
+
+    from spymaster_core.bronze.errors import DuplicateLandingError
+    from spymaster_core.sim import simulate_session
+    from spymaster_core.sim.writer import write_dbn
+
+    land = tmp_path / "landing"
+    res = simulate_session("2026-11-16", 4, land, scale="small")
+    trades = Path(res.files["trades"])
+    raw = zstandard.ZstdDecompressor().stream_reader(trades.read_bytes()).read()
+    head_len = 8 + int.from_bytes(raw[4:8], "little")
+    header, body = raw[:head_len], raw[head_len:]
+    size = body[0] * 4  # DBN record header: length in 32-bit words
+    n = len(body) // size
+    cut_a, cut_b = (n // 2) * size, (n // 3) * size
+    trades.unlink()
+    a = write_dbn(trades.with_name("part-a.trades.dbn.zst"), header, body[:cut_a])
+    b = write_dbn(trades.with_name("part-b.trades.dbn.zst"), header, body[cut_b:])  # overlaps a
+    with pytest.raises(DuplicateLandingError, match="overlap") as err:
+        bronze.futures_trades(land, "2026-11-16")
+    assert a.name in str(err.value) and b.name in str(err.value)
+    write_dbn(b, header, body[cut_a:])  # abutting halves: the whole day, each trade once
+    assert bronze.futures_trades(land, "2026-11-16").table.num_rows == res.counts["futures_trades"]

@@ -79,6 +79,37 @@ def refuse_duplicate_files(files: list[Path]) -> None:
             seen[digest] = f
 
 
+def refuse_overlapping_records(named: list[tuple[Path, pa.Table]]) -> None:
+    """Raise DuplicateLandingError naming both files when two landed files of one schema and date hold
+    the same record (same instrument_id, ts_event and sequence: CME's channel sequence makes the key
+    unique per event), e.g. a re-download of an overlapping time window. `named`: (file, its rows as
+    `futures.trades.v1`). Files that only sit side by side in time pass."""
+    if len(named) < 2:
+        return
+    keys = pl.concat(
+        [
+            pl.from_arrow(t.select(["instrument_id", "ts_event_ns", "sequence"])).with_columns(
+                file=pl.lit(i, pl.Int32)
+            )
+            for i, (_, t) in enumerate(named)
+        ]
+    )
+    shared = (
+        keys.group_by("instrument_id", "ts_event_ns", "sequence")
+        .agg(pl.col("file").unique().sort())
+        .filter(pl.col("file").list.len() > 1)
+    )
+    if shared.height:
+        first = shared.sort("ts_event_ns").row(0, named=True)
+        a, b = (named[i][0] for i in first["file"][:2])
+        when = pl.Series([first["ts_event_ns"]]).cast(pl.Datetime("ns", "UTC"))[0]
+        raise DuplicateLandingError(
+            f"{a} and {b} overlap: {shared.height:,} records are in both (first at ts_event {when} UTC, "
+            f"instrument_id {first['instrument_id']}, sequence {first['sequence']}); every one would be "
+            "counted twice: land non-overlapping files (or one file) for the date"
+        )
+
+
 def _in_session(table: pa.Table, date: str) -> pa.Table:
     if table.num_rows == 0:
         return table
@@ -121,7 +152,7 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
     parts: list[pa.Table] = []
     for schema in (Schema.TRADES, Schema.TBBO, Schema.MBP_1, Schema.MBO):
         files = landing_files(landing, schema, date)
-        got = []
+        got: list[tuple[Path, pa.Table]] = []
         for f in files:
             if schema == "trades":
                 t = _outright_trades_streamed(f, date)
@@ -132,10 +163,11 @@ def futures_trades(landing: Path, date: str) -> BronzeResult:
                     t = _mbo_trades(dec.tables["mbo"])
             if t is not None and t.num_rows:
                 _refuse_if_outside(f, t, date)
-                got.append(t)
+                got.append((f, t))
                 res.inputs.append(f"{f.name} sha256={lake.file_sha256(f)}")
+        refuse_overlapping_records(got)
         if got:
-            parts = got
+            parts = [t for _, t in got]
             res.notes["trades_from_schema"] = str(schema)
             break
     csv_dir = landing / "CSV" / "trades" / date

@@ -19,4 +19,5 @@ class NotInPartitionError(ValueError):
 
 
 class DuplicateLandingError(ValueError):
-    """Two landed files of one schema and date are byte-identical; the message names both."""
+    """Two landed files of one schema and date are byte-identical or share records; the message
+    names both."""

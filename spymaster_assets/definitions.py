@@ -13,6 +13,7 @@ from spymaster_assets.dbt_project import DBT_DIR, DBT_RUN_EXECUTABLE
 from spymaster_assets.defs import bronze, gold, landing, models, silver
 from spymaster_assets.executors import executor_from_env
 from spymaster_assets.resources import LakeResource
+from spymaster_assets.run_health import dead_run_worker_sensor
 from spymaster_assets.schedules import (
     bronze_job,
     daily_job,
@@ -21,7 +22,6 @@ from spymaster_assets.schedules import (
     nightly_schedule,
     silver_job,
 )
-from spymaster_assets.run_health import dead_run_worker_sensor
 from spymaster_assets.sensors import landing_sensor
 
 # "Last night's data built before the open": by 09:00 ET on weekdays, every daily-tier asset must

@@ -178,6 +178,13 @@ class ScoreConfig(_Section):
         return self
 
 
+ATR_MULTIPLES_DEFAULT = (
+    3.0,
+    7.5,
+    22.5,
+)  # 10/25/75 pt at the real bars' median 1-minute ATR (3.3 pt, 55 sessions)
+
+
 class LabelsConfig(_Section):
     """Competing-risk labels: look-forward in minutes (0-120]; 1 to 5 thresholds in points,
     increasing, each in (0, 500], through (BREAK) or away from (BOUNCE) the level. The first is the
@@ -185,11 +192,24 @@ class LabelsConfig(_Section):
 
     LOOKFORWARD_MINUTES: Annotated[float, Field(gt=0.0, le=120.0)] = 8.0
     thresholds_pt: Annotated[tuple[Points, ...], Field(min_length=1, max_length=5)] = (10.0, 25.0, 75.0)
+    # Bar tier (DESIGN §6): thresholds in points, or in multiples of the mean true range of the
+    # `atr_bars` one-minute bars before the touch (1-5 increasing multiples in (0, 100]).
+    threshold_unit: Literal["points", "atr"] = "points"
+    atr_multiples: Annotated[
+        tuple[Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)], ...],
+        Field(min_length=1, max_length=5),
+    ] = ATR_MULTIPLES_DEFAULT
+    atr_bars: Annotated[int, Field(ge=5, le=390)] = 30
 
     @field_validator("thresholds_pt")
     @classmethod
     def _thresholds(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         return _increasing(v, "thresholds_pt")
+
+    @field_validator("atr_multiples")
+    @classmethod
+    def _multiples(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        return _increasing(v, "atr_multiples")
 
 
 class ModelConfig(_Section):

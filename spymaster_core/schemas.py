@@ -199,6 +199,25 @@ OHLCV = TableSchema(
     ),
 )
 
+FUTURES_OHLCV_1M = TableSchema(
+    "futures.ohlcv_1m",
+    1,
+    pa.schema(
+        [
+            pa.field("bar_start_ns", pa.int64(), nullable=False),  # bar open, ns UTC
+            pa.field("open", pa.float64(), nullable=False),  # points
+            pa.field("high", pa.float64(), nullable=False),
+            pa.field("low", pa.float64(), nullable=False),
+            pa.field("close", pa.float64(), nullable=False),
+            pa.field("volume", pa.int64()),  # contracts; null when the source has no volume
+            pa.field("symbol", pa.string()),  # raw contract (ESM4) or the vendor's series name
+            pa.field("source", pa.string()),  # `dbn:ohlcv-1m` or `csv:<file name>`
+        ]
+    ),
+)
+"""Bronze 1-minute bars of the front month (DESIGN §3, §6 bar resolution), one partition per
+trading date, sorted by bar_start_ns with no duplicate bar starts."""
+
 BARS_2M = TableSchema(
     "silver.bars_2m",
     1,
@@ -229,9 +248,10 @@ LEVELS = TableSchema(
     ),
 )
 
+# v2: `resolution` says what the touch was found on: `trade` (tick path) or `1m` (bar tier).
 TOUCHES = TableSchema(
     "silver.touches",
-    1,
+    2,
     pa.schema(
         [
             pa.field("touch_id", pa.string(), nullable=False),
@@ -243,6 +263,7 @@ TOUCHES = TableSchema(
             pa.field("direction", pa.string()),  # SUPPORT (approached from above) or RESISTANCE
             pa.field("touch_price", pa.float64()),
             pa.field("prior_touches", pa.int64()),  # earlier touches of the same level this date
+            pa.field("resolution", pa.string()),  # `trade` or `1m` (DESIGN §6)
         ]
     ),
 )

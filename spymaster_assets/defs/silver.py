@@ -89,7 +89,7 @@ def silver_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     deps=[silver_levels, bronze_futures_trades],
 )
 def silver_touches(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Level touches within RTH 09:30-13:30 ET (`silver.touches.v1`)."""
+    """Level touches within RTH 09:30-13:30 ET (`silver.touches.v2`)."""
     date = context.partition_key
     tc = touches.detect_touches(
         _trades(lake, date), _read(lake, "levels", date, S.LEVELS), date, current_config()

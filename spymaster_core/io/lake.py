@@ -42,6 +42,7 @@ LakePath = Path | str
 TABLE_DIRS: dict[str, str] = {
     "futures_trades": "bronze/futures/trades/symbol=ES",
     "futures_mbp10": "bronze/futures/mbp10/symbol=ES",
+    "futures_ohlcv_1m": "bronze/futures/ohlcv_1m/symbol=ES",
     "options_definitions": "bronze/options/definitions/underlying=ES",
     "options_trades": "bronze/options/trades/underlying=ES",
     "options_bbo": "bronze/options/bbo/underlying=ES",

@@ -29,3 +29,31 @@ def time_bars(trades: pl.DataFrame, minutes: int = 2) -> pl.DataFrame:
     return bars.select(
         pl.col("t").dt.epoch("ns").alias("bar_start_ns"), "open", "high", "low", "close", "volume", "n_trades"
     )
+
+
+def bars_from_1m(bars_1m: pl.DataFrame, minutes: int = 2) -> pl.DataFrame:
+    """Clock-aligned bars of `minutes` from 1-minute bars (`bar_start_ns`, OHLC, `volume` or null).
+
+    Output: `silver.bars_2m.v1` columns: open of the first 1-minute bar, high max, low min, close of
+    the last, volume summed (null when the source has none), `n_trades` null (bars do not count
+    prints). Equal to `time_bars` on the trades the 1-minute bars were built from (prices in points).
+    """
+    if bars_1m.is_empty():
+        return pl.from_arrow(S.BARS_2M.arrow.empty_table())
+    df = bars_1m.sort("bar_start_ns").with_columns(t=pl.col("bar_start_ns").cast(pl.Datetime("ns", "UTC")))
+    out = df.group_by_dynamic("t", every=f"{minutes}m", closed="left", label="left").agg(
+        open=pl.col("open").first(),
+        high=pl.col("high").max(),
+        low=pl.col("low").min(),
+        close=pl.col("close").last(),
+        volume=pl.when(pl.col("volume").is_not_null().any()).then(pl.col("volume").sum()).cast(pl.Int64),
+    )
+    return out.select(
+        pl.col("t").dt.epoch("ns").alias("bar_start_ns"),
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        n_trades=pl.lit(None, pl.Int64),
+    )

@@ -32,40 +32,33 @@ def _level(kind: str, price: float, valid_from_ns: int, dynamic: bool, level_id:
     }
 
 
-def _range_levels(trades: pl.DataFrame, start_ns: int, end_ns: int, hi: str, lo: str) -> list[dict]:
-    w = trades.filter((pl.col("ts_event_ns") >= start_ns) & (pl.col("ts_event_ns") < end_ns))
+def _range_levels(ranges: pl.DataFrame, start_ns: int, end_ns: int, hi: str, lo: str) -> list[dict]:
+    """High/low levels over [start_ns, end_ns), known at end_ns. ranges: `ts`, `high`, `low` (a trade
+    is a row with high = low = price; a 1-minute bar a row stamped with its start)."""
+    w = ranges.filter((pl.col("ts") >= start_ns) & (pl.col("ts") < end_ns))
     if w.is_empty():
         return []
-    return [_level(hi, w["price"].max(), end_ns, False), _level(lo, w["price"].min(), end_ns, False)]
+    return [_level(hi, w["high"].max(), end_ns, False), _level(lo, w["low"].min(), end_ns, False)]
 
 
-def compute_levels(
-    trades: pl.DataFrame,
-    bars_history: pl.DataFrame,
-    date: dt.date | str,
-    cfg: Config,
-    options: dict[str, pl.DataFrame | None] | None = None,
-) -> tuple[pl.DataFrame, list[str]]:
-    """Levels of one date and the list of level kinds that could not be built (with reasons).
-
-    trades: the date's futures trades (`ts_event_ns`, `price`).
-    bars_history: 2-minute bars of earlier dates (warm-up) and this date, `bar_start_ns`, `close`.
-    Returns (`silver.levels.v1` frame, missing) where missing holds strings like
-    "PM_HIGH/PM_LOW: no trades 04:00-09:30 ET".
-    """
+def _core_levels(
+    ranges: pl.DataFrame, bars_history: pl.DataFrame, date: dt.date | str, cfg: Config, what: str
+) -> tuple[list[dict], list[str]]:
+    """PM and OR high/low from `ranges` (see `_range_levels`; `what` names its rows in messages) and the
+    SMAs from `bars_history`: the default level kinds, one rule for trades and 1-minute bars."""
     s = cfg.session
     pm0, rth0 = calendar.et_ns(date, s.premarket_start), calendar.et_ns(date, s.rth_open)
     or1 = calendar.et_ns(date, s.opening_range_end)
     rows: list[dict] = []
     missing: list[str] = []
-    pm = _range_levels(trades, pm0, rth0, "PM_HIGH", "PM_LOW")
+    pm = _range_levels(ranges, pm0, rth0, "PM_HIGH", "PM_LOW")
     rows += pm
     if not pm:
-        missing.append(f"PM_HIGH/PM_LOW: no trades {s.premarket_start}-{s.rth_open} ET")
-    orl = _range_levels(trades, rth0, or1, "OR_HIGH", "OR_LOW")
+        missing.append(f"PM_HIGH/PM_LOW: no {what} {s.premarket_start}-{s.rth_open} ET")
+    orl = _range_levels(ranges, rth0, or1, "OR_HIGH", "OR_LOW")
     rows += orl
     if not orl:
-        missing.append(f"OR_HIGH/OR_LOW: no trades {s.rth_open}-{s.opening_range_end} ET")
+        missing.append(f"OR_HIGH/OR_LOW: no {what} {s.rth_open}-{s.opening_range_end} ET")
     day_start, day_end = calendar.session_bounds_ns(date)
     bar_ns = cfg.levels.bar_minutes * 60 * 1_000_000_000
     hist = bars_history.sort("bar_start_ns")
@@ -82,10 +75,58 @@ def compute_levels(
         rows += [
             _level(kind, v, t + bar_ns, True) for t, v in zip(sma["bar_start_ns"], sma["sma"], strict=True)
         ]
-    rows += extra_levels(trades, hist, date, cfg, missing, options)
-    if not rows:
-        return pl.from_arrow(S.LEVELS.arrow.empty_table()), missing
-    return pl.DataFrame(rows, schema=pl.from_arrow(S.LEVELS.arrow.empty_table()).schema), missing
+    return rows, missing
+
+
+def _frame(rows: list[dict]) -> pl.DataFrame:
+    empty = pl.from_arrow(S.LEVELS.arrow.empty_table())
+    return pl.DataFrame(rows, schema=empty.schema) if rows else empty
+
+
+def compute_levels(
+    trades: pl.DataFrame,
+    bars_history: pl.DataFrame,
+    date: dt.date | str,
+    cfg: Config,
+    options: dict[str, pl.DataFrame | None] | None = None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """Levels of one date and the list of level kinds that could not be built (with reasons).
+
+    trades: the date's futures trades (`ts_event_ns`, `price`).
+    bars_history: 2-minute bars of earlier dates (warm-up) and this date, `bar_start_ns`, `close`.
+    Returns (`silver.levels.v1` frame, missing) where missing holds strings like
+    "PM_HIGH/PM_LOW: no trades 04:00-09:30 ET".
+    """
+    ranges = trades.select(pl.col("ts_event_ns").alias("ts"), high="price", low="price")
+    rows, missing = _core_levels(ranges, bars_history, date, cfg, "trades")
+    rows += extra_levels(trades, bars_history.sort("bar_start_ns"), date, cfg, missing, options)
+    return _frame(rows), missing
+
+
+def bar_levels(
+    bars_1m: pl.DataFrame, bars_history: pl.DataFrame, date: dt.date | str, cfg: Config
+) -> tuple[pl.DataFrame, list[str]]:
+    """Levels of one date at bar resolution (DESIGN §6): PM/OR high/low over the 1-minute bars
+    starting in the windows (a bar's high/low stand for its trades, so these equal the trade-built
+    levels when the bars come from the same trades), SMAs on `bars_history` (2-minute bars of the
+    warm-up dates and this date, `bars.bars_from_1m`), and the prior-day kinds when enabled. VWAP,
+    round numbers and gamma walls need trades or options: listed in `missing` when enabled.
+
+    bars_1m: `futures.ohlcv_1m.v1` rows of the date. Returns (`silver.levels.v1`, missing)."""
+    ranges = bars_1m.select(pl.col("bar_start_ns").alias("ts"), "high", "low")
+    rows, missing = _core_levels(ranges, bars_history, date, cfg, "bars")
+    lc = cfg.levels
+    if lc.enable_prior_day:
+        d = date if isinstance(date, str) else date.isoformat()
+        rows += _prior_day_levels(bars_history.sort("bar_start_ns"), d, cfg, missing)
+    for on, kinds in (
+        (lc.enable_vwap, "VWAP"),
+        (lc.enable_round_numbers, "ROUND"),
+        (lc.enable_gamma_walls, "CALL_WALL/PUT_WALL"),
+    ):
+        if on:
+            missing.append(f"{kinds}: bars only (needs trades or 0DTE options)")
+    return _frame(rows), missing
 
 
 def extra_levels(

@@ -53,7 +53,7 @@ def touch_scan(
 def detect_touches(
     trades: pl.DataFrame, levels: pl.DataFrame, date: dt.date | str, cfg: Config
 ) -> pl.DataFrame:
-    """Touches of every level on one date; `silver.touches.v1` columns.
+    """Touches of every level on one date; `silver.touches.v2` columns (`resolution` = `trade`).
 
     trades: `ts_event_ns`, `price` sorted by time. levels: `silver.levels.v1`.
     """
@@ -111,6 +111,7 @@ def detect_touches_with_state(
                     "direction": "SUPPORT" if sign > 0 else "RESISTANCE",
                     "touch_price": float(px[i]),
                     "prior_touches": n_prior,
+                    "resolution": "trade",
                 }
             )
             n_prior += 1

@@ -154,16 +154,19 @@ def _timestamps(p: Path, lines: np.ndarray, raw: list[str], tz: str) -> tuple[np
     repeated = e_ns != l_ns
     if not repeated.any():
         return e_ns, 0
-    # A wall time the autumn change repeats: in an ascending file its first row is the earlier instant.
+    # The autumn change repeats an hour of wall time: in time order, the rows of that hour read as
+    # the earlier offset until the wall clock steps back, then as the later one.
     plain = e_ns[~repeated]
     descending = len(plain) > 1 and plain[0] > plain[-1]
-    seen: dict[str, int] = {}
+    idx = np.flatnonzero(repeated)
     out = e_ns.copy()
-    for i in np.flatnonzero(repeated):
-        k = seen.get(raw[i], 0)
-        seen[raw[i]] = k + 1
-        first_is_early = not descending
-        out[i] = e_ns[i] if (k == 0) == first_is_early else l_ns[i]
+    folded, prev = False, None
+    for i in idx[::-1] if descending else idx:
+        wall = naive[int(i)]
+        if prev is not None and wall <= prev:
+            folded = True
+        prev = wall
+        out[i] = l_ns[i] if folded else e_ns[i]
     return out, int(repeated.sum())
 
 

@@ -57,3 +57,13 @@ def bars_from_1m(bars_1m: pl.DataFrame, minutes: int = 2) -> pl.DataFrame:
         "volume",
         n_trades=pl.lit(None, pl.Int64),
     )
+
+
+def one_minute_bars(trades: pl.DataFrame, symbol: str, source: str) -> pl.DataFrame:
+    """`futures.ohlcv_1m.v1` bars from trades (`ts_event_ns`, `price`, `size`): what Databento's
+    `ohlcv-1m` gives for the same trades (minutes without trades have no bar)."""
+    b = time_bars(trades, 1)
+    empty = pl.from_arrow(S.FUTURES_OHLCV_1M.arrow.empty_table())
+    return b.select(
+        "bar_start_ns", "open", "high", "low", "close", "volume", symbol=pl.lit(symbol), source=pl.lit(source)
+    ).cast(dict(empty.schema))

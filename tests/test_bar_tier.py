@@ -145,7 +145,10 @@ def _label(
     touch = pl.DataFrame(
         {"touch_id": ["t"], "ts_ns": [_ns("10:00")], "level_price": [100.0], "direction": [direction]}
     )
-    return bar_labels.label_bar_touches(_bars(rows), touch, DEFAULT_CONFIG, unit).row(0, named=True)
+    cfg = DEFAULT_CONFIG.model_copy(
+        update={"labels": DEFAULT_CONFIG.labels.model_copy(update={"threshold_unit": unit})}
+    )
+    return bar_labels.label_bar_touches(_bars(rows), touch, cfg).row(0, named=True)
 
 
 def test_labels_break_bounce_ambiguous_chop() -> None:
@@ -181,7 +184,9 @@ def test_atr_thresholds_are_multiples_of_the_mean_true_range_before_the_touch() 
     assert lab["outcome_7p5atr"] == "CHOP" and lab["threshold_unit"] == "atr"
     assert _label(path, unit="points")["outcome"] == "CHOP"  # 7 pt < 10 pt
     few = _label(path[-5:], unit="atr")  # fewer than 30 bars before: undefined
-    assert few["atr_pt"] is None and few["outcome"] is None
+    assert few["atr_pt"] is None and few["outcome"] is None and few["outcome_3atr"] is None
+    both = _label(path, unit="points")  # points mode still carries the ATR outcomes
+    assert both["outcome"] == "CHOP" and both["atr_outcome"] == "BOUNCE" and both["outcome_10"] == "CHOP"
 
 
 # ---------------------------------------------------------------- equal to the trade path

@@ -26,23 +26,28 @@ MINUTE_NS = 60_000_000_000
 AMBIGUOUS = "AMBIGUOUS"
 
 
-def threshold_columns(cfg: Config, unit: str | None = None) -> list[str]:
-    """The per-threshold outcome column names for `unit` (default `cfg.labels.threshold_unit`)."""
-    u = unit or cfg.labels.threshold_unit
-    if u == "atr":
+def threshold_columns(cfg: Config, unit: str) -> list[str]:
+    """The per-threshold outcome column names of `unit`: `outcome_10` ... (points) or `outcome_3atr`
+    ... (ATR multiples)."""
+    if unit == "atr":
         return [f"outcome_{S.number_token(m)}atr" for m in cfg.labels.atr_multiples]
     return [S.outcome_column(t) for t in cfg.labels.thresholds_pt]
 
 
-def bar_labels_schema(cfg: Config, unit: str | None = None) -> S.TableSchema:
-    """`silver.labels_1m.v1`: `silver.labels` columns with the unit's outcome columns, plus `atr_pt`
-    (points) and `threshold_unit`. Outcomes: BREAK, BOUNCE, CHOP or AMBIGUOUS."""
+def bar_labels_schema(cfg: Config) -> S.TableSchema:
+    """`silver.labels_1m.v1`: the `silver.labels` columns, where `outcome`, `time_to_threshold_s` and
+    `strength_pt` follow `labels.threshold_unit`; the outcome columns of both units (points, then ATR
+    multiples); `atr_outcome` (the first ATR multiple's outcome, whatever the unit), `atr_pt` (points)
+    and `threshold_unit`. Outcomes: BREAK, BOUNCE, CHOP or AMBIGUOUS."""
     base = S.labels_schema(cfg.labels.thresholds_pt).arrow
-    outcome_cols = [f for f in base if f.name.startswith("outcome_")]
-    fields = [f for f in base if f not in outcome_cols]
-    at = [f.name for f in fields].index("outcome") + 1
-    fields[at:at] = [pa.field(c, pa.string()) for c in threshold_columns(cfg, unit)]
-    fields += [pa.field("atr_pt", pa.float64()), pa.field("threshold_unit", pa.string())]
+    fields = list(base)
+    at = [f.name for f in fields].index("time_to_threshold_s")
+    fields[at:at] = [pa.field(c, pa.string()) for c in threshold_columns(cfg, "atr")]
+    fields += [
+        pa.field("atr_outcome", pa.string()),
+        pa.field("atr_pt", pa.float64()),
+        pa.field("threshold_unit", pa.string()),
+    ]
     return S.TableSchema("silver.labels_1m", 1, pa.schema(fields))
 
 
@@ -104,49 +109,52 @@ def label_bar_touch(
     }
 
 
-def label_bar_touches(
-    bars_1m: pl.DataFrame, touches: pl.DataFrame, cfg: Config, unit: str | None = None
-) -> pl.DataFrame:
-    """`bar_labels_schema(cfg, unit)` rows, one per touch.
+def label_bar_touches(bars_1m: pl.DataFrame, touches: pl.DataFrame, cfg: Config) -> pl.DataFrame:
+    """`bar_labels_schema(cfg)` rows, one per touch, in points and in ATR units.
 
     bars_1m: the date's `futures.ohlcv_1m.v1` rows (the look-forward and the ATR read them; for a
     touch near the session's end the look-forward is cut and `lookforward_complete` is False).
-    touches: `silver.touches.v2` rows at bar resolution. unit: `points` or `atr` (default: config).
-    In ATR mode a touch whose ATR is undefined (fewer than `atr_bars` bars before it) gets null
-    outcomes. `strength_pt` is the highest threshold (points) reached on the primary side."""
-    u = unit or cfg.labels.threshold_unit
-    schema = bar_labels_schema(cfg, u)
+    touches: `silver.touches.v2` rows at bar resolution. A touch whose ATR is undefined (fewer than
+    `atr_bars` bars before it) gets null ATR outcomes (and a null `outcome` in ATR mode).
+    `strength_pt` is the highest threshold (points) reached on the primary side."""
+    schema = bar_labels_schema(cfg)
     empty = pl.from_arrow(schema.arrow.empty_table())
     if touches.is_empty():
         return empty
     b = bars_1m.sort("bar_start_ns")
     ts = b["bar_start_ns"].to_numpy()
     hi, lo, cl = (b[c].to_numpy().astype(np.float64) for c in ("high", "low", "close"))
-    cols = threshold_columns(cfg, u)
+    unit = cfg.labels.threshold_unit
     rows = []
     for r in touches.iter_rows(named=True):
         end = int(np.searchsorted(ts, r["ts_ns"], side="left"))
         atr = true_range_mean(hi, lo, cl, end, cfg.labels.atr_bars)
-        if u == "atr":
-            thr = [m * atr for m in cfg.labels.atr_multiples]
-        else:
-            thr = list(cfg.labels.thresholds_pt)
-        row: dict = {"touch_id": r["touch_id"], "atr_pt": None if np.isnan(atr) else atr, "threshold_unit": u}
-        if any(np.isnan(x) for x in thr):
-            rows.append(row)
-            continue
-        lab = label_bar_touch(
-            ts, hi, lo, r["ts_ns"], r["level_price"], r["direction"], thr, cfg.labels.LOOKFORWARD_MINUTES
-        )
-        row.update(zip(cols, lab["outcomes"], strict=True))
-        row.update(
-            outcome=lab["outcomes"][0],
-            time_to_threshold_s=lab["time_to_threshold_s"],
-            strength_pt=thr[lab["strength_index"]] if lab["strength_index"] >= 0 else 0.0,
-            max_through_pt=lab["max_through_pt"],
-            max_away_pt=lab["max_away_pt"],
-            lookforward_complete=lab["lookforward_complete"],
-        )
+        row: dict = {
+            "touch_id": r["touch_id"],
+            "atr_pt": None if np.isnan(atr) else atr,
+            "threshold_unit": unit,
+        }
+        for u, thr in (
+            ("points", list(cfg.labels.thresholds_pt)),
+            ("atr", [m * atr for m in cfg.labels.atr_multiples]),
+        ):
+            if np.isnan(atr) and u == "atr":
+                continue
+            lab = label_bar_touch(
+                ts, hi, lo, r["ts_ns"], r["level_price"], r["direction"], thr, cfg.labels.LOOKFORWARD_MINUTES
+            )
+            row.update(zip(threshold_columns(cfg, u), lab["outcomes"], strict=True))
+            if u == "atr":
+                row["atr_outcome"] = lab["outcomes"][0]
+            if u == unit:
+                row.update(
+                    outcome=lab["outcomes"][0],
+                    time_to_threshold_s=lab["time_to_threshold_s"],
+                    strength_pt=thr[lab["strength_index"]] if lab["strength_index"] >= 0 else 0.0,
+                    max_through_pt=lab["max_through_pt"],
+                    max_away_pt=lab["max_away_pt"],
+                    lookforward_complete=lab["lookforward_complete"],
+                )
         rows.append(row)
     df = pl.DataFrame(rows, infer_schema_length=None)
     return df.select(

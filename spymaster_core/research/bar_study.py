@@ -97,13 +97,11 @@ def study_bars(by_date: dict[str, pl.DataFrame], cfg: Config) -> BarStudy:
         tc = bar_touches.detect_bar_touches(b, lv, date, cfg)
         if tc.is_empty():
             continue
-        lp = bar_labels.label_bar_touches(b, tc, cfg, "points")
-        la = bar_labels.label_bar_touches(b, tc, cfg, "atr").select(
-            "touch_id", pl.col("outcome").alias("atr_outcome"), "atr_pt"
-        )
+        lb = bar_labels.label_bar_touches(b, tc, cfg)
         parts.append(
-            tc.join(lp.select("touch_id", "outcome", *pt_cols, "lookforward_complete"), on="touch_id").join(
-                la, on="touch_id"
+            tc.join(
+                lb.select("touch_id", "outcome", *pt_cols, "atr_outcome", "atr_pt", "lookforward_complete"),
+                on="touch_id",
             )
         )
     out.touches = pl.concat(parts) if parts else pl.DataFrame()

@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource
 
 from spymaster_assets.databento_resource import DatabentoResource
 from spymaster_assets.dbt_project import DBT_DIR, DBT_RUN_EXECUTABLE
-from spymaster_assets.defs import bronze, gold, landing, models, silver
+from spymaster_assets.defs import bar_tier, bronze, gold, landing, models, silver
 from spymaster_assets.executors import executor_from_env
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.run_health import dead_run_worker_sensor
@@ -36,9 +36,16 @@ with warnings.catch_warnings():
     # preview API; its PreviewWarning is silenced for this one call and nothing else.
     warnings.filterwarnings("ignore", message=r".*map_resolved_asset_specs.*", category=dg.PreviewWarning)
     defs = dg.Definitions(
-        assets=[*landing.assets, *bronze.assets, *silver.assets, *gold.assets, *models.assets],
+        assets=[
+            *landing.assets,
+            *bronze.assets,
+            *silver.assets,
+            *bar_tier.assets,
+            *gold.assets,
+            *models.assets,
+        ],
         asset_checks=models.checks,
-        jobs=[daily_job, bronze_job, silver_job, gold_daily_job, gold_and_models_job],
+        jobs=[daily_job, bronze_job, silver_job, gold_daily_job, gold_and_models_job, bar_tier.bar_tier_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, dead_run_worker_sensor],
         executor=executor_from_env(),

@@ -50,9 +50,47 @@ def run_demo(
     _materialize_gold_daily(lake_root, ordered, echo)
     model_md = _materialize_models(echo)
     summary = _summary(lake_root, ordered, model_md)
+    summary["bar_tier"] = _bar_tier(data_dir, lake_root, [d for d in ordered if d in sim_dates], echo)
     summary["wall_s"] = time.time() - t_start
     _print_summary(summary, data_dir, lake_root, echo)
     return summary
+
+
+def real_bars_dir() -> Path:
+    """`SPYMASTER_REAL_BARS` or ../shared/real/bars-1m beside the repository (real ES 1-minute bars)."""
+    return Path(
+        os.environ.get("SPYMASTER_REAL_BARS", str(REPO.parent / "shared" / "real" / "bars-1m"))
+    ).resolve()
+
+
+def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> list[str]:  # noqa: ANN001
+    """Import the real 1-minute bars (when present) through the bar tier and return the lines that set
+    the real outcome table beside the same study on the simulated dates' trades, built into bars."""
+    from spymaster_assets.bars_import import import_bars
+    from spymaster_assets.versioning import current_config
+    from spymaster_core.io import lake
+    from spymaster_core.research import bar_study, bars
+
+    cfg = current_config()
+    lines: list[str] = []
+    files = sorted(real_bars_dir().glob("*.csv")) if real_bars_dir().is_dir() else []
+    if files:
+        res = import_bars(files, data_dir, "America/New_York", echo=echo)
+        dates = res.dates
+        lines += bar_study.render(
+            bar_study.study_from_lake(lake_root, cfg, dates), cfg, "REAL ES (1-minute bars)"
+        )
+    else:
+        lines.append(f"no real bars at {real_bars_dir()}: the real-data table is skipped")
+    sim: dict = {}
+    for d in sim_dates:
+        t = lake.read_partition(lake_root, "futures_trades", d)
+        if t is not None and t.height:
+            sim[d] = bars.one_minute_bars(t, str(t["symbol"][0]), "sim")
+    lines += bar_study.render(
+        bar_study.study_bars(sim, cfg), cfg, "SIMULATED (same rules, bars from its trades)"
+    )
+    return lines
 
 
 def _simulate(sim_dates: list[str], seed: int, land: Path, echo) -> set[str]:  # noqa: ANN001
@@ -228,6 +266,9 @@ def _print_summary(summary: dict, data_dir: Path, lake_root: Path, echo) -> None
         f"  champion: {'promoted, version ' + str(model_md.get('model_version')) if champ else 'not promoted (direction model did not beat both baselines)'}"
     )
     echo(f"  MLflow run id: {model_md.get('mlflow_run_id')}")
+    echo("\nTouch outcomes at bar resolution (DESIGN §6), real beside simulated:")
+    for line in summary.get("bar_tier", []):
+        echo(line)
     echo(f"\nDemo finished in {summary['wall_s']:.0f}s. Look at what was built:")
     echo(
         f"  Dagster UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} SPYMASTER_LAKE={lake_root} "

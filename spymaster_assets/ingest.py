@@ -2,7 +2,9 @@
 
 DBN files land on the trading date of their first record (`spymaster_core.io.landing`), trades CSVs
 under landing/CSV/trades; then every Bronze asset is materialized for each landed date, on the same
-Dagster instance as the demo and `make dagster`, so the UI shows the runs and their metadata.
+Dagster instance as the demo and `make dagster`, so the UI shows the runs and their metadata. Dates
+that received Databento `ohlcv-1m` files get the bar tier built instead (one run per stretch of
+consecutive dates; dates with tick files as well get both).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from spymaster_assets.bars_import import RANGE_END_TAG, RANGE_START_TAG, stretches
 from spymaster_assets.instance import materialize, prepare_location
 
 
-def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> list[str]:  # noqa: ANN001
-    """Land `paths` (DBN files or trades CSVs) under `<lake_root>/landing`; return the trading dates
-    that received a file, sorted. A remote (s3://) lake gets the files uploaded after landing them
+def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> dict[str, set[str]]:  # noqa: ANN001
+    """Land `paths` (DBN files or trades CSVs) under `<lake_root>/landing`; return {trading date that
+    received a file: the schemas landed for it (`csv` for a trades CSV)}. A remote (s3://) lake gets the files uploaded after landing them
     locally. Raises ValueError naming a file that cannot be landed (unreadable, no records)."""
     from spymaster_core.io import lake
     from spymaster_core.io import landing as landing_io
@@ -28,7 +31,7 @@ def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> list[str]
         if remote
         else Path(landing_io.landing_root(lake_root))
     )
-    dates: set[str] = set()
+    dates: dict[str, set[str]] = {}
     try:
         dbn_files = [p for p in paths if p.suffix != ".csv"]
         rep = landing_io.land_files(dbn_files, local)
@@ -39,7 +42,7 @@ def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> list[str]
         landed = [dest for _, dest in rep.landed]
         landed += [landing_io.land_csv(p, local) for p in paths if p.suffix == ".csv"]
         for dest in landed:
-            dates.add(dest.parent.name)
+            dates.setdefault(dest.parent.name, set()).add(dest.parent.parent.name)
             echo(f"[land] {dest.relative_to(local)}")
             if remote:
                 lake.upload_file(
@@ -48,7 +51,7 @@ def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> list[str]
     finally:
         if remote:
             shutil.rmtree(local, ignore_errors=True)
-    return sorted(dates)
+    return dates
 
 
 def ingest(
@@ -61,12 +64,21 @@ def ingest(
     import dagster as dg
 
     from spymaster_assets.definitions import defs
+    from spymaster_assets.defs import bar_tier
     from spymaster_core.io import lake
 
-    dates = land(paths, lake.lake_root(), echo)
+    landed = land(paths, lake.lake_root(), echo)
+    dates = sorted(landed)
     graph = defs.resolve_asset_graph()
     bronze = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "bronze"]
     out: dict[str, dict[str, int]] = {}
+    bar_dates = [d for d, schemas in landed.items() if "ohlcv-1m" in schemas]
+    for start, end in stretches(bar_dates):  # Databento 1-minute bars: the bar tier, one run per stretch
+        run = materialize(
+            dg.AssetSelection.groups(bar_tier.GROUP), tags={RANGE_START_TAG: start, RANGE_END_TAG: end}
+        )
+        echo(f"[bars] built the bar tier for {start}..{end} (run {run.run_id[:8]})")
+    dates = [d for d in dates if landed[d] != {"ohlcv-1m"}]  # dates with tick data: the Bronze assets
     for d in dates:
         res = materialize(dg.AssetSelection.assets(*bronze), partition_key=d)
         out[d] = {

@@ -1,4 +1,4 @@
-"""The `spymaster` command line (Typer): demo, study, simulate, inspect, ingest, live, bench.
+"""The `spymaster` command line (Typer): demo, study, bars (import, study), simulate, inspect, ingest, live, bench.
 
 The CLI is the one place that reaches both halves of the product; each command imports its
 package lazily so `spymaster simulate` never loads Dagster.
@@ -91,6 +91,68 @@ def study(
     res = sim_study.direction_study(sim_study.simulated_gold(dates, seed, workdir, cfg), cfg)
     for k, v in res.items():
         typer.echo(f"  {k:<22} {v:.3f}" if isinstance(v, float) else f"  {k:<22} {v}")
+
+
+bars_app = typer.Typer(help="The bar tier: years of 1-minute bars (vendor CSV or Databento ohlcv-1m).")
+app.add_typer(bars_app, name="bars")
+
+
+@bars_app.command("import")
+def bars_import(
+    paths: list[Path] = typer.Argument(
+        ..., help="1-minute bar CSVs: timestamp,open,high,low,close[,volume]."
+    ),
+    tz: str = typer.Option(
+        "America/New_York",
+        help="IANA time zone of naive timestamps (ISO timestamps with an offset ignore it).",
+    ),
+    data_dir: Path = typer.Option(
+        Path("data"), help="Data dir: Dagster home, and the lake unless SPYMASTER_LAKE says otherwise."
+    ),
+) -> None:
+    """Validate bar CSVs in full (a bad row stops the import before anything is written), land one slice
+    per trading date and build the bar tier (Bronze 1-minute bars, levels, touches, labels) through
+    Dagster, one run per stretch of consecutive dates; then print the outcome table."""
+    from spymaster_assets.bars_import import import_bars
+    from spymaster_core.config import load_config
+    from spymaster_core.io import csv_bars
+    from spymaster_core.research import bar_study
+
+    for p in paths:
+        if not p.is_file():
+            raise typer.BadParameter(f"{p}: no such file", param_hint="PATHS")
+    try:
+        res = import_bars(paths, data_dir, tz, echo=typer.echo)
+    except csv_bars.BarsCSVError as exc:
+        typer.echo(f"error: {exc} (nothing was written)", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("[bars] rows written: " + ", ".join(f"{k}={v:,}" for k, v in sorted(res.rows.items())))
+    cfg = load_config()
+    dates = res.dates
+    for line in bar_study.render(
+        bar_study.study_from_lake(cli_lake_root(data_dir), cfg, dates), cfg, "imported bars"
+    ):
+        typer.echo(line)
+
+
+@bars_app.command("study")
+def bars_study(
+    data_dir: Path = typer.Option(
+        Path("data"), help="Data dir: the lake unless SPYMASTER_LAKE says otherwise."
+    ),
+) -> None:
+    """Print the bar tier's outcome table over every date in the lake: sessions, touches per level
+    kind, primary outcome shares in points and ATR units, and 1-minute return statistics."""
+    from spymaster_core.config import load_config
+    from spymaster_core.research import bar_study
+
+    cfg = load_config()
+    st = bar_study.study_from_lake(cli_lake_root(data_dir), cfg)
+    if not st.sessions:
+        typer.echo("no bar-tier dates in the lake: run `spymaster bars import FILE.csv` first", err=True)
+        raise typer.Exit(2)
+    for line in bar_study.render(st, cfg, "bar tier"):
+        typer.echo(line)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""A 3-date backfill through the real Dagster services, as a user runs it from the UI.
+"""A 3-date backfill through the real Dagster services, as a user runs it from the UI, and a bar-tier
+asset backfill of two real dates (runs over the whole range, by the assets' single-run backfill policy).
 
 Starts `dagster-webserver` and `dagster-daemon` on free ports against a temporary DAGSTER_HOME that
 holds deploy/dagster.yaml (2 runs at once, pool `duckdb_writer` limit 1), submits a backfill of
@@ -38,6 +39,10 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DATES = ["2026-11-16", "2026-11-17", "2026-11-18"]
 JOB = "daily_partition_job"
+# The bar tier's asset backfill: two real dates of FirstRate 1-minute bars (../shared/real).
+REAL_BARS = REPO.parent / "shared" / "real" / "bars-1m" / "firstrate_ES_1min_2023-03-08_2023-03-23.csv"
+BAR_DATES = ["2023-03-09", "2023-03-10"]
+BAR_ASSETS = ["bronze_futures_ohlcv_1m", "silver_bar_levels", "silver_bar_touches", "silver_bar_labels"]
 
 WORKSPACE_QUERY = """
 query {
@@ -129,9 +134,15 @@ def _wait_for_location(gql_client: Client, web: subprocess.Popen, log: Path, tim
 def test_three_date_backfill_through_webserver_and_daemon(tmp_path: Path) -> None:
     from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
+    from spymaster_core.bronze.bars_1m import write_csv_slices
+    from spymaster_core.io.csv_bars import read_bars_csv
+
     root = tmp_path / "lake"
     for i, date in enumerate(DATES):
         simulate_session(date, 11 + i, root / "landing", scale="small")
+    imp = read_bars_csv(REAL_BARS)
+    imp.by_date = {d: imp.by_date[d] for d in BAR_DATES}
+    write_csv_slices(imp, root / "landing")
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
@@ -212,6 +223,48 @@ def test_three_date_backfill_through_webserver_and_daemon(tmp_path: Path) -> Non
             next(t["value"] for t in r["tags"] if t["key"] == "dagster/partition") for r in runs
         )
         assert partitions == DATES
+
+        # The bar tier as an asset backfill: its single-run backfill policy makes the two dates one run.
+        res = gql_client.execute(
+            gql(LAUNCH_BACKFILL),
+            variable_values={
+                "backfillParams": {
+                    "assetSelection": [{"path": [k]} for k in BAR_ASSETS],
+                    "partitionNames": BAR_DATES,
+                }
+            },
+        )["launchPartitionBackfill"]
+        assert res["__typename"] == "LaunchBackfillSuccess", res
+        bar_backfill = res["backfillId"]
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                out = gql_client.execute(gql(BACKFILL_RUNS), variable_values={"backfillId": bar_backfill})
+            except TransportQueryError:
+                time.sleep(3.0)
+                continue
+            bar_runs = out["runsOrError"]["results"]
+            done = out["partitionBackfillOrError"].get("status") in (
+                "COMPLETED",
+                "COMPLETED_SUCCESS",
+                "FAILED",
+            )
+            if bar_runs and all(r["status"] in TERMINAL for r in bar_runs) and done:
+                break
+            time.sleep(3.0)
+        else:
+            pytest.fail(f"bar backfill not finished in 600s\n{daemon_log.read_text()[-3000:]}")
+        # Each run covers a whole range (never a run per date). The SMA warm-up mapping makes Dagster
+        # run Bronze first in its own run and extend Silver to the 3 trading dates after (their SMAs
+        # read these bars): Bronze 03-09..03-10, Silver 03-09..03-15.
+        assert {r["status"] for r in bar_runs} == {"SUCCESS"} and len(bar_runs) < len(BAR_ASSETS), bar_runs
+        ranges = set()
+        for r in bar_runs:
+            tags = {t["key"]: t["value"] for t in r["tags"]}
+            ranges.add(
+                (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"])
+            )
+        assert ranges == {(BAR_DATES[0], BAR_DATES[-1]), (BAR_DATES[0], "2023-03-15")}, ranges
     finally:
         _stop(daemon)
         _stop(web)
@@ -256,6 +309,10 @@ def test_three_date_backfill_through_webserver_and_daemon(tmp_path: Path) -> Non
         assert len(keys) >= 10
         for key in keys:
             assert sorted(instance.get_materialized_partitions(key)) == DATES, key
+        from dagster import AssetKey
+
+        for name in BAR_ASSETS:
+            assert set(BAR_DATES) <= set(instance.get_materialized_partitions(AssetKey(name))), name
     finally:
         os.environ.pop("DAGSTER_HOME", None)
 
@@ -272,3 +329,10 @@ def test_three_date_backfill_through_webserver_and_daemon(tmp_path: Path) -> Non
     assert {str(d): n for d, n in per_date.items() if n} == {d: n for d, n in touches.items() if n}
     for d in DATES:
         assert lake.read_partition(root, "gold_training", d).height == touches[d]
+    # The bar tier wrote its two real dates, with touches and one label per touch.
+    for table in ("futures_ohlcv_1m", "bar_levels", "bar_touches", "bar_labels"):
+        assert lake.written_dates(root, table) == BAR_DATES, table
+    for d in BAR_DATES:
+        assert lake.read_partition(root, "futures_ohlcv_1m", d).height == imp.by_date[d].height
+        n = lake.read_partition(root, "bar_touches", d).height
+        assert n > 0 and lake.read_partition(root, "bar_labels", d).height == n

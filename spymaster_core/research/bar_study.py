@@ -16,6 +16,7 @@ import polars as pl
 
 from spymaster_core import calendar
 from spymaster_core.config import Config
+from spymaster_core.io import lake
 from spymaster_core.research import bar_labels, bar_touches, bars, levels
 
 MINUTE_NS = 60_000_000_000
@@ -109,6 +110,32 @@ def study_bars(by_date: dict[str, pl.DataFrame], cfg: Config) -> BarStudy:
     return out
 
 
+def study_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None = None) -> BarStudy:
+    """The same `BarStudy` from the bar tier the Dagster assets wrote (`futures_ohlcv_1m`,
+    `bar_touches`, `bar_labels`) for `dates` (default: every date with bar labels); equal to
+    `study_bars` on the same bars and config."""
+    out = BarStudy(touches=pl.DataFrame())
+    parts, rets = [], []
+    pt_cols = bar_labels.threshold_columns(cfg, "points")
+    for date in dates if dates is not None else lake.written_dates(root, "bar_labels"):
+        b = lake.read_partition(root, "futures_ohlcv_1m", date)
+        why = "no Bronze 1-minute bars" if b is None else session_complete(b, date, cfg)
+        if why is not None or b is None:
+            out.skipped[date] = why or ""
+            continue
+        out.sessions.append(date)
+        rets.append(rth_returns(b, date, cfg))
+        tc = lake.read_partition(root, "bar_touches", date)
+        lb = lake.read_partition(root, "bar_labels", date)
+        if tc is None or lb is None or tc.is_empty():
+            continue
+        cols = ["touch_id", "outcome", *pt_cols, "atr_outcome", "atr_pt", "lookforward_complete"]
+        parts.append(tc.join(lb.select(cols), on="touch_id"))
+    out.touches = pl.concat(parts) if parts else pl.DataFrame()
+    out.returns = pl.concat(rets) if rets else None
+    return out
+
+
 def outcome_table(study: BarStudy, cfg: Config) -> pl.DataFrame:
     """Per level kind and overall: touches, touches per session, the primary outcome's shares (points:
     first threshold; ATR: first multiple), and the share reaching the second threshold either way.
@@ -153,3 +180,35 @@ def return_stats(study: BarStudy) -> dict[str, float]:
     if not study.touches.is_empty():
         stats["median_atr_pt"] = float(study.touches["atr_pt"].median() or float("nan"))
     return stats
+
+
+def render(study: BarStudy, cfg: Config, title: str) -> list[str]:
+    """The study as terminal lines: sessions and date span, the return statistics, then per level kind
+    touches, touches per session and the primary outcome shares in points and in ATR units."""
+    table = outcome_table(study, cfg)
+    thr = cfg.labels.thresholds_pt
+    m = cfg.labels.atr_multiples
+    dates = study.sessions
+    lines = [f"{title}: {len(dates)} sessions" + (f" ({dates[0]} .. {dates[-1]})" if dates else "")]
+    st = return_stats(study)
+    if st:
+        lines.append(
+            f"  RTH 1-minute returns: std {st['ret_std_pt']:.2f} pt ({st['ret_std_bp']:.1f} bp), excess kurtosis "
+            f"{st['ret_excess_kurtosis']:.1f}; median ATR(30 x 1 min) at touches {st.get('median_atr_pt', float('nan')):.2f} pt"
+        )
+    if table.is_empty():
+        return [*lines, "  no touches"]
+    second = f"{thr[1]:g} pt either" if len(thr) > 1 else ""
+    lines.append(
+        f"  {'kind':<9}{'touches':>8}{'/sess':>7}   {thr[0]:g} pt CHOP/BOUNCE/BREAK/AMBIG %   "
+        f"{m[0]:g} ATR CHOP/BOUNCE/BREAK %   {second}"
+    )
+    sec = [c for c in table.columns if c.endswith("_either_%")]
+    for r in table.iter_rows(named=True):
+        pts = "/".join(f"{r[k]:.1f}" for k in ("chop_%", "bounce_%", "break_%", "ambiguous_%"))
+        atr = "/".join(f"{r[k]:.1f}" for k in ("atr_chop_%", "atr_bounce_%", "atr_break_%"))
+        either = f"{r[sec[0]]:.1f}%" if sec else ""
+        lines.append(
+            f"  {r['kind']:<9}{r['touches']:>8}{r['per_session']:>7.1f}   {pts:<35}{atr:<28}{either}"
+        )
+    return lines

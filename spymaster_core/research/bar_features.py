@@ -1,0 +1,152 @@
+"""Causal features of a touch at bar resolution (DESIGN §6 "Bar resolution"; issue 19).
+
+A touch at bar start t sees only the 1-minute bars that closed at or before t (bars starting before
+t). Columns (points, minutes; null where undefined):
+- `distance_pt`: last close minus the level (signed: > 0 above);
+- `velocity_{1,5,15}m_pt_per_min`: close change over the last k minutes / k (bars k minutes back by
+  clock; null across a gap); `accel_pt_per_min2`: velocity_1m - velocity_5m;
+- `realized_vol_{30,60}m_pt`: std of 1-minute close changes over the last 30/60 bars;
+  `range_{30,60}m_pt`: high - low over them;
+- `volume_vs_prior_15m`: volume of the last 15 minutes over the mean of the same clock minutes on
+  the prior sessions given (null without volume or history);
+- `minutes_since_open`, `level_age_min` (since the level was first known), `prior_touches`,
+  `is_support`;
+- `overnight_position`: where the last close sits in the range of the session's bars before the
+  RTH open (0 = its low, 1 = its high); `gap_from_prior_close_pt`: the RTH open minus the prior
+  session's last RTH close;
+- `nearest_other_level_pt`: distance from this level to the nearest other level known at t.
+Barrier, tape and fuel need the book, trades and options: `engines_missing_reason` = `bars only`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from spymaster_core import calendar
+from spymaster_core.config import Config
+
+MINUTE_NS = 60_000_000_000
+VELOCITY_MINUTES = (1, 5, 15)
+VOL_WINDOWS = (30, 60)
+VOLUME_MINUTES = 15
+NUMERIC = [
+    "distance_pt",
+    *(f"velocity_{k}m_pt_per_min" for k in VELOCITY_MINUTES),
+    "accel_pt_per_min2",
+    *(f"realized_vol_{w}m_pt" for w in VOL_WINDOWS),
+    *(f"range_{w}m_pt" for w in VOL_WINDOWS),
+    "volume_vs_prior_15m",
+    "minutes_since_open",
+    "level_age_min",
+    "overnight_position",
+    "gap_from_prior_close_pt",
+    "nearest_other_level_pt",
+    "prior_touches",
+    "is_support",
+]
+"""The bar model's input columns, in order (floats; null -> NaN for XGBoost)."""
+
+
+def _clock_close(ts: np.ndarray, close: np.ndarray, at_ns: int) -> float:
+    """Close of the bar starting exactly at `at_ns` (NaN when that minute has no bar)."""
+    i = int(np.searchsorted(ts, at_ns))
+    return float(close[i]) if i < len(ts) and ts[i] == at_ns else float("nan")
+
+
+def bar_touch_features(
+    bars_1m: pl.DataFrame,
+    touches: pl.DataFrame,
+    levels: pl.DataFrame,
+    date: str,
+    cfg: Config,
+    prior_sessions: list[pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """One row per touch: `touch_id`, `date`, `level_kind`, the NUMERIC columns and
+    `engines_missing_reason` (module docstring). bars_1m: the date's `futures.ohlcv_1m.v1` rows;
+    touches: its bar-resolution `silver.touches.v2`; levels: its `silver.levels.v1`;
+    prior_sessions: earlier dates' 1-minute bars (the previous close and the volume profile)."""
+    b = bars_1m.sort("bar_start_ns")
+    ts = b["bar_start_ns"].to_numpy()
+    o, h, lo, c = (b[k].to_numpy().astype(np.float64) for k in ("open", "high", "low", "close"))
+    vol = b["volume"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    rth0 = calendar.et_ns(date, cfg.session.rth_open)
+    on = ts < rth0
+    on_hi, on_lo = (float(h[on].max()), float(lo[on].min())) if on.any() else (np.nan, np.nan)
+    first_rth = int(np.searchsorted(ts, rth0))
+    rth_open_px = float(o[first_rth]) if first_rth < len(ts) else np.nan
+    prior = [p for p in (prior_sessions or []) if not p.is_empty()]
+    prev_close = np.nan
+    if prior:
+        last = prior[-1].sort("bar_start_ns")
+        pd_ = calendar.trading_date_of(int(last["bar_start_ns"][-1])).isoformat()
+        p0, p1 = calendar.et_ns(pd_, cfg.session.rth_open), calendar.et_ns(pd_, cfg.session.rth_close)
+        rth_prev = last.filter((pl.col("bar_start_ns") >= p0) & (pl.col("bar_start_ns") < p1))
+        prev_close = float(rth_prev["close"][-1]) if rth_prev.height else np.nan
+    first_seen = dict(levels.group_by("level_id").agg(pl.col("valid_from_ns").min()).iter_rows())
+    rows = []
+    for r in touches.sort("ts_ns").iter_rows(named=True):
+        t = int(r["ts_ns"])
+        n = int(np.searchsorted(ts, t))  # bars [0, n) closed at or before t
+        row: dict = {"touch_id": r["touch_id"], "date": date, "level_kind": r["level_kind"]}
+        last_close = c[n - 1] if n else np.nan
+        row["distance_pt"] = last_close - r["level_price"]
+        vel = {}
+        for k in VELOCITY_MINUTES:
+            back = _clock_close(ts[:n], c[:n], t - (k + 1) * MINUTE_NS)
+            vel[k] = (last_close - back) / k if n and ts[n - 1] == t - MINUTE_NS else np.nan
+            row[f"velocity_{k}m_pt_per_min"] = vel[k]
+        row["accel_pt_per_min2"] = vel[1] - vel[5]
+        for w in VOL_WINDOWS:
+            seg = slice(max(0, n - w), n)
+            diffs = np.diff(c[max(0, n - w - 1) : n])
+            row[f"realized_vol_{w}m_pt"] = float(diffs.std()) if len(diffs) >= 2 else np.nan
+            row[f"range_{w}m_pt"] = float(h[seg].max() - lo[seg].min()) if n else np.nan
+        row["volume_vs_prior_15m"] = _volume_ratio(ts[:n], vol[:n], t, date, prior, cfg.session.rth_open)
+        row["minutes_since_open"] = (t - rth0) / MINUTE_NS
+        row["level_age_min"] = (t - first_seen[r["level_id"]]) / MINUTE_NS
+        row["overnight_position"] = (last_close - on_lo) / (on_hi - on_lo) if on_hi > on_lo else np.nan
+        row["gap_from_prior_close_pt"] = rth_open_px - prev_close
+        known = levels.filter((pl.col("valid_from_ns") <= t) & (pl.col("level_id") != r["level_id"]))
+        latest = (
+            known.sort("valid_from_ns").group_by("level_id").agg(pl.col("price").last())["price"].to_numpy()
+        )
+        row["nearest_other_level_pt"] = (
+            float(np.abs(latest - r["level_price"]).min()) if len(latest) else np.nan
+        )
+        row["prior_touches"] = float(r["prior_touches"])
+        row["is_support"] = 1.0 if r["direction"] == "SUPPORT" else 0.0
+        rows.append(row)
+    schema = {
+        "touch_id": pl.String,
+        "date": pl.String,
+        "level_kind": pl.String,
+        **dict.fromkeys(NUMERIC, pl.Float64),
+    }
+    if not rows:
+        return pl.DataFrame(schema=schema).with_columns(engines_missing_reason=pl.lit(None, pl.String))
+    out = pl.DataFrame(rows, schema=schema).with_columns(pl.col(NUMERIC).fill_nan(None))
+    return out.with_columns(engines_missing_reason=pl.lit("bars only"))
+
+
+def _volume_ratio(
+    ts: np.ndarray, vol: np.ndarray, t: int, date: str, prior: list[pl.DataFrame], rth_open: str
+) -> float:
+    """Volume of the last VOLUME_MINUTES minutes before t over the mean volume of the same clock
+    minutes (minutes after each session's RTH open) on the prior sessions; NaN when undefined."""
+    lo = int(np.searchsorted(ts, t - VOLUME_MINUTES * MINUTE_NS))
+    now = vol[lo:]
+    if not prior or not len(now) or np.isnan(now).any():
+        return np.nan
+    offset = t - calendar.et_ns(date, rth_open)
+    past = []
+    for p in prior:
+        pdate = calendar.trading_date_of(int(p["bar_start_ns"][-1])).isoformat()
+        end = calendar.et_ns(pdate, rth_open) + offset
+        w = p.filter(
+            (pl.col("bar_start_ns") >= end - VOLUME_MINUTES * MINUTE_NS) & (pl.col("bar_start_ns") < end)
+        )
+        if w.height and w["volume"].null_count() == 0:
+            past.append(float(w["volume"].sum()))
+    mean = float(np.mean(past)) if past else 0.0
+    return float(now.sum()) / mean if mean > 0 else np.nan

@@ -16,6 +16,7 @@ and a logistic regression on prior-touch count and |distance|. Metrics: AUC (sci
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,11 +142,11 @@ def auc_lift_lower_bound(
     if not keep.any():
         return None
     idx, yb = idx[keep], yb[keep]
-    diffs = _auc_rows(yb, np.asarray(p_model)[idx]) - _auc_rows(yb, np.asarray(p_base)[idx])
+    diffs = auc_rows(yb, np.asarray(p_model)[idx]) - auc_rows(yb, np.asarray(p_base)[idx])
     return float(np.quantile(diffs, alpha))
 
 
-def _auc_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+def auc_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     """AUC of every row of (resamples, n) labels/scores by the Mann-Whitney rank sum (ties get
     average ranks, as scikit-learn's roc_auc_score)."""
     ranks = rankdata(p, axis=1)
@@ -175,8 +176,15 @@ def gate(
     return out
 
 
-def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
-    """Train and judge `head` walk-forward by date (see module docstring)."""
+def walk_forward(
+    gold: pl.DataFrame,
+    head: str,
+    cfg: ModelConfig,
+    features: Callable[[pl.DataFrame], tuple[np.ndarray, list[str]]] = model_matrix,
+) -> HeadResult:
+    """Train and judge `head` walk-forward by date (see module docstring). `features` makes the
+    model's (matrix, column names) from rows: the engine features by default (`model_matrix`); the
+    bar tier passes its own (`ml.bar_models`)."""
     rows, y_all = head_target(gold, head)
     rows = rows.with_columns(_y=pl.Series(y_all)).sort("ts_ns")
     dates = sorted(rows["date"].unique().to_list())
@@ -195,9 +203,7 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
         if len(np.unique(y_tr)) < 2 or te.is_empty():
             continue
         # float64: metrics and the SQL re-scoring in gold_model_eval then agree to rounding.
-        raw = (
-            _model(cfg).fit(design_matrix(tr), y_tr).predict_proba(design_matrix(te))[:, 1].astype(np.float64)
-        )
+        raw = _model(cfg).fit(features(tr)[0], y_tr).predict_proba(features(te)[0])[:, 1].astype(np.float64)
         cal = _calibrator(oof_y, oof_p)
         oof_y.append(te["_y"].to_numpy())
         oof_p.append(raw)
@@ -222,7 +228,7 @@ def walk_forward(gold: pl.DataFrame, head: str, cfg: ModelConfig) -> HeadResult:
         "logistic": metrics_of(y, p_l),
     }
     if len(np.unique(y_all)) == 2:
-        x, names = model_matrix(rows)
+        x, names = features(rows)
         res.final_model = _model(cfg).fit(x, rows["_y"].to_numpy())
         res.calibrator = _calibrator(oof_y, oof_p)
         gain = res.final_model.get_booster().get_score(importance_type="gain")

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 EXPERIMENT = "break_bounce"
+BAR_EXPERIMENT = "break_bounce_bars"  # the bar tier's runs, beside the tick tier's for comparison
 MODEL_NAME = "break_bounce_direction"
 CHAMPION = "champion"
 
@@ -35,13 +36,13 @@ def client(data_dir: Path) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def _experiment_id(c: MlflowClient, data_dir: Path) -> str:
-    exp = c.get_experiment_by_name(EXPERIMENT)
+def _experiment_id(c: MlflowClient, data_dir: Path, name: str = EXPERIMENT) -> str:
+    exp = c.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     artifacts = (data_dir / "mlflow" / "artifacts").resolve()
     artifacts.mkdir(parents=True, exist_ok=True)
-    return c.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+    return c.create_experiment(name, artifact_location=artifacts.as_uri())
 
 
 def log_run(
@@ -52,13 +53,15 @@ def log_run(
     model=None,  # noqa: ANN001
     artifacts: list[Path] | None = None,
     register: bool = False,
+    experiment: str = EXPERIMENT,
 ) -> tuple[str, str | None]:
     """Log one training run: params, finite metrics, tags, artifact files and the XGBoost model
     (saved in MLflow's xgboost flavour under the run's `model/` artifacts, and registered as
-    MODEL_NAME when `register`). Returns (run id, registered version or None). The run is marked
+    MODEL_NAME when `register`) in `experiment` (the tick tier's by default; the bar tier logs to
+    BAR_EXPERIMENT). Returns (run id, registered version or None). The run is marked
     FAILED, and the error re-raised, when any step fails."""
     c = client(data_dir)
-    run_id = c.create_run(_experiment_id(c, data_dir)).info.run_id
+    run_id = c.create_run(_experiment_id(c, data_dir, experiment)).info.run_id
     try:
         c.log_batch(
             run_id,

@@ -80,6 +80,15 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
         lines += bar_study.render(
             bar_study.study_from_lake(lake_root, cfg, dates), cfg, "REAL ES (1-minute bars)"
         )
+        from ml import bar_models
+
+        echo("[bars] real-data heads: walk-forward by date with bootstrap intervals (~30 s)")
+        res_m = bar_models.study(bar_models.bar_gold(bar_study.bars_from_lake(lake_root, dates), cfg), cfg)
+        run_id = bar_models.log_study(
+            data_dir, res_m, {"sessions": len(dates), "source": "real 1-minute bars"}
+        )
+        lines += bar_models.render(res_m, "REAL ES heads")
+        lines.append(f"  MLflow run (experiment break_bounce_bars): {run_id}")
     else:
         lines.append(f"no real bars at {real_bars_dir()}: the real-data table is skipped")
     sim: dict = {}

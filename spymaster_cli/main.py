@@ -140,19 +140,35 @@ def bars_study(
     data_dir: Path = typer.Option(
         Path("data"), help="Data dir: the lake unless SPYMASTER_LAKE says otherwise."
     ),
+    models: bool = typer.Option(
+        False, help="Also train and judge the heads walk-forward on the bars and log them to MLflow."
+    ),
 ) -> None:
     """Print the bar tier's outcome table over every date in the lake: sessions, touches per level
-    kind, primary outcome shares in points and ATR units, and 1-minute return statistics."""
+    kind, primary outcome shares in points and ATR units, and 1-minute return statistics; with
+    --models, the heads against both baselines with bootstrap intervals (MLflow experiment
+    break_bounce_bars)."""
     from spymaster_core.config import load_config
     from spymaster_core.research import bar_study
 
     cfg = load_config()
-    st = bar_study.study_from_lake(cli_lake_root(data_dir), cfg)
+    root = cli_lake_root(data_dir)
+    st = bar_study.study_from_lake(root, cfg)
     if not st.sessions:
         typer.echo("no bar-tier dates in the lake: run `spymaster bars import FILE.csv` first", err=True)
         raise typer.Exit(2)
     for line in bar_study.render(st, cfg, "bar tier"):
         typer.echo(line)
+    if models:
+        from ml import bar_models
+
+        res = bar_models.study(bar_models.bar_gold(bar_study.bars_from_lake(root), cfg), cfg)
+        for line in bar_models.render(res, "heads"):
+            typer.echo(line)
+        run_id = bar_models.log_study(
+            data_dir, res, {"sessions": len(st.sessions), "source": "lake bar tier"}
+        )
+        typer.echo(f"  MLflow run (experiment break_bounce_bars): {run_id}")
 
 
 @app.command()

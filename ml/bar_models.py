@@ -1,0 +1,134 @@
+"""The heads on the bar tier (issue 19, item 4): can anything predict how a touch resolves, on real
+history? Same heads, walk-forward, baselines and promotion gate as the tick tier (`ml.heads`), with the
+bar features (`research.bar_features.NUMERIC`) as the model's inputs. AMBIGUOUS touches (both
+thresholds inside one bar) are excluded. Intervals: the 95% percentile bootstrap over held-out
+*dates* (touches of one session are not independent), 1,000 resamples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ml import heads, registry
+from spymaster_core.config import Config
+from spymaster_core.research import bar_features, bar_labels, bar_study, bar_touches
+
+N_BOOT = 1000
+
+
+def feature_matrix(rows: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """(float32 matrix, names) of the bar model's inputs: `bar_features.NUMERIC` (null -> NaN)."""
+    return rows.select(bar_features.NUMERIC).to_numpy().astype(np.float32), list(bar_features.NUMERIC)
+
+
+def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
+    """One row per touch of the complete sessions in `by_date` ({date: 1-minute bars}): touch columns,
+    point-threshold labels and the bar features; AMBIGUOUS and incomplete look-forwards dropped."""
+    pt_cols = bar_labels.threshold_columns(cfg, "points")
+    parts = []
+    dates = sorted(by_date)
+    for i, date in enumerate(dates):
+        b = by_date[date]
+        if bar_study.session_complete(b, date, cfg) is not None:
+            continue
+        lv, _ = bar_study.date_levels(by_date, date, cfg)
+        tc = bar_touches.detect_bar_touches(b, lv, date, cfg)
+        if tc.is_empty():
+            continue
+        lb = bar_labels.label_bar_touches(b, tc, cfg).select(
+            "touch_id", "outcome", *pt_cols, "time_to_threshold_s", "lookforward_complete"
+        )
+        prior = [by_date[d] for d in dates[max(0, i - 3) : i]]
+        ft = bar_features.bar_touch_features(b, tc, lv, date, cfg, prior).drop("date", "level_kind")
+        parts.append(
+            tc.select("touch_id", "date", "ts_ns", "level_kind", "direction")
+            .join(lb, on="touch_id")
+            .join(ft, on="touch_id")
+        )
+    gold = pl.concat(parts) if parts else pl.DataFrame()
+    if gold.is_empty():
+        return gold
+    return gold.filter(pl.col("lookforward_complete") & (pl.col("outcome") != bar_labels.AMBIGUOUS))
+
+
+def auc_interval(y: np.ndarray, p: np.ndarray, dates: list[str], seed: int = 0) -> tuple[float, float] | None:
+    """95% percentile bootstrap interval of the AUC, resampling held-out dates with replacement
+    (Efron & Tibshirani 1993); None with one class or fewer than 2 dates."""
+    y, p, d = np.asarray(y), np.asarray(p), np.asarray(dates)
+    uniq = np.unique(d)
+    if len(np.unique(y)) < 2 or len(uniq) < 2:
+        return None
+    rows_of = {u: np.flatnonzero(d == u) for u in uniq}
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(N_BOOT):
+        idx = np.concatenate([rows_of[u] for u in rng.choice(uniq, len(uniq))])
+        yb = y[idx]
+        if yb.min() == yb.max():
+            continue
+        aucs.append(float(heads.auc_rows(yb[None, :], p[idx][None, :])[0]))
+    lo, hi = np.quantile(aucs, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def study(gold: pl.DataFrame, cfg: Config) -> dict[str, dict[str, object]]:
+    """Per head: n held-out, and per predictor (model, base_rate, logistic) AUC with its date-bootstrap
+    interval and Brier; plus the promotion gate's verdict for the model (`heads.gate`)."""
+    out: dict[str, dict[str, object]] = {}
+    for head in heads.HEADS:
+        r = heads.walk_forward(gold, head, cfg.model, feature_matrix)
+        row: dict[str, object] = {"n_test": len(r.y_true), "test_dates": len(r.test_dates)}
+        for who, p in (("model", r.p_model), ("base_rate", r.p_base_rate), ("logistic", r.p_logistic)):
+            row[f"{who}_auc"] = r.metrics[who]["auc"]
+            row[f"{who}_brier"] = r.metrics[who]["brier"]
+            row[f"{who}_auc_ci"] = auc_interval(r.y_true, p, r.dates, cfg.model.seed)
+        if len(r.y_true):
+            g = heads.gate(
+                r.y_true, r.p_model, {"base_rate": r.p_base_rate, "logistic": r.p_logistic}, cfg.model
+            )
+            row["gate_passed"] = g["passed"]
+        out[head] = row
+    return out
+
+
+def render(res: dict[str, dict[str, object]], title: str) -> list[str]:
+    """Terminal lines: per head, held-out n, and AUC [95% interval] / Brier for the model and both
+    baselines, and whether the model passed the promotion gate."""
+
+    def cell(row: dict, who: str) -> str:
+        auc, ci, brier = row.get(f"{who}_auc"), row.get(f"{who}_auc_ci"), row.get(f"{who}_brier")
+        if auc is None:
+            return f"{who} n/a"
+        iv = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+        return f"{who} {auc:.3f}{iv} / {brier:.3f}"
+
+    lines = [f"{title}: heads walk-forward by date, AUC [95% date-bootstrap interval] / Brier"]
+    for head, row in res.items():
+        gate = "passes the gate" if row.get("gate_passed") else "does not pass the gate"
+        lines.append(
+            f"  {head:<10} n_test={row['n_test']:>4}   "
+            + "   ".join(cell(row, w) for w in ("model", "base_rate", "logistic"))
+            + f"   ({gate})"
+        )
+    return lines
+
+
+def log_study(data_dir: Path, res: dict[str, dict[str, object]], params: dict[str, object]) -> str:
+    """Log the bar-tier study to MLflow (experiment `registry.BAR_EXPERIMENT`, beside the tick tier's
+    runs): AUC, Brier and interval bounds per head and predictor. Returns the run id."""
+    metrics: dict[str, float | None] = {}
+    for head, row in res.items():
+        metrics[f"{head}_n_test"] = float(row["n_test"])  # type: ignore[arg-type]
+        for who in ("model", "base_rate", "logistic"):
+            metrics[f"{head}_{who}_auc"] = row.get(f"{who}_auc")  # type: ignore[assignment]
+            metrics[f"{head}_{who}_brier"] = row.get(f"{who}_brier")  # type: ignore[assignment]
+            ci = row.get(f"{who}_auc_ci")
+            if ci:
+                metrics[f"{head}_{who}_auc_lo"], metrics[f"{head}_{who}_auc_hi"] = ci  # type: ignore[misc]
+    run_id, _ = registry.log_run(
+        data_dir, params, metrics, {"tier": "bars", "resolution": "1m"}, experiment=registry.BAR_EXPERIMENT
+    )
+    return run_id

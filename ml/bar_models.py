@@ -14,6 +14,7 @@ import polars as pl
 
 from ml import heads, registry
 from spymaster_core.config import Config
+from spymaster_core.io import lake
 from spymaster_core.research import bar_features, bar_labels, bar_study, bar_touches
 
 N_BOOT = 1000
@@ -30,7 +31,7 @@ def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
     pt_cols = bar_labels.threshold_columns(cfg, "points")
     parts = []
     dates = sorted(by_date)
-    for i, date in enumerate(dates):
+    for date in dates:
         b = by_date[date]
         if bar_study.session_complete(b, date, cfg) is not None:
             continue
@@ -41,7 +42,7 @@ def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
         lb = bar_labels.label_bar_touches(b, tc, cfg).select(
             "touch_id", "outcome", *pt_cols, "time_to_threshold_s", "lookforward_complete"
         )
-        prior = [by_date[d] for d in dates[max(0, i - 3) : i]]
+        prior = [by_date[d] for d in bar_features.prior_dates(date) if d in by_date]
         ft = bar_features.bar_touch_features(b, tc, lv, date, cfg, prior).drop("date", "level_kind")
         parts.append(
             tc.select("touch_id", "date", "ts_ns", "level_kind", "direction")
@@ -51,6 +52,33 @@ def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
     gold = pl.concat(parts) if parts else pl.DataFrame()
     if gold.is_empty():
         return gold
+    return gold.filter(pl.col("lookforward_complete") & (pl.col("outcome") != bar_labels.AMBIGUOUS))
+
+
+def bar_gold_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None = None) -> pl.DataFrame:
+    """`bar_gold` from the bar tier the Dagster assets wrote (touches, labels, features) for `dates`
+    (default: every date with bar features), complete sessions only; equal to `bar_gold` on the same
+    bars and config."""
+    pt_cols = bar_labels.threshold_columns(cfg, "points")
+    parts = []
+    for date in dates if dates is not None else lake.written_dates(root, "bar_features"):
+        b = lake.read_partition(root, "futures_ohlcv_1m", date)
+        tc, lb, ft = (
+            lake.read_partition(root, t, date) for t in ("bar_touches", "bar_labels", "bar_features")
+        )
+        if b is None or tc is None or lb is None or ft is None or tc.is_empty():
+            continue
+        if bar_study.session_complete(b, date, cfg) is not None:
+            continue
+        lb = lb.select("touch_id", "outcome", *pt_cols, "time_to_threshold_s", "lookforward_complete")
+        parts.append(
+            tc.select("touch_id", "date", "ts_ns", "level_kind", "direction")
+            .join(lb, on="touch_id")
+            .join(ft.drop("date", "level_kind"), on="touch_id")
+        )
+    if not parts:
+        return pl.DataFrame()
+    gold = pl.concat(parts)
     return gold.filter(pl.col("lookforward_complete") & (pl.col("outcome") != bar_labels.AMBIGUOUS))
 
 

@@ -83,7 +83,7 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
         from ml import bar_models
 
         echo("[bars] real-data heads: walk-forward by date with bootstrap intervals (~30 s)")
-        res_m = bar_models.study(bar_models.bar_gold(bar_study.bars_from_lake(lake_root, dates), cfg), cfg)
+        res_m = bar_models.study(bar_models.bar_gold_from_lake(lake_root, cfg, dates), cfg)
         run_id = bar_models.log_study(
             data_dir, res_m, {"sessions": len(dates), "source": "real 1-minute bars"}
         )

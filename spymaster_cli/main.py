@@ -162,7 +162,7 @@ def bars_study(
     if models:
         from ml import bar_models
 
-        res = bar_models.study(bar_models.bar_gold(bar_study.bars_from_lake(root), cfg), cfg)
+        res = bar_models.study(bar_models.bar_gold_from_lake(root, cfg), cfg)
         for line in bar_models.render(res, "heads"):
             typer.echo(line)
         run_id = bar_models.log_study(

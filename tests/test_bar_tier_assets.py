@@ -56,6 +56,12 @@ def test_bars_import_builds_the_bar_tier_like_the_in_memory_study(tmp_path: Path
     assert built.sessions == mem.sessions and len(built.sessions) == 55
     cols = ["touch_id", "direction", "level_price", "outcome", "outcome_25", "atr_outcome"]
     assert built.touches.select(cols).sort("touch_id").equals(mem.touches.select(cols).sort("touch_id"))
+    # The features the Dagster run wrote equal the in-memory ones (the models read them from the lake).
+    from ml import bar_models
+
+    lake_gold = bar_models.bar_gold_from_lake(root, DEFAULT_CONFIG).sort("touch_id")
+    mem_gold = bar_models.bar_gold(by_date, DEFAULT_CONFIG).sort("touch_id")
+    assert lake_gold.height > 800 and lake_gold.select(mem_gold.columns).equals(mem_gold)
     # A bad file stops the import before anything is written: the lake is byte-identical.
     before = _lake_digest(root)
     bad = tmp_path / "bad.csv"

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from spymaster_assets.partitions import trading_day_partitions
@@ -26,19 +27,33 @@ from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.bronze import bars_1m
 from spymaster_core.io import lake as lake_io
-from spymaster_core.research import bar_labels, bar_study, bar_touches
+from spymaster_core.research import bar_features, bar_labels, bar_study, bar_touches
 
 GROUP = "bar_tier"
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 LEVELS_SECTIONS = ("levels", "session")
 TOUCHES_SECTIONS = ("bands", "session")
 LABELS_SECTIONS = ("labels",)
+FEATURES_SECTIONS = ("session",)
 bar_warmup_mapping = dg.TimeWindowPartitionMapping(start_offset=-3, end_offset=0)
 
 
 def _bars(lake: LakeResource, date: str) -> pl.DataFrame:
     t = lake_io.read_partition(lake.path, "futures_ohlcv_1m", date)
     return pl.from_arrow(S.FUTURES_OHLCV_1M.arrow.empty_table()) if t is None else t
+
+
+def _keep_warmup(lake: LakeResource, cache: dict[str, pl.DataFrame], date: str, n: int) -> None:
+    """Hold in `cache` the Bronze bars of `date` and of its `n` previous trading dates that have any,
+    dropping older dates: memory is a date and its warm-up, never the history."""
+    wanted = [d.isoformat() for d in calendar.previous_trading_dates(date, n)]
+    for d in [d for d in cache if d not in wanted]:
+        del cache[d]
+    for d in [*wanted, date]:
+        if d not in cache:
+            b = _bars(lake, d)
+            if not b.is_empty():
+                cache[d] = b
 
 
 def _each_date(context: dg.AssetExecutionContext, what: str, build: Callable[[str], int]) -> dict[str, int]:
@@ -144,16 +159,7 @@ with warnings.catch_warnings():
         no_bars: list[str] = []
 
         def build(date: str) -> int:
-            wanted = [
-                d.isoformat() for d in calendar.previous_trading_dates(date, cfg.levels.SMA_WARMUP_DAYS)
-            ]
-            for d in [d for d in cache if d not in wanted]:
-                del cache[d]  # memory: a date and its warm-up, never the history
-            for d in [*wanted, date]:
-                if d not in cache:
-                    b = _bars(lake, d)
-                    if not b.is_empty():
-                        cache[d] = b
+            _keep_warmup(lake, cache, date, cfg.levels.SMA_WARMUP_DAYS)
             if date not in cache:
                 no_bars.append(date)
                 return 0
@@ -218,6 +224,50 @@ with warnings.catch_warnings():
         check = dg.AssetCheckResult(check_name="one_label_per_touch", passed=not bad, metadata={"dates": bad})
         return _result(rows, LABELS_SECTIONS, {"outcomes": outcomes}, [check])
 
+    @dg.asset(
+        partitions_def=trading_day_partitions,
+        group_name=GROUP,
+        code_version=code_version(*FEATURES_SECTIONS),
+        backfill_policy=SINGLE_RUN,
+        deps=[
+            silver_bar_touches,
+            silver_bar_levels,
+            dg.AssetDep(bronze_futures_ohlcv_1m, partition_mapping=bar_warmup_mapping),
+        ],
+        check_specs=[dg.AssetCheckSpec("features_finite", asset="silver_bar_features")],
+    )
+    def silver_bar_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        """Causal bar features per touch (`research.bar_features`: distance, velocity, volatility, volume
+        against prior sessions, time, level age, overnight position, gap, nearest level); barrier, tape
+        and fuel are absent with the reason `bars only`."""
+        cfg = current_config()
+        cache: dict[str, pl.DataFrame] = {}
+        bad: list[str] = []
 
-assets = [bronze_futures_ohlcv_1m, silver_bar_levels, silver_bar_touches, silver_bar_labels]
+        def build(date: str) -> int:
+            tc = lake_io.read_partition(lake.path, "bar_touches", date)
+            lv = lake_io.read_partition(lake.path, "bar_levels", date)
+            if tc is None or lv is None:  # no bars that date: nothing to write
+                return 0
+            _keep_warmup(lake, cache, date, len(bar_features.prior_dates(date)))
+            prior = [cache[d] for d in sorted(cache) if d < date]
+            ft = bar_features.bar_touch_features(cache.get(date, _bars(lake, date)), tc, lv, date, cfg, prior)
+            vals = ft.select(bar_features.NUMERIC).fill_null(0.0).to_numpy()
+            if not np.isfinite(vals).all():
+                bad.append(date)
+            lake_io.write_partition(lake.path, "bar_features", date, ft)
+            return ft.height
+
+        rows = _each_date(context, "bar features", build)
+        check = dg.AssetCheckResult(check_name="features_finite", passed=not bad, metadata={"dates": bad})
+        return _result(rows, FEATURES_SECTIONS, {"engines_missing_reason": "bars only"}, [check])
+
+
+assets = [
+    bronze_futures_ohlcv_1m,
+    silver_bar_levels,
+    silver_bar_touches,
+    silver_bar_labels,
+    silver_bar_features,
+]
 bar_tier_job = dg.define_asset_job("bar_tier_job", selection=dg.AssetSelection.groups(GROUP))

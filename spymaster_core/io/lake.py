@@ -55,6 +55,7 @@ TABLE_DIRS: dict[str, str] = {
     "bar_levels": "silver/bar_tier/levels",  # the bar tier (DESIGN §6 bar resolution)
     "bar_touches": "silver/bar_tier/touches",
     "bar_labels": "silver/bar_tier/labels",
+    "bar_features": "silver/bar_tier/features",
     "gold_training": "gold/training/gold_training",
     "gold_daily_touches": "gold/training/gold_daily_touches",
     "signals": "gold/streaming/signals",  # the live service's payloads, one file per flush

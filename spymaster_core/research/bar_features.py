@@ -65,7 +65,8 @@ def bar_touch_features(
     """One row per touch: `touch_id`, `date`, `level_kind`, the NUMERIC columns and
     `engines_missing_reason` (module docstring). bars_1m: the date's `futures.ohlcv_1m.v1` rows;
     touches: its bar-resolution `silver.touches.v2`; levels: its `silver.levels.v1`;
-    prior_sessions: earlier dates' 1-minute bars (the previous close and the volume profile)."""
+    prior_sessions: earlier dates' 1-minute bars, oldest first (`prior_dates`: the previous close comes
+    only from the previous trading date; the volume profile from all given)."""
     b = bars_1m.sort("bar_start_ns")
     ts = b["bar_start_ns"].to_numpy()
     o, h, lo, c = (b[k].to_numpy().astype(np.float64) for k in ("open", "high", "low", "close"))
@@ -77,9 +78,9 @@ def bar_touch_features(
     rth_open_px = float(o[first_rth]) if first_rth < len(ts) else np.nan
     prior = [p for p in (prior_sessions or []) if not p.is_empty()]
     prev_close = np.nan
-    if prior:
-        last = prior[-1].sort("bar_start_ns")
-        pd_ = calendar.trading_date_of(int(last["bar_start_ns"][-1])).isoformat()
+    last = prior[-1].sort("bar_start_ns") if prior else None
+    pd_ = calendar.trading_date_of(int(last["bar_start_ns"][-1])).isoformat() if last is not None else None
+    if last is not None and pd_ == prior_dates(date)[-1]:  # the previous trading date's bars, no older
         p0, p1 = calendar.et_ns(pd_, cfg.session.rth_open), calendar.et_ns(pd_, cfg.session.rth_close)
         rth_prev = last.filter((pl.col("bar_start_ns") >= p0) & (pl.col("bar_start_ns") < p1))
         prev_close = float(rth_prev["close"][-1]) if rth_prev.height else np.nan
@@ -127,6 +128,11 @@ def bar_touch_features(
         return pl.DataFrame(schema=schema).with_columns(engines_missing_reason=pl.lit(None, pl.String))
     out = pl.DataFrame(rows, schema=schema).with_columns(pl.col(NUMERIC).fill_nan(None))
     return out.with_columns(engines_missing_reason=pl.lit("bars only"))
+
+
+def prior_dates(date: str, n: int = 3) -> list[str]:
+    """The `n` trading dates before `date`, oldest first: the sessions the features may read."""
+    return [d.isoformat() for d in calendar.previous_trading_dates(date, n)]
 
 
 def _volume_ratio(

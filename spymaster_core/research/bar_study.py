@@ -110,13 +110,6 @@ def study_bars(by_date: dict[str, pl.DataFrame], cfg: Config) -> BarStudy:
     return out
 
 
-def bars_from_lake(root: lake.LakePath, dates: list[str] | None = None) -> dict[str, pl.DataFrame]:
-    """{date: Bronze 1-minute bars} for `dates` (default: every date with Bronze bars) that have them."""
-    wanted = dates if dates is not None else lake.written_dates(root, "futures_ohlcv_1m")
-    out = {d: lake.read_partition(root, "futures_ohlcv_1m", d) for d in wanted}
-    return {d: b for d, b in out.items() if b is not None and not b.is_empty()}
-
-
 def study_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None = None) -> BarStudy:
     """The same `BarStudy` from the bar tier the Dagster assets wrote (`futures_ohlcv_1m`,
     `bar_touches`, `bar_labels`) for `dates` (default: every date with bar labels); equal to

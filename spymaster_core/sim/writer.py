@@ -24,12 +24,14 @@ TRADE_DTYPE = np.dtype(dbn.TradeMsg._dtypes)
 MBP1_DTYPE = np.dtype(dbn.MBP1Msg._dtypes)
 MBP10_DTYPE = np.dtype(dbn.MBP10Msg._dtypes)
 MBO_DTYPE = np.dtype(dbn.MBOMsg._dtypes)
+OHLCV_DTYPE = np.dtype(dbn.OHLCVMsg._dtypes)
 
 RTYPE = {
     "mbo": dbn.RType.MBO.value,
     "trades": dbn.RType.MBP_0.value,
     "mbp-1": dbn.RType.MBP_1.value,
     "mbp-10": dbn.RType.MBP_10.value,
+    "ohlcv-1m": dbn.RType.OHLCV_1M.value,
 }
 SCHEMA = {
     "trades": dbn.Schema.TRADES,
@@ -38,6 +40,7 @@ SCHEMA = {
     "mbo": dbn.Schema.MBO,
     "definition": dbn.Schema.DEFINITION,
     "statistics": dbn.Schema.STATISTICS,
+    "ohlcv-1m": dbn.Schema.OHLCV_1M,
 }
 
 
@@ -56,7 +59,13 @@ class _Mapping:
 
 def empty_records(schema: str, n: int) -> np.ndarray:
     """A zeroed structured array of n records with `length`, `rtype` and `publisher_id` set."""
-    dtype = {"trades": TRADE_DTYPE, "mbp-1": MBP1_DTYPE, "mbp-10": MBP10_DTYPE, "mbo": MBO_DTYPE}[schema]
+    dtype = {
+        "trades": TRADE_DTYPE,
+        "mbp-1": MBP1_DTYPE,
+        "mbp-10": MBP10_DTYPE,
+        "mbo": MBO_DTYPE,
+        "ohlcv-1m": OHLCV_DTYPE,
+    }[schema]
     a = np.zeros(n, dtype=dtype)
     a["length"] = dtype.itemsize // 4
     a["rtype"] = RTYPE[schema]

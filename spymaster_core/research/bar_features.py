@@ -84,6 +84,13 @@ def bar_touch_features(
         p0, p1 = calendar.et_ns(pd_, cfg.session.rth_open), calendar.et_ns(pd_, cfg.session.rth_close)
         rth_prev = last.filter((pl.col("bar_start_ns") >= p0) & (pl.col("bar_start_ns") < p1))
         prev_close = float(rth_prev["close"][-1]) if rth_prev.height else np.nan
+    # Per level its (valid_from_ns, price) in time order; per prior session (RTH open ns, bar starts,
+    # volumes): arrays made once, looked up per touch.
+    series = {
+        str(lid): (g["valid_from_ns"].to_numpy(), g["price"].to_numpy())
+        for (lid,), g in levels.sort("valid_from_ns").group_by("level_id", maintain_order=True)
+    }
+    profiles = [_volume_profile(p, cfg.session.rth_open) for p in prior]
     first_seen = dict(levels.group_by("level_id").agg(pl.col("valid_from_ns").min()).iter_rows())
     rows = []
     for r in touches.sort("ts_ns").iter_rows(named=True):
@@ -103,17 +110,18 @@ def bar_touch_features(
             diffs = np.diff(c[max(0, n - w - 1) : n])
             row[f"realized_vol_{w}m_pt"] = float(diffs.std()) if len(diffs) >= 2 else np.nan
             row[f"range_{w}m_pt"] = float(h[seg].max() - lo[seg].min()) if n else np.nan
-        row["volume_vs_prior_15m"] = _volume_ratio(ts[:n], vol[:n], t, date, prior, cfg.session.rth_open)
+        row["volume_vs_prior_15m"] = _volume_ratio(ts[:n], vol[:n], t, t - rth0, profiles)
         row["minutes_since_open"] = (t - rth0) / MINUTE_NS
         row["level_age_min"] = (t - first_seen[r["level_id"]]) / MINUTE_NS
         row["overnight_position"] = (last_close - on_lo) / (on_hi - on_lo) if on_hi > on_lo else np.nan
         row["gap_from_prior_close_pt"] = rth_open_px - prev_close
-        known = levels.filter((pl.col("valid_from_ns") <= t) & (pl.col("level_id") != r["level_id"]))
-        latest = (
-            known.sort("valid_from_ns").group_by("level_id").agg(pl.col("price").last())["price"].to_numpy()
-        )
+        latest = [
+            float(px[i - 1])
+            for lid, (vf, px) in series.items()
+            if lid != r["level_id"] and (i := int(np.searchsorted(vf, t, side="right"))) > 0
+        ]
         row["nearest_other_level_pt"] = (
-            float(np.abs(latest - r["level_price"]).min()) if len(latest) else np.nan
+            float(np.abs(np.array(latest) - r["level_price"]).min()) if latest else np.nan
         )
         row["prior_touches"] = float(r["prior_touches"])
         row["is_support"] = 1.0 if r["direction"] == "SUPPORT" else 0.0
@@ -135,24 +143,40 @@ def prior_dates(date: str, n: int = 3) -> list[str]:
     return [d.isoformat() for d in calendar.previous_trading_dates(date, n)]
 
 
+def _volume_profile(session: pl.DataFrame, rth_open: str) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """(RTH open ns, bar starts, volumes) of a prior session; None when it has no volume."""
+    if session["volume"].null_count():
+        return None
+    b = session.sort("bar_start_ns")
+    pdate = calendar.trading_date_of(int(b["bar_start_ns"][-1])).isoformat()
+    return (
+        calendar.et_ns(pdate, rth_open),
+        b["bar_start_ns"].to_numpy(),
+        b["volume"].to_numpy().astype(np.float64),
+    )
+
+
 def _volume_ratio(
-    ts: np.ndarray, vol: np.ndarray, t: int, date: str, prior: list[pl.DataFrame], rth_open: str
+    ts: np.ndarray,
+    vol: np.ndarray,
+    t: int,
+    offset_ns: int,
+    profiles: list[tuple[int, np.ndarray, np.ndarray] | None],
 ) -> float:
     """Volume of the last VOLUME_MINUTES minutes before t over the mean volume of the same clock
-    minutes (minutes after each session's RTH open) on the prior sessions; NaN when undefined."""
+    minutes (`offset_ns` after each session's RTH open) on the prior sessions; NaN when undefined."""
     lo = int(np.searchsorted(ts, t - VOLUME_MINUTES * MINUTE_NS))
     now = vol[lo:]
-    if not prior or not len(now) or np.isnan(now).any():
+    if not profiles or not len(now) or np.isnan(now).any():
         return np.nan
-    offset = t - calendar.et_ns(date, rth_open)
     past = []
-    for p in prior:
-        pdate = calendar.trading_date_of(int(p["bar_start_ns"][-1])).isoformat()
-        end = calendar.et_ns(pdate, rth_open) + offset
-        w = p.filter(
-            (pl.col("bar_start_ns") >= end - VOLUME_MINUTES * MINUTE_NS) & (pl.col("bar_start_ns") < end)
-        )
-        if w.height and w["volume"].null_count() == 0:
-            past.append(float(w["volume"].sum()))
+    for prof in profiles:
+        if prof is None:
+            continue
+        open_ns, pts, pvol = prof
+        end = open_ns + offset_ns
+        i0, i1 = np.searchsorted(pts, end - VOLUME_MINUTES * MINUTE_NS), np.searchsorted(pts, end)
+        if i1 > i0:
+            past.append(float(pvol[i0:i1].sum()))
     mean = float(np.mean(past)) if past else 0.0
     return float(now.sum()) / mean if mean > 0 else np.nan

@@ -9,8 +9,6 @@ single-run backfill policy: a multi-year file is one run, not one run per date).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,22 +73,12 @@ def import_bars(
             f"{s['bars_outside_sessions_skipped']} bars outside sessions; {s['bars_off_tick_grid']} off the tick grid)"
         )
     root = lake.lake_root()
-    remote = lake.is_remote(root)
-    local = (
-        Path(tempfile.mkdtemp(prefix="spymaster-bars-")) if remote else Path(landing_io.landing_root(root))
-    )
     dates: set[str] = set()
-    try:
+    with landing_io.staged_landing(root) as (local, publish):
         for imp in imports:
             for dest in bars_1m.write_csv_slices(imp, local):
                 dates.add(dest.parent.name)
-                if remote:
-                    lake.upload_file(
-                        dest, lake.join(landing_io.landing_root(root), str(dest.relative_to(local)))
-                    )
-    finally:
-        if remote:
-            shutil.rmtree(local, ignore_errors=True)
+                publish(dest)
     res.dates = sorted(dates)
     echo(f"[bars] landed {len(dates)} dates under {landing_io.landing_root(root)}/CSV/bars-1m/")
     if not build:

@@ -9,8 +9,6 @@ consecutive dates; dates with tick files as well get both).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,19 +18,12 @@ from spymaster_assets.instance import materialize, prepare_location
 
 def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> dict[str, set[str]]:  # noqa: ANN001
     """Land `paths` (DBN files or trades CSVs) under `<lake_root>/landing`; return {trading date that
-    received a file: the schemas landed for it (`csv` for a trades CSV)}. A remote (s3://) lake gets the files uploaded after landing them
-    locally. Raises ValueError naming a file that cannot be landed (unreadable, no records)."""
-    from spymaster_core.io import lake
+    received a file: the schemas landed for it (`csv` for a trades CSV)}. A remote (s3://) lake
+    gets the files uploaded after landing them locally (`landing.staged_landing`). Raises ValueError naming a file that cannot be landed (unreadable, no records)."""
     from spymaster_core.io import landing as landing_io
 
-    remote = lake.is_remote(lake_root)
-    local = (
-        Path(tempfile.mkdtemp(prefix="spymaster-ingest-"))
-        if remote
-        else Path(landing_io.landing_root(lake_root))
-    )
     dates: dict[str, set[str]] = {}
-    try:
+    with landing_io.staged_landing(lake_root) as (local, publish):
         dbn_files = [p for p in paths if p.suffix != ".csv"]
         rep = landing_io.land_files(dbn_files, local)
         for src, reason in rep.skipped:
@@ -44,13 +35,7 @@ def land(paths: list[Path], lake_root, echo: Callable[[str], None]) -> dict[str,
         for dest in landed:
             dates.setdefault(dest.parent.name, set()).add(dest.parent.parent.name)
             echo(f"[land] {dest.relative_to(local)}")
-            if remote:
-                lake.upload_file(
-                    dest, lake.join(landing_io.landing_root(lake_root), str(dest.relative_to(local)))
-                )
-    finally:
-        if remote:
-            shutil.rmtree(local, ignore_errors=True)
+            publish(dest)
     return dates
 
 

@@ -423,7 +423,7 @@ def _run_live(svc, date: str, speed: float, host: str, port: int) -> None:  # no
 
 @app.command()
 def bench(
-    name: str = typer.Argument("bronze", help="Which benchmark: bronze, silver or live."),
+    name: str = typer.Argument("bronze", help="Which benchmark: bronze, silver, live or bars."),
     quick: bool = typer.Option(False, help="Small day, under 60 s."),
     workdir: Path | None = typer.Option(None, help="Keep (and reuse) the simulated day here."),
 ) -> None:

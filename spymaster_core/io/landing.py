@@ -9,11 +9,13 @@ with that reason.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,3 +111,19 @@ def local_landing(root: lake.LakePath, date: str) -> Path:
             schema = folder.rsplit("/", 2)[-2]
             lake.download_dir(folder, cache / dataset / schema / date)
     return cache
+
+
+@contextlib.contextmanager
+def staged_landing(root: lake.LakePath) -> Iterator[tuple[Path, Callable[[Path], None]]]:
+    """(local landing folder, publish) for writing into `root`'s landing: a local lake's landing
+    itself (publish does nothing); for a remote (s3://) lake a temp folder, removed at exit, whose
+    files `publish(path)` uploads to the same relative path under the remote landing."""
+    land = landing_root(root)
+    if not lake.is_remote(root):
+        yield Path(land), lambda _path: None
+        return
+    local = Path(tempfile.mkdtemp(prefix="spymaster-landing-"))
+    try:
+        yield local, lambda path: lake.upload_file(path, lake.join(land, str(path.relative_to(local))))
+    finally:
+        shutil.rmtree(local, ignore_errors=True)

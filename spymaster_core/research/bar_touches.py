@@ -18,6 +18,7 @@ import polars as pl
 from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.config import Config
+from spymaster_core.research.touches import touch_row
 
 RESOLUTION = "1m"
 
@@ -86,19 +87,9 @@ def detect_bar_touches(
         lvl = joined["price"].fill_null(np.nan).to_numpy().astype(np.float64)
         found = bar_touch_scan(hi, lo, cl, lvl, in_window, cfg.bands.MONITOR_BAND_pt, cfg.bands.TOUCH_BAND_pt)
         for n_prior, (i, sign) in enumerate(found):
+            level_px = float(lvl[i])  # a bar has no touch print: the touch price is the level's
             rows.append(
-                {
-                    "touch_id": f"{d}:{level_id}:{int(ts[i])}",
-                    "date": d,
-                    "ts_ns": int(ts[i]),
-                    "level_id": level_id,
-                    "level_kind": kind,
-                    "level_price": float(lvl[i]),
-                    "direction": "SUPPORT" if sign > 0 else "RESISTANCE",
-                    "touch_price": float(lvl[i]),
-                    "prior_touches": n_prior,
-                    "resolution": RESOLUTION,
-                }
+                touch_row(d, level_id, kind, int(ts[i]), level_px, sign, level_px, n_prior, RESOLUTION)
             )
     empty = pl.from_arrow(S.TOUCHES.arrow.empty_table())
     if not rows:

@@ -70,6 +70,33 @@ class ArmState:
     kind: str
 
 
+def touch_row(
+    date: str,
+    level_id: str,
+    kind: str,
+    ts_ns: int,
+    level_price: float,
+    sign: int,
+    touch_price: float,
+    prior_touches: int,
+    resolution: str,
+) -> dict:
+    """One `silver.touches.v2` row; the one place the touch id (`<date>:<level_id>:<ts_ns>`) and the
+    direction rule (approached from above = SUPPORT) are written, for the trade and bar paths."""
+    return {
+        "touch_id": f"{date}:{level_id}:{ts_ns}",
+        "date": date,
+        "ts_ns": ts_ns,
+        "level_id": level_id,
+        "level_kind": kind,
+        "level_price": level_price,
+        "direction": "SUPPORT" if sign > 0 else "RESISTANCE",
+        "touch_price": touch_price,
+        "prior_touches": prior_touches,
+        "resolution": resolution,
+    }
+
+
 def detect_touches_with_state(
     trades: pl.DataFrame, levels: pl.DataFrame, date: dt.date | str, cfg: Config
 ) -> tuple[pl.DataFrame, dict[str, ArmState]]:
@@ -101,18 +128,7 @@ def detect_touches_with_state(
             if ts[i] < t0:
                 continue
             rows.append(
-                {
-                    "touch_id": f"{d}:{level_id}:{int(ts[i])}",
-                    "date": d,
-                    "ts_ns": int(ts[i]),
-                    "level_id": level_id,
-                    "level_kind": kind,
-                    "level_price": float(lvl[i]),
-                    "direction": "SUPPORT" if sign > 0 else "RESISTANCE",
-                    "touch_price": float(px[i]),
-                    "prior_touches": n_prior,
-                    "resolution": "trade",
-                }
+                touch_row(d, level_id, kind, int(ts[i]), float(lvl[i]), sign, float(px[i]), n_prior, "trade")
             )
             n_prior += 1
     empty = pl.from_arrow(S.TOUCHES.arrow.empty_table())

@@ -13,8 +13,10 @@ default, `--quick` 50), then in one process measures:
     keeps bounded by a date and its 3-date SMA warm-up, not by the history.
 The model heads are not in this figure (their walk-forward refits per held-out date; see
 `ml/bar_models.py`). Target: N = 1,000 in at most 5 minutes on 2 cores.
-Last line: `BENCH bars sessions=<n> seconds=<s> one_run_per_date_seconds=<s> peak_rss_mb=<n>`.
-Usage: python benchmarks/bench_bars.py [--quick] [--sessions N] [--workdir DIR]
+The instance is a fresh SQLite one in the work dir unless `--dagster-home` names another (its
+storage decides much of the figure: each asset-partition stores a planned and a materialization
+event). Last line: `BENCH bars sessions=<n> seconds=<s> one_run_per_date_seconds=<s> peak_rss_mb=<n>`.
+Usage: python benchmarks/bench_bars.py [--quick] [--sessions N] [--workdir DIR] [--dagster-home DIR]
 """
 
 from __future__ import annotations
@@ -35,11 +37,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="50 sessions, under 60 s")
     ap.add_argument("--sessions", type=int, default=None, help="number of sessions (default 1000)")
     ap.add_argument("--workdir", type=Path, default=None, help="data dir (default: a temp dir, removed)")
+    ap.add_argument(
+        "--dagster-home",
+        type=Path,
+        default=None,
+        help="an existing DAGSTER_HOME (e.g. one with deploy/dagster.postgres.yaml) instead of SQLite",
+    )
     args = ap.parse_args()
     n = args.sessions or (50 if args.quick else 1000)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="spymaster-bench-bars-"))
     for var in ("SPYMASTER_LAKE", "DAGSTER_HOME", "SPYMASTER_DUCKDB", "SPYMASTER_DATA", "SPYMASTER_CONFIG"):
         os.environ.pop(var, None)
+    if args.dagster_home:
+        os.environ["DAGSTER_HOME"] = str(args.dagster_home.resolve())
     from spymaster_assets.instance import prepare_location
 
     prepare_location(work.resolve())

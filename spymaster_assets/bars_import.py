@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spymaster_assets.dbt_project import GOLD_BAR_MODELS
 from spymaster_assets.instance import materialize, prepare_location
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -94,4 +95,7 @@ def import_bars(
                 seen.add(name)
                 res.rows[name] = res.rows.get(name, 0) + int(ev.materialization.metadata["rows_in_run"].value)
         echo(f"[bars] built {start}..{end} in run {run.run_id[:8]}")
+    if res.stretches:  # the Gold outcome mart over every bar-tier date (dbt)
+        materialize(dg.AssetSelection.assets(*GOLD_BAR_MODELS))
+        echo("[bars] built gold_bar_outcomes (dbt)")
     return res

@@ -16,6 +16,8 @@ SILVER = [
     ("touches", "touches", "silver_touches"),
     ("labels", "labels", "silver_labels"),
     ("features", "features", "silver_features"),
+    ("bar_touches", "bar_touches", "silver_bar_touches"),
+    ("bar_labels", "bar_labels", "silver_bar_labels"),
 ]
 
 

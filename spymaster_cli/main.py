@@ -121,11 +121,19 @@ def bars_import(
     for p in paths:
         if not p.is_file():
             raise typer.BadParameter(f"{p}: no such file", param_hint="PATHS")
-    try:
-        res = import_bars(paths, data_dir, tz, echo=typer.echo)
-    except csv_bars.BarsCSVError as exc:
-        typer.echo(f"error: {exc} (nothing was written)", err=True)
-        raise typer.Exit(1) from exc
+    failed: Exception | None = None
+    with logs_to_file(data_dir, "bars-import") as (log_path, echo):  # dbt's and Dagster's logs
+        try:
+            res = import_bars(paths, data_dir, tz, echo=echo)
+        except Exception as exc:
+            logging.getLogger("spymaster.bars").exception("bars import failed")
+            failed = exc
+    if isinstance(failed, csv_bars.BarsCSVError):
+        typer.echo(f"error: {failed} (nothing was written)", err=True)
+        raise typer.Exit(1) from failed
+    if failed is not None:
+        typer.echo(f"error: {type(failed).__name__}: {failed}\n(traceback and logs: {log_path})", err=True)
+        raise typer.Exit(1) from failed
     typer.echo("[bars] rows written: " + ", ".join(f"{k}={v:,}" for k, v in sorted(res.rows.items())))
     cfg = load_config()
     dates = res.dates

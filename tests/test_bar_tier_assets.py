@@ -56,6 +56,14 @@ def test_bars_import_builds_the_bar_tier_like_the_in_memory_study(tmp_path: Path
     assert built.sessions == mem.sessions and len(built.sessions) == 55
     cols = ["touch_id", "direction", "level_price", "outcome", "outcome_25", "atr_outcome"]
     assert built.touches.select(cols).sort("touch_id").equals(mem.touches.select(cols).sort("touch_id"))
+    # The Gold outcome mart (dbt) counts every complete touch with an ATR once, by kind and regime.
+    mart = pl.read_parquet(lake.file_path(root, "gold_bar_outcomes"))
+    every = lake.read_table(root, "bar_touches").join(lake.read_table(root, "bar_labels"), on="touch_id")
+    counted = every.filter(pl.col("atr_pt").is_not_null() & pl.col("lookforward_complete"))
+    assert counted.height > 900 and mart["n_touches"].sum() == counted.height
+    assert set(mart["vol_regime"]) == {"low", "mid", "high"} and set(mart["year"]) == {2020, 2023, 2025}
+    or_low_breaks = counted.filter((pl.col("level_kind") == "OR_LOW") & (pl.col("outcome") == "BREAK")).height
+    assert mart.filter(pl.col("level_kind") == "OR_LOW")["n_break"].sum() == or_low_breaks
     # The features the Dagster run wrote equal the in-memory ones (the models read them from the lake).
     from ml import bar_models
 

@@ -7,6 +7,8 @@ Three dbt asset groups, each one dbt process holding the DuckDB writer lock:
 - `gold_summary_marts` (gold_level_kind_stats): spans every date in Gold.
 - `gold_eval_marts` (gold_model_eval): scores the held-out predictions of every model
   run (the asset model_predictions, written by break_bounce_model's step).
+- `gold_bar_marts` (gold_bar_outcomes): the bar tier's outcome rates over every bar-tier date
+  (`spymaster bars import` builds it after the Silver bar assets).
 After dbt succeeds, the built tables are exported to Gold Parquet (temp file, then rename) at the
 paths `spymaster_core.io.lake` gives them (`TABLE_DIRS` for the daily marts, `FILES` for the others).
 """
@@ -21,6 +23,7 @@ import polars as pl
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from spymaster_assets.dbt_project import (
+    GOLD_BAR_MODELS,
     GOLD_DAILY_MODELS,
     GOLD_EVAL_MODELS,
     GOLD_SUMMARY_MODELS,
@@ -127,4 +130,17 @@ def gold_eval_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake
     yield from _dbt_build(context, dbt, lake, {})
 
 
-assets = [gold_daily_marts, gold_summary_marts, gold_eval_marts]
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    pool=DUCKDB_POOL,
+    project=dbt_project,
+    select=" ".join(GOLD_BAR_MODELS),
+    name="gold_bar_marts",
+)
+def gold_bar_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+    """gold_bar_outcomes: bar-tier outcome rates per level kind, direction, year and volatility
+    regime, over every date of the bar tier (needs at least one built bar-tier date)."""
+    yield from _dbt_build(context, dbt, lake, {})
+
+
+assets = [gold_daily_marts, gold_summary_marts, gold_eval_marts, gold_bar_marts]

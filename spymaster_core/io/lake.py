@@ -67,6 +67,7 @@ from here, `spymaster_assets/dbt_sources.py`) all take their paths from it."""
 FILES: dict[str, str] = {
     "gold_level_kind_stats": "gold/training/gold_level_kind_stats.parquet",
     "gold_model_eval": "gold/evaluation/gold_model_eval.parquet",
+    "gold_bar_outcomes": "gold/training/gold_bar_outcomes.parquet",
 }
 """Unpartitioned Gold marts: one Parquet file each."""
 

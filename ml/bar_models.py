@@ -28,7 +28,6 @@ def feature_matrix(rows: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
 def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
     """One row per touch of the complete sessions in `by_date` ({date: 1-minute bars}): touch columns,
     point-threshold labels and the bar features; AMBIGUOUS and incomplete look-forwards dropped."""
-    pt_cols = bar_labels.threshold_columns(cfg, "points")
     parts = []
     dates = sorted(by_date)
     for date in dates:
@@ -39,19 +38,31 @@ def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
         tc = bar_touches.detect_bar_touches(b, lv, date, cfg)
         if tc.is_empty():
             continue
-        lb = bar_labels.label_bar_touches(b, tc, cfg).select(
-            "touch_id", "outcome", *pt_cols, "time_to_threshold_s", "lookforward_complete"
-        )
+        lb = bar_labels.label_bar_touches(b, tc, cfg)
         prior = [by_date[d] for d in bar_features.prior_dates(date) if d in by_date]
-        ft = bar_features.bar_touch_features(b, tc, lv, date, cfg, prior).drop("date", "level_kind")
-        parts.append(
-            tc.select("touch_id", "date", "ts_ns", "level_kind", "direction")
-            .join(lb, on="touch_id")
-            .join(ft, on="touch_id")
-        )
-    gold = pl.concat(parts) if parts else pl.DataFrame()
-    if gold.is_empty():
-        return gold
+        ft = bar_features.bar_touch_features(b, tc, lv, date, cfg, prior)
+        parts.append(_gold_rows(tc, lb, ft, cfg))
+    return _trainable(parts)
+
+
+def _gold_rows(
+    touches: pl.DataFrame, labels: pl.DataFrame, features: pl.DataFrame, cfg: Config
+) -> pl.DataFrame:
+    """One date's gold rows: touch columns, point-threshold labels and the bar features, by touch_id."""
+    pt_cols = bar_labels.threshold_columns(cfg, "points")
+    lb = labels.select("touch_id", "outcome", *pt_cols, "time_to_threshold_s", "lookforward_complete")
+    return (
+        touches.select("touch_id", "date", "ts_ns", "level_kind", "direction")
+        .join(lb, on="touch_id")
+        .join(features.drop("date", "level_kind"), on="touch_id")
+    )
+
+
+def _trainable(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The dates' gold rows together, AMBIGUOUS touches and cut look-forwards dropped."""
+    if not parts:
+        return pl.DataFrame()
+    gold = pl.concat(parts)
     return gold.filter(pl.col("lookforward_complete") & (pl.col("outcome") != bar_labels.AMBIGUOUS))
 
 
@@ -59,7 +70,6 @@ def bar_gold_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None
     """`bar_gold` from the bar tier the Dagster assets wrote (touches, labels, features) for `dates`
     (default: every date with bar features), complete sessions only; equal to `bar_gold` on the same
     bars and config."""
-    pt_cols = bar_labels.threshold_columns(cfg, "points")
     parts = []
     for date in dates if dates is not None else lake.written_dates(root, "bar_features"):
         b = lake.read_partition(root, "futures_ohlcv_1m", date)
@@ -70,16 +80,8 @@ def bar_gold_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None
             continue
         if bar_study.session_complete(b, date, cfg) is not None:
             continue
-        lb = lb.select("touch_id", "outcome", *pt_cols, "time_to_threshold_s", "lookforward_complete")
-        parts.append(
-            tc.select("touch_id", "date", "ts_ns", "level_kind", "direction")
-            .join(lb, on="touch_id")
-            .join(ft.drop("date", "level_kind"), on="touch_id")
-        )
-    if not parts:
-        return pl.DataFrame()
-    gold = pl.concat(parts)
-    return gold.filter(pl.col("lookforward_complete") & (pl.col("outcome") != bar_labels.AMBIGUOUS))
+        parts.append(_gold_rows(tc, lb, ft, cfg))
+    return _trainable(parts)
 
 
 def auc_interval(y: np.ndarray, p: np.ndarray, dates: list[str], seed: int = 0) -> tuple[float, float] | None:

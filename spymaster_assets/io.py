@@ -8,7 +8,14 @@ import pyarrow as pa
 
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import version_metadata
+from spymaster_core import schemas as S
 from spymaster_core.io import lake as lake_io
+
+
+def read_or_empty(lake: LakeResource, table: str, date: str, schema: S.TableSchema) -> pl.DataFrame:
+    """The partition `date` of lake `table`, or an empty frame of `schema` when it was never written."""
+    t = lake_io.read_partition(lake.path, table, date)
+    return pl.from_arrow(schema.arrow.empty_table()) if t is None else t
 
 
 def write_and_describe(

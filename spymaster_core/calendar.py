@@ -17,6 +17,7 @@ import pandas_market_calendars as mcal
 
 ET = ZoneInfo("America/New_York")
 CALENDAR_NAME = "CME_Equity"
+MINUTE_NS = 60_000_000_000  # one minute in ns: 1-minute bars start on whole minutes of ns UTC
 _CAL_START = "2015-01-01"
 _CAL_END = "2028-12-31"
 

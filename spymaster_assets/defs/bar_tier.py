@@ -20,7 +20,8 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from spymaster_assets.partitions import trading_day_partitions
+from spymaster_assets.io import read_or_empty
+from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version, current_config, version_metadata
 from spymaster_core import calendar
@@ -35,12 +36,10 @@ LEVELS_SECTIONS = ("levels", "session")
 TOUCHES_SECTIONS = ("bands", "session")
 LABELS_SECTIONS = ("labels",)
 FEATURES_SECTIONS = ("session",)
-bar_warmup_mapping = dg.TimeWindowPartitionMapping(start_offset=-3, end_offset=0)
 
 
 def _bars(lake: LakeResource, date: str) -> pl.DataFrame:
-    t = lake_io.read_partition(lake.path, "futures_ohlcv_1m", date)
-    return pl.from_arrow(S.FUTURES_OHLCV_1M.arrow.empty_table()) if t is None else t
+    return read_or_empty(lake, "futures_ohlcv_1m", date, S.FUTURES_OHLCV_1M)
 
 
 def _keep_warmup(lake: LakeResource, cache: dict[str, pl.DataFrame], date: str, n: int) -> None:
@@ -148,7 +147,7 @@ with warnings.catch_warnings():
         group_name=GROUP,
         code_version=code_version(*LEVELS_SECTIONS),
         backfill_policy=SINGLE_RUN,
-        deps=[dg.AssetDep(bronze_futures_ohlcv_1m, partition_mapping=bar_warmup_mapping)],
+        deps=[dg.AssetDep(bronze_futures_ohlcv_1m, partition_mapping=sma_warmup_mapping)],
     )
     def silver_bar_levels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         """PM/OR high/low and SMA-200/400 at bar resolution (`silver.levels.v1`), SMAs warmed up on the
@@ -232,7 +231,7 @@ with warnings.catch_warnings():
         deps=[
             silver_bar_touches,
             silver_bar_levels,
-            dg.AssetDep(bronze_futures_ohlcv_1m, partition_mapping=bar_warmup_mapping),
+            dg.AssetDep(bronze_futures_ohlcv_1m, partition_mapping=sma_warmup_mapping),
         ],
         check_specs=[dg.AssetCheckSpec("features_finite", asset="silver_bar_features")],
     )
@@ -249,9 +248,10 @@ with warnings.catch_warnings():
             lv = lake_io.read_partition(lake.path, "bar_levels", date)
             if tc is None or lv is None:  # no bars that date: nothing to write
                 return 0
-            _keep_warmup(lake, cache, date, len(bar_features.prior_dates(date)))
+            _keep_warmup(lake, cache, date, bar_features.PRIOR_SESSIONS)
             prior = [cache[d] for d in sorted(cache) if d < date]
-            ft = bar_features.bar_touch_features(cache.get(date, _bars(lake, date)), tc, lv, date, cfg, prior)
+            bars = cache[date] if date in cache else _bars(lake, date)
+            ft = bar_features.bar_touch_features(bars, tc, lv, date, cfg, prior)
             vals = ft.select(bar_features.NUMERIC).fill_null(0.0).to_numpy()
             if not np.isfinite(vals).all():
                 bad.append(date)

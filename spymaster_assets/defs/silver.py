@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 
 from spymaster_assets.defs.bronze import OPTIONS_ASSETS, bronze_futures_mbp10, bronze_futures_trades
-from spymaster_assets.io import write_and_describe
+from spymaster_assets.io import read_or_empty, write_and_describe
 from spymaster_assets.partitions import sma_warmup_mapping, trading_day_partitions
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.versioning import code_version, current_config
@@ -26,13 +26,7 @@ FEATURES_SECTIONS = ("windows", "bands", "session", "barrier", "instrument", "ta
 
 
 def _trades(lake: LakeResource, date: str) -> pl.DataFrame:
-    t = lake_io.read_partition(lake.path, "futures_trades", date)
-    return pl.from_arrow(S.FUTURES_TRADES.arrow.empty_table()) if t is None else t
-
-
-def _read(lake: LakeResource, table: str, date: str, schema: S.TableSchema) -> pl.DataFrame:
-    t = lake_io.read_partition(lake.path, table, date)
-    return pl.from_arrow(schema.arrow.empty_table()) if t is None else t
+    return read_or_empty(lake, "futures_trades", date, S.FUTURES_TRADES)
 
 
 def _options(lake: LakeResource, date: str) -> dict[str, pl.DataFrame | None]:
@@ -92,7 +86,7 @@ def silver_touches(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
     """Level touches within RTH 09:30-13:30 ET (`silver.touches.v2`)."""
     date = context.partition_key
     tc = touches.detect_touches(
-        _trades(lake, date), _read(lake, "levels", date, S.LEVELS), date, current_config()
+        _trades(lake, date), read_or_empty(lake, "levels", date, S.LEVELS), date, current_config()
     )
     by_kind = {k: n for k, n in tc.group_by("level_kind").len().iter_rows()} if tc.height else {}
     return write_and_describe(lake, "touches", date, tc, TOUCHES_SECTIONS, {"touches_by_kind": by_kind})
@@ -108,7 +102,7 @@ def silver_touches(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
 def silver_labels(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Competing-risk BREAK/BOUNCE/CHOP labels per touch (`silver.labels.v1`)."""
     date = context.partition_key
-    tc = _read(lake, "touches", date, S.TOUCHES)
+    tc = read_or_empty(lake, "touches", date, S.TOUCHES)
     lb = labels.label_touches(_trades(lake, date), tc, current_config())
     counts = {k: n for k, n in lb.group_by("outcome").len().iter_rows()} if lb.height else {}
     check = dg.AssetCheckResult(
@@ -152,8 +146,8 @@ def silver_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     ft = features.touch_features(
         _mbp10_batches(mbp_files),
         _trades(lake, date),
-        _read(lake, "touches", date, S.TOUCHES),
-        _read(lake, "levels", date, S.LEVELS),
+        read_or_empty(lake, "touches", date, S.TOUCHES),
+        read_or_empty(lake, "levels", date, S.LEVELS),
         date,
         cfg,
         options,

@@ -3,7 +3,7 @@
 Inputs, in landing:
 - Databento `ohlcv-1m` DBN files (`GLBX.MDP3/ohlcv-1m/<date>/`): a parent request (`ES.FUT`) gives one
   bar series per contract and spread; the date keeps the ES outright with the most volume in the
-  session, as for trades (`selection.ES_OUTRIGHT`).
+  session, by the trades' rule (`selection.front_month`).
 - Vendor CSV bars, imported by `spymaster bars import` as one canonical slice per date
   (`CSV/bars-1m/<date>/<file stem>.csv`: `timestamp` ISO UTC, OHLC, volume, symbol; written by
   `write_csv_slices` from a validated `csv_bars.BarsImport`).
@@ -22,7 +22,7 @@ import pyarrow as pa
 from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.bronze.builders import BronzeResult, landing_files, refuse_duplicate_files
-from spymaster_core.bronze.selection import ES_OUTRIGHT
+from spymaster_core.bronze.selection import front_month
 from spymaster_core.io import csv_bars, dbn, lake
 
 CSV_DIR = ("CSV", "bars-1m")  # landing/CSV/bars-1m/<date>/
@@ -65,21 +65,6 @@ def write_csv_slices(imp: csv_bars.BarsImport, landing: Path) -> list[Path]:
     return out
 
 
-def front_month_bars(ohlcv: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
-    """The bars of the ES outright with the most volume (ties: the first symbol) and its symbol;
-    spreads and other products are dropped. ohlcv: `ohlcv.v1` rows."""
-    out = ohlcv.filter(pl.col("symbol").str.contains(ES_OUTRIGHT.pattern))
-    if out.is_empty():
-        return _EMPTY, None
-    vol = (
-        out.group_by("symbol")
-        .agg(pl.col("volume").sum())
-        .sort(["volume", "symbol"], descending=[True, False])
-    )
-    front = str(vol["symbol"][0])
-    return out.filter(pl.col("symbol") == front), front
-
-
 def _in_session(bars: pl.DataFrame, date: str) -> pl.DataFrame:
     start, end = calendar.session_bounds_ns(date)
     return bars.filter((pl.col("bar_start_ns") >= start) & (pl.col("bar_start_ns") < end))
@@ -94,14 +79,13 @@ def futures_ohlcv_1m(landing: Path, date: str) -> BronzeResult:
     csv_dir = csv_slice_dir(landing, date)
     csv_files = sorted(csv_dir.glob("*.csv")) if csv_dir.exists() else []
     refuse_duplicate_files(csv_files)
-    bars = _EMPTY
     if dbn_files:
         parts = [pl.from_arrow(dbn.decode_file(f).tables["ohlcv"]) for f in dbn_files]
         res.inputs += [f"{f.name} sha256={lake.file_sha256(f)}" for f in dbn_files]
         raw = pl.concat(parts).rename({"ts_event_ns": "bar_start_ns"})
-        picked, front = front_month_bars(raw)
+        front = front_month(raw, volume="volume")  # the trades' rule, on bar volume
         res.notes["front_month"] = front
-        bars = picked.select(
+        bars = raw.filter(pl.col("symbol") == front).select(
             "bar_start_ns", "open", "high", "low", "close", "volume", "symbol", source=pl.lit("dbn:ohlcv-1m")
         )
         if csv_files:
@@ -138,7 +122,7 @@ def _gap_minutes(bars: pl.DataFrame) -> int:
     missing data in a vendor one)."""
     if bars.height < 2:
         return 0
-    span = (int(bars["bar_start_ns"][-1]) - int(bars["bar_start_ns"][0])) // csv_bars.MINUTE_NS + 1
+    span = (int(bars["bar_start_ns"][-1]) - int(bars["bar_start_ns"][0])) // calendar.MINUTE_NS + 1
     return int(span - bars.height)
 
 

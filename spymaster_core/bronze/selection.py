@@ -17,14 +17,14 @@ from spymaster_core import calendar
 ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")  # quarterly outrights: ESZ6, ESH27; no spreads
 
 
-def front_month(trades: pa.Table) -> str | None:
-    """The ES outright with the most traded volume (contracts) in the table, or None."""
-    if trades.num_rows == 0:
-        return None
-    df = pl.from_arrow(trades).filter(pl.col("symbol").str.contains(ES_OUTRIGHT.pattern))
+def front_month(rows: pa.Table | pl.DataFrame, volume: str = "size") -> str | None:
+    """The ES outright with the most traded volume (contracts, summed over column `volume`: `size` of
+    trades, `volume` of OHLCV bars) in the rows, ties to the first symbol; None without outrights."""
+    df = rows if isinstance(rows, pl.DataFrame) else pl.from_arrow(rows)
+    df = df.filter(pl.col("symbol").str.contains(ES_OUTRIGHT.pattern)) if df.height else df
     if df.is_empty():
         return None
-    vol = df.group_by("symbol").agg(pl.col("size").sum()).sort(["size", "symbol"], descending=[True, False])
+    vol = df.group_by("symbol").agg(pl.col(volume).sum()).sort([volume, "symbol"], descending=[True, False])
     return str(vol["symbol"][0])
 
 

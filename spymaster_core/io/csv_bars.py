@@ -26,10 +26,10 @@ import polars as pl
 
 from spymaster_core import calendar
 from spymaster_core import schemas as S
+from spymaster_core.calendar import MINUTE_NS
 
 TICK_SIZE_PT = 0.25  # ES minimum price increment (CME contract specs)
 MAX_PRICE_PT = 1_000_000.0  # no ES price is near this: 1e300 or inf is a broken export
-MINUTE_NS = 60_000_000_000
 DEFAULT_TZ = "America/New_York"
 
 _TS_NAMES = ("timestamp", "time", "datetime", "date", "ts_event", "ts")

@@ -24,12 +24,13 @@ import numpy as np
 import polars as pl
 
 from spymaster_core import calendar
+from spymaster_core.calendar import MINUTE_NS
 from spymaster_core.config import Config
 
-MINUTE_NS = 60_000_000_000
 VELOCITY_MINUTES = (1, 5, 15)
 VOL_WINDOWS = (30, 60)
 VOLUME_MINUTES = 15
+PRIOR_SESSIONS = 3  # earlier trading dates the features read (previous close, volume profile)
 NUMERIC = [
     "distance_pt",
     *(f"velocity_{k}m_pt_per_min" for k in VELOCITY_MINUTES),
@@ -138,7 +139,7 @@ def bar_touch_features(
     return out.with_columns(engines_missing_reason=pl.lit("bars only"))
 
 
-def prior_dates(date: str, n: int = 3) -> list[str]:
+def prior_dates(date: str, n: int = PRIOR_SESSIONS) -> list[str]:
     """The `n` trading dates before `date`, oldest first: the sessions the features may read."""
     return [d.isoformat() for d in calendar.previous_trading_dates(date, n)]
 

@@ -20,9 +20,9 @@ import polars as pl
 import pyarrow as pa
 
 from spymaster_core import schemas as S
+from spymaster_core.calendar import MINUTE_NS
 from spymaster_core.config import Config
 
-MINUTE_NS = 60_000_000_000
 AMBIGUOUS = "AMBIGUOUS"
 
 

@@ -15,11 +15,10 @@ import numpy as np
 import polars as pl
 
 from spymaster_core import calendar
+from spymaster_core.calendar import MINUTE_NS
 from spymaster_core.config import Config
 from spymaster_core.io import lake
 from spymaster_core.research import bar_labels, bar_touches, bars, levels
-
-MINUTE_NS = 60_000_000_000
 
 
 @dataclass
@@ -77,13 +76,18 @@ def rth_returns(bars_1m: pl.DataFrame, date: str, cfg: Config) -> pl.DataFrame:
     )
 
 
+def _labelled(touches: pl.DataFrame, labels: pl.DataFrame, cfg: Config) -> pl.DataFrame:
+    """Touch rows with the label columns the study reads (points and ATR outcomes), by touch_id."""
+    cols = ["touch_id", "outcome", *bar_labels.threshold_columns(cfg, "points"), "atr_outcome", "atr_pt"]
+    return touches.join(labels.select(*cols, "lookforward_complete"), on="touch_id")
+
+
 def study_bars(by_date: dict[str, pl.DataFrame], cfg: Config) -> BarStudy:
     """Levels, touches and labels (points and ATR units) of every complete session in `by_date`
     ({trading date: `futures.ohlcv_1m.v1` frame})."""
     parts: list[pl.DataFrame] = []
     out = BarStudy(touches=pl.DataFrame())
     rets: list[pl.DataFrame] = []
-    pt_cols = bar_labels.threshold_columns(cfg, "points")
     for date in sorted(by_date):
         b = by_date[date]
         why = session_complete(b, date, cfg)
@@ -98,13 +102,7 @@ def study_bars(by_date: dict[str, pl.DataFrame], cfg: Config) -> BarStudy:
         tc = bar_touches.detect_bar_touches(b, lv, date, cfg)
         if tc.is_empty():
             continue
-        lb = bar_labels.label_bar_touches(b, tc, cfg)
-        parts.append(
-            tc.join(
-                lb.select("touch_id", "outcome", *pt_cols, "atr_outcome", "atr_pt", "lookforward_complete"),
-                on="touch_id",
-            )
-        )
+        parts.append(_labelled(tc, bar_labels.label_bar_touches(b, tc, cfg), cfg))
     out.touches = pl.concat(parts) if parts else pl.DataFrame()
     out.returns = pl.concat(rets) if rets else None
     return out
@@ -116,7 +114,6 @@ def study_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None = 
     `study_bars` on the same bars and config."""
     out = BarStudy(touches=pl.DataFrame())
     parts, rets = [], []
-    pt_cols = bar_labels.threshold_columns(cfg, "points")
     for date in dates if dates is not None else lake.written_dates(root, "bar_labels"):
         b = lake.read_partition(root, "futures_ohlcv_1m", date)
         why = "no Bronze 1-minute bars" if b is None else session_complete(b, date, cfg)
@@ -129,8 +126,7 @@ def study_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None = 
         lb = lake.read_partition(root, "bar_labels", date)
         if tc is None or lb is None or tc.is_empty():
             continue
-        cols = ["touch_id", "outcome", *pt_cols, "atr_outcome", "atr_pt", "lookforward_complete"]
-        parts.append(tc.join(lb.select(cols), on="touch_id"))
+        parts.append(_labelled(tc, lb, cfg))
     out.touches = pl.concat(parts) if parts else pl.DataFrame()
     out.returns = pl.concat(rets) if rets else None
     return out

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from spymaster_core import calendar
+from spymaster_core.calendar import MINUTE_NS
 from spymaster_core.sim.writer import empty_records, write_records
 
-MINUTE_NS = 60_000_000_000
 RTH_STD_PT = 1.9  # RTH 1-minute close-to-close std of the real ES bars in ../shared/real (55 sessions)
 TICK = 0.25
 PRICE_UNIT = 1_000_000_000  # DBN fixed-point prices: 1e-9

@@ -20,9 +20,8 @@ from spymaster_core.research import bar_features, bar_labels, bar_study, bar_tou
 N_BOOT = 1000
 
 
-def feature_matrix(rows: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """(float32 matrix, names) of the bar model's inputs: `bar_features.NUMERIC` (null -> NaN)."""
-    return rows.select(bar_features.NUMERIC).to_numpy().astype(np.float32), list(bar_features.NUMERIC)
+feature_matrix = bar_features.model_matrix
+"""(float32 matrix, names) of the bar model's inputs (`bar_features.model_matrix`, as live scores)."""
 
 
 def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
@@ -120,6 +119,7 @@ def study(gold: pl.DataFrame, cfg: Config) -> dict[str, dict[str, object]]:
                 r.y_true, r.p_model, {"base_rate": r.p_base_rate, "logistic": r.p_logistic}, cfg.model
             )
             row["gate_passed"] = g["passed"]
+        row["final_model"] = r.final_model
         out[head] = row
     return out
 
@@ -146,9 +146,15 @@ def render(res: dict[str, dict[str, object]], title: str) -> list[str]:
     return lines
 
 
-def log_study(data_dir: Path, res: dict[str, dict[str, object]], params: dict[str, object]) -> str:
+def log_study(
+    data_dir: Path, res: dict[str, dict[str, object]], params: dict[str, object], promote: bool = False
+) -> tuple[str, str | None, bool]:
     """Log the bar-tier study to MLflow (experiment `registry.BAR_EXPERIMENT`, beside the tick tier's
-    runs): AUC, Brier and interval bounds per head and predictor. Returns the run id."""
+    runs): AUC, Brier and interval bounds per head and predictor, and the direction head's model fit
+    on every row, registered as `registry.MODEL_NAME` with the run tag `resolution=1m` (the live
+    service then scores from 1-minute bars, `spymaster_core.research.bar_stream`). With `promote`,
+    the `champion` alias moves to it only when the direction head passed the promotion gate.
+    Returns (run id, registered version or None, promoted)."""
     metrics: dict[str, float | None] = {}
     for head, row in res.items():
         metrics[f"{head}_n_test"] = float(row["n_test"])  # type: ignore[arg-type]
@@ -158,7 +164,18 @@ def log_study(data_dir: Path, res: dict[str, dict[str, object]], params: dict[st
             ci = row.get(f"{who}_auc_ci")
             if ci:
                 metrics[f"{head}_{who}_auc_lo"], metrics[f"{head}_{who}_auc_hi"] = ci  # type: ignore[misc]
-    run_id, _ = registry.log_run(
-        data_dir, params, metrics, {"tier": "bars", "resolution": "1m"}, experiment=registry.BAR_EXPERIMENT
+    direction = res.get("direction", {})
+    model = direction.get("final_model")
+    run_id, version = registry.log_run(
+        data_dir,
+        params,
+        metrics,
+        {"tier": "bars", "resolution": registry.BAR_RESOLUTION},
+        model=model,
+        register=model is not None,
+        experiment=registry.BAR_EXPERIMENT,
     )
-    return run_id
+    promoted = bool(promote and version is not None and direction.get("gate_passed"))
+    if promoted:
+        registry.promote(data_dir, str(version))
+    return run_id, version, promoted

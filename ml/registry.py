@@ -14,9 +14,12 @@ import polars as pl
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
+from spymaster_core.research import bar_touches
+
 EXPERIMENT = "break_bounce"
 BAR_EXPERIMENT = "break_bounce_bars"  # the bar tier's runs, beside the tick tier's for comparison
 MODEL_NAME = "break_bounce_direction"
+BAR_RESOLUTION = bar_touches.RESOLUTION  # run tag `resolution` of a bar-tier model (scores bar features)
 CHAMPION = "champion"
 
 
@@ -105,6 +108,14 @@ def champion_version(data_dir: Path) -> str | None:
         return str(client(data_dir).get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def champion_resolution(data_dir: Path) -> str:
+    """The champion run's `resolution` tag: BAR_RESOLUTION for a bar-tier model, else `trade` (tick-tier
+    runs carry no tag). Raises MlflowException when no champion is promoted."""
+    c = client(data_dir)
+    mv = c.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    return str(c.get_run(mv.run_id).data.tags.get("resolution", "trade"))
 
 
 def load_champion(data_dir: Path):  # noqa: ANN201

@@ -84,11 +84,14 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
 
         echo("[bars] real-data heads: walk-forward by date with bootstrap intervals (~30 s)")
         res_m = bar_models.study(bar_models.bar_gold_from_lake(lake_root, cfg, dates), cfg)
-        run_id = bar_models.log_study(
+        run_id, version, _ = bar_models.log_study(
             data_dir, res_m, {"sessions": len(dates), "source": "real 1-minute bars"}
         )
         lines += bar_models.render(res_m, "REAL ES heads")
-        lines.append(f"  MLflow run (experiment break_bounce_bars): {run_id}")
+        lines.append(
+            f"  MLflow run (experiment break_bounce_bars): {run_id}; direction model registered as"
+            f" version {version} (not promoted: `spymaster bars study --models --promote` makes it the champion)"
+        )
     else:
         lines.append(f"no real bars at {real_bars_dir()}: the real-data table is skipped")
     sim: dict = {}

@@ -151,11 +151,16 @@ def bars_study(
     models: bool = typer.Option(
         False, help="Also train and judge the heads walk-forward on the bars and log them to MLflow."
     ),
+    promote: bool = typer.Option(
+        False,
+        help="With --models: make the bar direction model the live champion if it passes the gate.",
+    ),
 ) -> None:
     """Print the bar tier's outcome table over every date in the lake: sessions, touches per level
     kind, primary outcome shares in points and ATR units, and 1-minute return statistics; with
     --models, the heads against both baselines with bootstrap intervals (MLflow experiment
-    break_bounce_bars)."""
+    break_bounce_bars; the direction model is registered, and with --promote becomes the champion
+    that `spymaster live` scores from 1-minute bars, when it passes the promotion gate)."""
     from spymaster_core.config import load_config
     from spymaster_core.research import bar_study
 
@@ -173,10 +178,16 @@ def bars_study(
         res = bar_models.study(bar_models.bar_gold_from_lake(root, cfg), cfg)
         for line in bar_models.render(res, "heads"):
             typer.echo(line)
-        run_id = bar_models.log_study(
-            data_dir, res, {"sessions": len(st.sessions), "source": "lake bar tier"}
+        run_id, version, promoted = bar_models.log_study(
+            data_dir, res, {"sessions": len(st.sessions), "source": "lake bar tier"}, promote=promote
         )
-        typer.echo(f"  MLflow run (experiment break_bounce_bars): {run_id}")
+        typer.echo(f"  MLflow run (experiment break_bounce_bars): {run_id}; registered version {version}")
+        if promote:
+            typer.echo(
+                f"  version {version} is now the champion (live scores from 1-minute bars)"
+                if promoted
+                else "  not promoted: the direction head did not pass the promotion gate"
+            )
 
 
 @app.command()

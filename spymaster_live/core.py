@@ -22,9 +22,10 @@ from spymaster_core import calendar
 from spymaster_core.config import Config
 from spymaster_core.engines import feature_row
 from spymaster_core.events import Event, FuturesTrade
-from spymaster_core.research import bars, features
+from spymaster_core.research import bar_features, bar_touches, bars, features
 from spymaster_core.research import levels as levels_mod
 from spymaster_core.research import touches as touches_mod
+from spymaster_core.research.bar_stream import BarStream
 
 # Payload groups: flattened feature columns by prefix (DESIGN §9 payload).
 _GROUPS = ("barrier", "tape", "fuel", "ofi", "runway")
@@ -39,15 +40,28 @@ def _clean(v: Any) -> Any:
 
 @dataclass
 class Scorer:
-    """The champion direction model: `predict(rows)` -> P(BREAK) per level row (the payload level's
-    `features`, `prior_touches` and `direction`, made into the model's input by
-    `feature_row.model_matrix` as in training). `version` is the MLflow model version."""
+    """The champion direction model: `predict(rows)` -> P(BREAK) per level row. A tick-tier model
+    (`resolution` `trade`) reads the payload level's `features`, `prior_touches` and `direction`,
+    made into its input by `feature_row.model_matrix` as in training; a bar-tier model
+    (`registry.BAR_RESOLUTION`) reads the level's `bar_features` (`bar_features.NUMERIC`, built by
+    `BarStream` from the live trades) through `bar_features.model_matrix`, as in its training.
+    `version` is the MLflow model version."""
 
     model: Any
     version: str
+    resolution: str = "trade"
+
+    @property
+    def bars(self) -> bool:
+        """True for a bar-tier model (scores from 1-minute bar features)."""
+        return self.resolution == bar_touches.RESOLUTION
 
     def predict(self, rows: list[dict[str, Any]]) -> list[float]:
-        x, _cols = feature_row.model_matrix(pl.DataFrame(rows, infer_schema_length=None))
+        frame = pl.DataFrame(rows, infer_schema_length=None)
+        if self.bars:
+            x = bar_features.model_matrix(frame)[0]
+        else:
+            x = feature_row.model_matrix(frame)[0]
         return [float(p) for p in self.model.predict_proba(x)[:, 1]]
 
 
@@ -63,8 +77,10 @@ class SignalCore:
         options: dict[str, pl.DataFrame | None],
         instrument: str | None = None,
         live_levels: bool = False,
+        bar_stream: BarStream | None = None,
     ) -> None:
         self.date = date
+        self.bar_stream = bar_stream
         self.live_levels = live_levels
         self._trades: tuple[list[int], list[float], list[float]] = ([], [], [])
         self._levels_minute = -1
@@ -133,9 +149,14 @@ class SignalCore:
         self._keep_trade(ev)
 
     def _keep_trade(self, ev: Event) -> None:
-        """Live feed: keep the trade for the next level refresh and continue each level's touch
-        scan with it (`touches.touch_scan`), so touches count from the trade they happen on."""
-        if not (self.live_levels and isinstance(ev, FuturesTrade)):
+        """Hand a futures trade to the bar stream (bar-tier champion) and, on a live feed, keep it
+        for the next level refresh and continue each level's touch scan with it
+        (`touches.touch_scan`), so touches count from the trade they happen on."""
+        if not isinstance(ev, FuturesTrade):
+            return
+        if self.bar_stream is not None:
+            self.bar_stream.on_trade(ev.ts_event_ns, ev.price, ev.size)
+        if not self.live_levels:
             return
         for col, v in zip(self._trades, (ev.ts_event_ns, ev.price, ev.size), strict=True):
             col.append(v)
@@ -165,8 +186,7 @@ class SignalCore:
         if ev.ts_event_ns < self._next_grid_ns:  # the common case: no grid time crossed
             self.state.update(ev)
             self.events += 1
-            if self.live_levels:
-                self._keep_trade(ev)
+            self._keep_trade(ev)
             return None
         grid = ev.ts_event_ns // self.interval_ns * self.interval_ns
         out = None
@@ -180,8 +200,7 @@ class SignalCore:
             self._next_grid_ns = grid + self.interval_ns
         self.state.update(ev)
         self.events += 1
-        if self.live_levels:
-            self._keep_trade(ev)
+        self._keep_trade(ev)
         return out
 
     def payload(self, ts_ns: int) -> dict[str, Any]:
@@ -189,8 +208,11 @@ class SignalCore:
         `gamma_by_strike` (strike points as text -> dealer GEX USD per 1%, flow + open interest)
         is in each level's `fuel` group as DESIGN §9 has it, and also at the top level so a
         dashboard can draw it when no level is within MONITOR_BAND ({} without options), with
-        `call_wall`, `put_wall` and `gamma_flip` (points, null when unknown)."""
+        `call_wall`, `put_wall` and `gamma_flip` (points, null when unknown). With a bar stream each
+        level also carries `bar_features` (`bar_features.NUMERIC` at the minute of ts_ns, or null for
+        a level the bar tier does not compute, such as VWAP)."""
         snap = self.state.snapshot(ts_ns, self.known_levels(ts_ns))
+        bar_rows = self.bar_stream.rows_at(ts_ns) if self.bar_stream is not None else None
         fuel = self.state.fuel(ts_ns)  # cached per second: the snapshot's levels used the same
         if fuel is not self._gex_of:  # formatted once per fuel evaluation, not per payload
             self._gex_of = fuel
@@ -219,6 +241,9 @@ class SignalCore:
                 lv[g] = {short: _clean(row[k]) for k, short in cols}
             lv["fuel"]["gamma_by_strike"] = gex
             lv["features"] = {k: _clean(row[k]) for k in self._features}
+            if bar_rows is not None:
+                br = bar_rows.get(lid)
+                lv["bar_features"] = {k: _clean(br[k]) for k in bar_features.NUMERIC} if br else None
             levels.append(lv)
         return {
             "ts": ts_ns // 1_000_000,
@@ -242,15 +267,21 @@ def _payload_plan(row: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]
 
 def with_model(payload: dict[str, Any], scorer: Scorer | None) -> dict[str, Any]:
     """Fill each level's `model` block: {"p_break", "version"} from the champion (P(BREAK) of the
-    raw XGBoost direction head), or leave `model: null` without a champion."""
+    raw XGBoost direction head), or leave `model: null` without a champion (and, for a bar-tier
+    champion, on a level without `bar_features`)."""
     if scorer is None or not payload["levels"]:
         payload["model_version"] = scorer.version if scorer else None
         return payload
-    rows = [
-        {**lv["features"], "prior_touches": lv["prior_touches"], "direction": lv["direction"]}
-        for lv in payload["levels"]
-    ]
-    for lv, p in zip(payload["levels"], scorer.predict(rows), strict=True):
+    if scorer.bars:  # levels the bar tier does not compute (VWAP, ...) stay model: null
+        scored = [lv for lv in payload["levels"] if lv.get("bar_features")]
+        rows = [lv["bar_features"] for lv in scored]
+    else:
+        scored = payload["levels"]
+        rows = [
+            {**lv["features"], "prior_touches": lv["prior_touches"], "direction": lv["direction"]}
+            for lv in scored
+        ]
+    for lv, p in zip(scored, scorer.predict(rows) if rows else [], strict=True):
         lv["model"] = {
             "p_break": p,
             "p_tradeable": None,

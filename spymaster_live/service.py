@@ -35,7 +35,7 @@ from spymaster_core.config import Config
 from spymaster_core.engines import streams as replay
 from spymaster_core.events import Event
 from spymaster_core.io.lake import LakePath
-from spymaster_core.research import features, option_chain
+from spymaster_core.research import bar_stream, features, option_chain
 from spymaster_core.research.session import Session, load_session
 from spymaster_live import bus
 from spymaster_live.codec import decode
@@ -87,14 +87,17 @@ class CoreStats:
 
 
 def load_scorer(data_dir: Path) -> Scorer | None:
-    """The MLflow `champion` direction model, or None (logged) when none is promoted."""
+    """The MLflow `champion` direction model, or None (logged) when none is promoted. A bar-tier
+    champion (run tag `resolution=1m`) scores from 1-minute bars the core builds from the trades."""
     from ml import registry
 
     version = registry.champion_version(data_dir)
     if version is None:
         log.info("no champion model in %s: payloads carry model: null", data_dir)
         return None
-    return Scorer(registry.load_champion(data_dir), str(version))
+    resolution = registry.champion_resolution(data_dir)
+    log.info("champion model version %s (resolution %s)", version, resolution)
+    return Scorer(registry.load_champion(data_dir), str(version), resolution)
 
 
 def live_session(date: str, front_month: str) -> Session:
@@ -183,9 +186,17 @@ class LiveService:
             if self.opts.use_model:
                 self.scorer = await loop.run_in_executor(None, load_scorer, self.opts.data_dir)
             live = self.opts.live_symbol is not None
+            stream = None
+            if self.scorer is not None and self.scorer.bars:
+                prior = await loop.run_in_executor(
+                    None, bar_stream.prior_sessions_from_lake, self.opts.lake_root, s.date, self.cfg
+                )
+                log.info("bar-tier champion: 1-minute bars from the trades; prior sessions %s", sorted(prior))
+                stream = bar_stream.BarStream(s.date, self.cfg, prior, s.front_month or "")
             core = SignalCore(
-                s.date, self.cfg, s.levels, s.touches, s.options, s.front_month, live_levels=live
-            )
+                s.date, self.cfg, s.levels, s.touches, s.options, s.front_month, live_levels=live,
+                bar_stream=stream,
+            )  # fmt: skip
             await self.nc.subscribe(bus.SIGNALS_SUBJECT, cb=self._on_signal)
             app = create_app(
                 self.hub, self.status, self.opts.token, (self.opts.lake_root, self.opts.data_dir)

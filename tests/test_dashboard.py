@@ -43,19 +43,23 @@ def _get(url: str) -> dict:
 
 
 def _start(data_dir: Path, date: str, start: str, end: str, port: int) -> subprocess.Popen:
+    """`spymaster live` in its own process group (killing it also kills its private nats-server),
+    its output appended to data_dir/live.log (quoted when it does not come up)."""
     exe = Path(sys.executable).parent / "spymaster"
     args = [str(exe), "live", "--date", date, "--data-dir", str(data_dir), "--speed", "0", "--from", start,
             "--to", end, "--port", str(port), "--no-model"]  # fmt: skip
-    # Own process group: killing it also kills its private nats-server.
-    return subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    with (data_dir / "live.log").open("ab") as log:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _wait_replayed(port: int, timeout_s: float = 240.0) -> dict:
-    """/api/levels once the replay is done and the core has processed every published event."""
+def _wait_replayed(proc: subprocess.Popen, port: int, log: Path, timeout_s: float = 240.0) -> dict:
+    """/api/levels once the replay is done and the core has processed every published event; an
+    AssertionError quoting the service's log when it exits or does not finish in timeout_s."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout_s:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"spymaster live exited with {proc.returncode}:\n{tail}")
         try:
             h = _get(f"http://127.0.0.1:{port}/health")
             if h["replay_done"] and h["events_processed"] >= h["replay_published"] > 0:
@@ -64,7 +68,8 @@ def _wait_replayed(port: int, timeout_s: float = 240.0) -> dict:
         except OSError:
             pass
         time.sleep(0.5)
-    raise AssertionError(f"spymaster live on port {port} did not finish its replay in {timeout_s} s")
+    tail = log.read_text(errors="replace")[-3000:]
+    raise AssertionError(f"spymaster live on port {port} did not finish its replay in {timeout_s} s:\n{tail}")
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -92,7 +97,7 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
     ARTIFACTS.mkdir(exist_ok=True)
     proc = _start(tmp_path, sim_day.date, start, end, port)
     try:
-        payload = _wait_replayed(port)
+        payload = _wait_replayed(proc, port, tmp_path / "live.log")
         assert payload["levels"], "the window should end with a level near price"
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -129,7 +134,7 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
             page.screenshot(path=str(ARTIFACTS / "dashboard_disconnected.png"), full_page=True)
 
             proc = _start(tmp_path, sim_day.date, start, end, port)  # same port: the page reconnects
-            again = _wait_replayed(port)
+            again = _wait_replayed(proc, port, tmp_path / "live.log")
             expect(page.get_by_test_id("conn")).to_have_text("connected", timeout=30_000)
             expect(page.get_by_test_id("spot")).to_have_text(f"{again['spot']:.2f}", timeout=15_000)
             browser.close()

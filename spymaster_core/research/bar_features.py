@@ -49,6 +49,14 @@ NUMERIC = [
 """The bar model's input columns, in order (floats; null -> NaN for XGBoost)."""
 
 
+def model_matrix(rows: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """(float32 matrix, names) of a bar model's inputs: the NUMERIC columns of `rows` in order
+    (null -> NaN, which XGBoost treats as missing). Training (`ml.bar_models`) and the live scorer
+    both call this."""
+    x = rows.select(pl.col(NUMERIC).cast(pl.Float64)).to_numpy().astype(np.float32)
+    return x, list(NUMERIC)
+
+
 def _clock_close(ts: np.ndarray, close: np.ndarray, at_ns: int) -> float:
     """Close of the bar starting exactly at `at_ns` (NaN when that minute has no bar)."""
     i = int(np.searchsorted(ts, at_ns))

@@ -21,6 +21,18 @@ def pytest_configure(config: pytest.Config) -> None:
     prepare()
 
 
+@pytest.fixture(autouse=True)
+def _environ_restored():  # noqa: ANN202 - a generator fixture
+    """Every test leaves os.environ as it found it. Commands run in-process (CliRunner) point
+    SPYMASTER_LAKE / DAGSTER_HOME at their data dir (`instance.prepare_location`); a leaked value
+    sent a later test's `spymaster live` subprocess to another test's lake (CI, December 2026)."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     if not SAMPLES.exists():

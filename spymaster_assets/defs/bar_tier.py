@@ -36,6 +36,22 @@ LEVELS_SECTIONS = ("levels", "session")
 TOUCHES_SECTIONS = ("bands", "session")
 LABELS_SECTIONS = ("labels",)
 FEATURES_SECTIONS = ("session",)
+MAX_DATES_IN_METADATA = 31
+"""Per-date metadata (rows, gaps, failing dates) lists at most this many dates. A range run records
+one materialization per date, each carrying the run's metadata: uncapped, a 1,000-date run stored
+1,000 copies of a 1,000-entry dict per asset (O(n^2) event-log bytes: 380 ms a session at 1,000
+sessions against 236 ms at 200). Every date's rows are in the lake."""
+
+
+def _capped(by_date: dict | list) -> dict | list:
+    """`by_date` cut to its first MAX_DATES_IN_METADATA dates, saying how many more there were."""
+    if len(by_date) <= MAX_DATES_IN_METADATA:
+        return by_date
+    more = f"... {len(by_date) - MAX_DATES_IN_METADATA} more dates"
+    if isinstance(by_date, list):
+        return [*by_date[:MAX_DATES_IN_METADATA], more]
+    keys = list(by_date)[:MAX_DATES_IN_METADATA]
+    return {**{k: by_date[k] for k in keys}, "...": more}
 
 
 def _bars(lake: LakeResource, date: str) -> pl.DataFrame:
@@ -71,15 +87,18 @@ def _result(
     rows: dict[str, int], sections: tuple[str, ...], md: dict | None = None, checks: list | None = None
 ) -> dg.MaterializeResult:
     # A run over a range records one materialization per date, all with this metadata: the totals are
-    # the run's (`rows_in_run`), the per-date figures are in `rows_by_date`.
+    # the run's (`rows_in_run`), the per-date figures are in `rows_by_date` (capped: `_capped`).
+    per_date = list(rows.values())
     meta: dict = {
-        "rows_in_run": sum(rows.values()),
+        "rows_in_run": sum(per_date),
         "dates_in_run": len(rows),
-        "rows_by_date": dg.MetadataValue.json(rows),
+        "rows_per_date_min": min(per_date, default=0),
+        "rows_per_date_max": max(per_date, default=0),
+        "rows_by_date": dg.MetadataValue.json(_capped(rows)),
         **version_metadata(*sections),
     }
     for k, v in (md or {}).items():
-        meta[k] = dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+        meta[k] = dg.MetadataValue.json(_capped(v)) if isinstance(v, (list, dict)) else v
     return dg.MaterializeResult(metadata=meta, check_results=checks or [])
 
 
@@ -127,19 +146,24 @@ with warnings.catch_warnings():
         rows = _each_date(context, "bronze 1-minute bars", build)
         checks = [
             dg.AssetCheckResult(
-                check_name="ohlc_consistent", passed=not bad_ohlc, metadata={"dates": bad_ohlc}
+                check_name="ohlc_consistent",
+                passed=not bad_ohlc,
+                metadata={"dates": _capped(bad_ohlc), "n_dates": len(bad_ohlc)},
             ),
             dg.AssetCheckResult(
-                check_name="no_duplicate_bar_starts", passed=not dup, metadata={"dates": dup}
+                check_name="no_duplicate_bar_starts",
+                passed=not dup,
+                metadata={"dates": _capped(dup), "n_dates": len(dup)},
             ),
             dg.AssetCheckResult(
                 check_name="non_empty",
                 passed=not empty,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"dates": empty},
+                metadata={"dates": _capped(empty), "n_dates": len(empty)},
             ),
         ]
-        md = {"schema": S.FUTURES_OHLCV_1M.id, "gap_minutes_by_date": gaps, "sources_by_date": sources}
+        gapped = {d: g for d, g in gaps.items() if g}
+        md = {"schema": S.FUTURES_OHLCV_1M.id, "gap_minutes_by_date": gapped, "sources_by_date": sources}
         return _result(rows, (), md, checks)
 
     @dg.asset(
@@ -220,7 +244,11 @@ with warnings.catch_warnings():
             return lb.height
 
         rows = _each_date(context, "bar labels", build)
-        check = dg.AssetCheckResult(check_name="one_label_per_touch", passed=not bad, metadata={"dates": bad})
+        check = dg.AssetCheckResult(
+            check_name="one_label_per_touch",
+            passed=not bad,
+            metadata={"dates": _capped(bad), "n_dates": len(bad)},
+        )
         return _result(rows, LABELS_SECTIONS, {"outcomes": outcomes}, [check])
 
     @dg.asset(
@@ -259,7 +287,11 @@ with warnings.catch_warnings():
             return ft.height
 
         rows = _each_date(context, "bar features", build)
-        check = dg.AssetCheckResult(check_name="features_finite", passed=not bad, metadata={"dates": bad})
+        check = dg.AssetCheckResult(
+            check_name="features_finite",
+            passed=not bad,
+            metadata={"dates": _capped(bad), "n_dates": len(bad)},
+        )
         return _result(rows, FEATURES_SECTIONS, {"engines_missing_reason": "bars only"}, [check])
 
 

@@ -85,21 +85,21 @@ def bar_gold_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None
 
 def auc_interval(y: np.ndarray, p: np.ndarray, dates: list[str], seed: int = 0) -> tuple[float, float] | None:
     """95% percentile bootstrap interval of the AUC, resampling held-out dates with replacement
-    (Efron & Tibshirani 1993); None with one class or fewer than 2 dates."""
+    (Efron & Tibshirani 1993); None with one class or fewer than 2 dates. Each resample is the rows'
+    multiplicities (their date's draw count), scored by `heads.auc_weighted`."""
     y, p, d = np.asarray(y), np.asarray(p), np.asarray(dates)
-    uniq = np.unique(d)
+    uniq, date_of_row = np.unique(d, return_inverse=True)
     if len(np.unique(y)) < 2 or len(uniq) < 2:
         return None
-    rows_of = {u: np.flatnonzero(d == u) for u in uniq}
     rng = np.random.default_rng(seed)
     aucs = []
-    for _ in range(N_BOOT):
-        idx = np.concatenate([rows_of[u] for u in rng.choice(uniq, len(uniq))])
-        yb = y[idx]
-        if yb.min() == yb.max():
-            continue
-        aucs.append(float(heads.auc_rows(yb[None, :], p[idx][None, :])[0]))
-    lo, hi = np.quantile(aucs, [0.025, 0.975])
+    for b in heads.boot_chunks(N_BOOT, len(y)):
+        draws = np.stack([rng.choice(len(uniq), len(uniq)) for _ in range(b)])
+        w = heads.row_counts(draws, len(uniq))[:, date_of_row]
+        aucs.append(heads.auc_weighted(y, p, w))
+    a = np.concatenate(aucs)
+    a = a[np.isfinite(a)]
+    lo, hi = np.quantile(a, [0.025, 0.975])
     return float(lo), float(hi)
 
 

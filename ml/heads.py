@@ -6,7 +6,8 @@ Heads (binary, on touches whose look-forward window is complete):
   strength   the second threshold (25 pt by default) reached in the outcome's direction, among tradeable
   fast       the first threshold reached within FAST_S seconds, among tradeable
 Walk-forward: each test date is predicted by models trained only on earlier dates, minus
-`purge_dates` dates before it (labels look 8 minutes ahead, so a purge of 0 dates is leak-free;
+`purge_dates` dates before it (dates are tested in blocks of consecutive dates when there are
+more than `max_refits` of them: the block is trained on the dates before its first) (labels look 8 minutes ahead, so a purge of 0 dates is leak-free;
 a positive purge guards against multi-day effects). Calibration: isotonic regression fit on the
 pooled held-out predictions of earlier test dates only (identity until 20 of them with both
 classes exist). Baselines on the same training dates: the level kind's rate (Laplace-smoothed)
@@ -22,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 import xgboost as xgb
-from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
@@ -136,23 +136,54 @@ def auc_lift_lower_bound(
     y = np.asarray(y)
     if len(np.unique(y)) < 2:
         return None
-    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))
-    yb = y[idx]
-    keep = yb.min(axis=1) != yb.max(axis=1)
-    if not keep.any():
-        return None
-    idx, yb = idx[keep], yb[keep]
-    diffs = auc_rows(yb, np.asarray(p_model)[idx]) - auc_rows(yb, np.asarray(p_base)[idx])
-    return float(np.quantile(diffs, alpha))
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for b in boot_chunks(n_boot, n):
+        w = row_counts(rng.integers(0, n, (b, n)), n)
+        diffs.append(auc_weighted(y, p_model, w) - auc_weighted(y, p_base, w))
+    d = np.concatenate(diffs)
+    d = d[np.isfinite(d)]
+    return float(np.quantile(d, alpha)) if len(d) else None
 
 
-def auc_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """AUC of every row of (resamples, n) labels/scores by the Mann-Whitney rank sum (ties get
-    average ranks, as scikit-learn's roc_auc_score)."""
-    ranks = rankdata(p, axis=1)
-    n1 = y.sum(axis=1)
-    n0 = y.shape[1] - n1
-    return ((ranks * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+BOOT_CELLS = 2_000_000  # resamples x rows held in memory at once by the bootstraps
+
+
+def boot_chunks(n_boot: int, n_rows: int) -> list[int]:
+    """Resample batch sizes summing to n_boot with at most BOOT_CELLS weights per batch."""
+    per = max(1, BOOT_CELLS // max(n_rows, 1))
+    return [min(per, n_boot - i) for i in range(0, n_boot, per)]
+
+
+def row_counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """(B, n) multiplicities of each row in each resample from (B, k) drawn row indices."""
+    b = idx.shape[0]
+    flat = (idx + np.arange(b)[:, None] * n).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """AUC of scores p for 0/1 labels y under each row of weights w (B, n): a bootstrap resample given
+    as row multiplicities. The Mann-Whitney statistic with ties counted one half (as average ranks,
+    and scikit-learn's roc_auc_score, give), from one sort of p: per resample, each positive's weight
+    times the negative weight below its score plus half the negative weight tied with it, over
+    W_pos * W_neg. O(B n) after the sort; NaN for a resample with one class."""
+    y = np.asarray(y).astype(bool)
+    order = np.argsort(np.asarray(p, dtype=np.float64), kind="stable")
+    ps, ys, ws = np.asarray(p, dtype=np.float64)[order], y[order], w[:, order]
+    new = np.r_[True, ps[1:] != ps[:-1]]
+    gid = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(ps)]
+    neg = ws * ~ys
+    cneg = np.concatenate([np.zeros((len(ws), 1)), np.cumsum(neg, axis=1)], axis=1)
+    below = cneg[:, starts[gid]]
+    same = cneg[:, ends[gid]] - below
+    pos = ws * ys
+    wp, wn = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * (below + 0.5 * same)).sum(axis=1) / (wp * wn)
 
 
 def gate(
@@ -193,12 +224,14 @@ def walk_forward(
     row_dates: list[str] = []
     oof_y: list[np.ndarray] = []
     oof_p: list[np.ndarray] = []
-    for i, d in enumerate(dates):
+    block = -(-len(dates) // cfg.max_refits)  # ceil: at most max_refits refits
+    for i in range(0, len(dates), block):
+        test_dates = dates[i : i + block]
         train_dates = dates[: max(0, i - cfg.purge_dates)]
         if len(train_dates) < cfg.min_train_dates:
             continue
         tr = rows.filter(pl.col("date").is_in(train_dates))
-        te = rows.filter(pl.col("date") == d)
+        te = rows.filter(pl.col("date").is_in(test_dates))
         y_tr = tr["_y"].to_numpy()
         if len(np.unique(y_tr)) < 2 or te.is_empty():
             continue
@@ -216,9 +249,10 @@ def walk_forward(
         pm.append(p_model)
         pb.append(np.array([rate_map.get(k, prior) for k in te["level_kind"]]))
         pl_.append(logit.predict_proba(baseline_matrix(te))[:, 1])
-        tds.append(d)
+        present = set(te["date"].to_list())
+        tds.extend(d for d in test_dates if d in present)
         ids.extend(te["touch_id"].to_list())
-        row_dates.extend([d] * te.height)
+        row_dates.extend(te["date"].to_list())
     cat = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
     y, p_m, p_b, p_l = cat(ys, int), cat(pm, float), cat(pb, float), cat(pl_, float)
     res = HeadResult(head, rows.height, tds, y, p_m, p_b, p_l, ids, row_dates)

@@ -8,7 +8,7 @@ import dagster as dg
 
 from spymaster_core import calendar
 
-PARTITIONS_START = "2018-01-01"
+PARTITIONS_START = "2010-01-04"  # the calendar's first trading date (spymaster_core.calendar)
 _EXCLUSIONS_END = "2028-12-31"
 
 trading_day_partitions = dg.TimeWindowPartitionsDefinition(

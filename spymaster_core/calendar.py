@@ -18,7 +18,7 @@ import pandas_market_calendars as mcal
 ET = ZoneInfo("America/New_York")
 CALENDAR_NAME = "CME_Equity"
 MINUTE_NS = 60_000_000_000  # one minute in ns: 1-minute bars start on whole minutes of ns UTC
-_CAL_START = "2015-01-01"
+_CAL_START = "2010-01-01"
 _CAL_END = "2028-12-31"
 
 
@@ -102,13 +102,16 @@ def trading_date_of(ts_ns: int | np.ndarray) -> dt.date | np.ndarray:
     """The trading date an event belongs to: the first session whose close is at or after ts.
 
     Accepts a scalar or an int64 array (returns an object array of dates then).
-    Raises ValueError when ts is after the calendar's last session.
+    Raises ValueError when ts is after the calendar's last session or before its first session's
+    open (the calendar covers _CAL_START.._CAL_END; Databento's GLBX.MDP3 history starts 2010-06-06).
     """
-    dates, _, closes = _arrays()
+    dates, opens, closes = _arrays()
     arr = np.atleast_1d(np.asarray(ts_ns, dtype=np.int64))
     idx = np.searchsorted(closes, arr, side="left")
     if (idx >= len(dates)).any():
         raise ValueError(f"timestamp beyond the {CALENDAR_NAME} calendar end {_CAL_END}")
+    if len(arr) and int(arr.min()) < int(opens[0]):
+        raise ValueError(f"timestamp before the {CALENDAR_NAME} calendar start {dates[0].isoformat()}")
     out = dates[idx]
     return out[0] if np.isscalar(ts_ns) or np.ndim(ts_ns) == 0 else out
 

@@ -214,13 +214,18 @@ class LabelsConfig(_Section):
 
 class ModelConfig(_Section):
     """XGBoost head and walk-forward settings (trees 1-5000, depth 1-16, learning rate (0, 1],
-    at least one training date, purge 0-20 dates, bootstrap >= 100, alpha in (0, 0.5))."""
+    at least one training date, purge 0-20 dates, at least one refit, bootstrap >= 100, alpha in
+    (0, 0.5))."""
 
     n_estimators: Annotated[int, Field(ge=1, le=5000)] = 200
     max_depth: Annotated[int, Field(ge=1, le=16)] = 4
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     min_train_dates: Annotated[int, Field(ge=1, le=1000)] = 2
     purge_dates: Annotated[int, Field(ge=0, le=20)] = 0
+    # Walk-forward refits at most this often: test dates go in blocks of ceil(dates / max_refits)
+    # consecutive dates (1 date per block up to max_refits dates; 1,000 dates: blocks of 20, about a
+    # month), so years of bar-tier history cost max_refits fits per head, not one per date.
+    max_refits: Annotated[int, Field(ge=1, le=100_000)] = 50
     seed: int = 7
     # Promotion gate: the model's held-out AUC must beat each baseline's with the one-sided
     # lower bound (paired bootstrap over held-out touches) of the AUC difference above zero.

@@ -328,6 +328,28 @@ def test_outside_sessions_are_counted_and_a_file_with_none_in_a_session_is_refus
     assert imp.outside_sessions == 2 and list(imp.by_date) == ["2023-11-06"]
 
 
+def test_history_back_to_2010_imports_and_older_bars_are_refused(tmp_path: Path) -> None:
+    """Years of history: bars from 2012 land on their trading date (DST that spring: 09:30 ET is 13:30
+    UTC on 2012-03-12, 14:30 UTC on 2012-03-09) and their dates are Dagster partitions; bars before
+    the calendar's first session are refused by name, not counted as outside sessions."""
+    from spymaster_assets.partitions import trading_day_partitions
+
+    f = tmp_path / "es2012.csv"
+    f.write_text(
+        "2012-03-09 09:30:00,1367.00,1367.50,1366.75,1367.25,900\n"
+        "2012-03-12 09:30:00,1369.00,1369.25,1368.50,1368.75,800\n"
+    )
+    imp = read_bars_csv(f)
+    assert list(imp.by_date) == ["2012-03-09", "2012-03-12"] and imp.outside_sessions == 0
+    utc_hour = lambda d: dt.datetime.fromtimestamp(imp.by_date[d]["bar_start_ns"][0] / 1e9, dt.UTC).hour  # noqa: E731
+    assert (utc_hour("2012-03-09"), utc_hour("2012-03-12")) == (14, 13)
+    assert trading_day_partitions.has_partition_key("2012-03-12")
+    old = tmp_path / "es2009.csv"
+    old.write_text("2009-03-09 09:30:00,700.00,700.50,699.75,700.25,900\n")
+    with pytest.raises(BarsCSVError, match="calendar start 2010-01-04"):
+        read_bars_csv(old)
+
+
 @pytest.mark.parametrize("descending", [False, True])
 def test_autumn_repeated_wall_times_resolve_by_order(tmp_path: Path, descending: bool) -> None:
     """2023-11-05 01:00-02:00 ET happens twice (EDT, then EST): in time order, rows read as EDT until

@@ -107,6 +107,53 @@ def test_every_head_is_defined_and_purge_drops_training_dates() -> None:
         heads.head_target(gold, "nope")
 
 
+def test_walk_forward_refits_at_most_max_refits_times_in_blocks_of_earlier_dates(monkeypatch) -> None:
+    """With more dates than `max_refits`, dates are tested in blocks of consecutive dates, each block
+    by one model trained only on the dates before it; with max_refits >= dates, one date per block."""
+    gold = synthetic_gold(n_dates=12, per_date=30)
+    fits: list[int] = []
+    real = heads._model
+
+    class Spy:
+        def __init__(self, cfg) -> None:  # noqa: ANN001
+            self.m = real(cfg)
+
+        def fit(self, x, y):  # noqa: ANN001, ANN201
+            fits.append(len(y))
+            self.m.fit(x, y)
+            return self.m
+
+    monkeypatch.setattr(heads, "_model", Spy)
+    plain = heads.walk_forward(gold, "direction", CFG)
+    per_date_fits = len(fits)
+    fits.clear()
+    blocks = heads.walk_forward(gold, "direction", CFG.model_copy(update={"max_refits": 4}))
+    assert per_date_fits == 10 + 1  # dates 3..12 after the 2 training dates, plus the final model
+    assert len(fits) == 4 + 1 - 1  # blocks of 3 dates: the first block has no training dates
+    assert blocks.test_dates == plain.test_dates[1:]  # dates 4..12: the first block is training only
+    # Each block trains on the dates before its first date only: 3, 6, 9 dates' tradeable touches.
+    n_by_date = heads.head_target(gold, "direction")[0].group_by("date").len().sort("date")["len"].to_list()
+    assert fits[:3] == [sum(n_by_date[:3]), sum(n_by_date[:6]), sum(n_by_date[:9])]
+    assert len(blocks.y_true) == sum(n_by_date[3:])
+
+
+def test_weighted_auc_equals_scikit_learn_on_the_expanded_resample() -> None:
+    """A bootstrap resample given as row multiplicities scores the same AUC as scikit-learn on the
+    resample written out row by row, ties included (scores rounded to force them)."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(400) < 0.3).astype(int)
+    p = np.round(rng.random(400) + 0.3 * y, 1)  # about 14 distinct scores: many ties
+    idx = rng.integers(0, 400, (25, 400))
+    w = heads.row_counts(idx, 400)
+    got = heads.auc_weighted(y, p, w)
+    want = [roc_auc_score(y[i], p[i]) for i in idx]
+    assert got == pytest.approx(want, abs=1e-12)
+    assert np.isnan(heads.auc_weighted(y, p, (1.0 - y)[None, :]))[0]  # one class: NaN, not a number
+    assert heads.boot_chunks(1000, 20_000) == [100] * 10 and sum(heads.boot_chunks(7, 3)) == 7
+
+
 def test_faiss_neighbors_equal_brute_force() -> None:
     gold = synthetic_gold(n_dates=3, per_date=50)
     gold = gold.with_columns(

@@ -24,9 +24,10 @@ feature_matrix = bar_features.model_matrix
 """(float32 matrix, names) of the bar model's inputs (`bar_features.model_matrix`, as live scores)."""
 
 
-def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
+def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config, keep_ambiguous: bool = False) -> pl.DataFrame:
     """One row per touch of the complete sessions in `by_date` ({date: 1-minute bars}): touch columns,
-    point-threshold labels and the bar features; AMBIGUOUS and incomplete look-forwards dropped."""
+    point-threshold labels and the bar features; incomplete look-forwards dropped, and AMBIGUOUS
+    touches unless `keep_ambiguous` (a backtest trades them: which came first is unknown at the touch)."""
     parts = []
     dates = sorted(by_date)
     for date in dates:
@@ -41,7 +42,7 @@ def bar_gold(by_date: dict[str, pl.DataFrame], cfg: Config) -> pl.DataFrame:
         prior = [by_date[d] for d in bar_features.prior_dates(date) if d in by_date]
         ft = bar_features.bar_touch_features(b, tc, lv, date, cfg, prior)
         parts.append(_gold_rows(tc, lb, ft, cfg))
-    return _trainable(parts)
+    return _trainable(parts, keep_ambiguous)
 
 
 def _gold_rows(
@@ -51,21 +52,23 @@ def _gold_rows(
     pt_cols = bar_labels.threshold_columns(cfg, "points")
     lb = labels.select("touch_id", "outcome", *pt_cols, "time_to_threshold_s", "lookforward_complete")
     return (
-        touches.select("touch_id", "date", "ts_ns", "level_kind", "direction")
+        touches.select("touch_id", "date", "ts_ns", "level_id", "level_kind", "level_price", "direction")
         .join(lb, on="touch_id")
         .join(features.drop("date", "level_kind"), on="touch_id")
     )
 
 
-def _trainable(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """The dates' gold rows together, AMBIGUOUS touches and cut look-forwards dropped."""
+def _trainable(parts: list[pl.DataFrame], keep_ambiguous: bool = False) -> pl.DataFrame:
+    """The dates' gold rows together, cut look-forwards (and AMBIGUOUS touches unless kept) dropped."""
     if not parts:
         return pl.DataFrame()
-    gold = pl.concat(parts)
-    return gold.filter(pl.col("lookforward_complete") & (pl.col("outcome") != bar_labels.AMBIGUOUS))
+    gold = pl.concat(parts).filter(pl.col("lookforward_complete"))
+    return gold if keep_ambiguous else gold.filter(pl.col("outcome") != bar_labels.AMBIGUOUS)
 
 
-def bar_gold_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None = None) -> pl.DataFrame:
+def bar_gold_from_lake(
+    root: lake.LakePath, cfg: Config, dates: list[str] | None = None, keep_ambiguous: bool = False
+) -> pl.DataFrame:
     """`bar_gold` from the bar tier the Dagster assets wrote (touches, labels, features) for `dates`
     (default: every date with bar features), complete sessions only; equal to `bar_gold` on the same
     bars and config."""
@@ -80,7 +83,7 @@ def bar_gold_from_lake(root: lake.LakePath, cfg: Config, dates: list[str] | None
         if bar_study.session_complete(b, date, cfg) is not None:
             continue
         parts.append(_gold_rows(tc, lb, ft, cfg))
-    return _trainable(parts)
+    return _trainable(parts, keep_ambiguous)
 
 
 def auc_interval(y: np.ndarray, p: np.ndarray, dates: list[str], seed: int = 0) -> tuple[float, float] | None:

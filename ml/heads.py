@@ -75,7 +75,8 @@ def baseline_matrix(gold: pl.DataFrame) -> np.ndarray:
     return df.select(BASELINE_FEATURES).to_numpy().astype(np.float64)
 
 
-def _model(cfg: ModelConfig) -> xgb.XGBClassifier:
+def new_model(cfg: ModelConfig) -> xgb.XGBClassifier:
+    """An untrained head model with the configured trees, depth, learning rate and seed."""
     return xgb.XGBClassifier(
         n_estimators=cfg.n_estimators,
         max_depth=cfg.max_depth,
@@ -207,6 +208,20 @@ def gate(
     return out
 
 
+def walk_forward_blocks(dates: list[str], cfg: ModelConfig) -> list[tuple[list[str], list[str]]]:
+    """(training dates, test dates) of each walk-forward step over sorted `dates`: test blocks of
+    ceil(len(dates) / max_refits) consecutive dates (one date each up to max_refits dates), each
+    trained on the dates before the block less `purge_dates`; blocks with fewer than
+    `min_train_dates` training dates are left out."""
+    block = -(-len(dates) // cfg.max_refits) if dates else 1  # ceil: at most max_refits refits
+    out = []
+    for i in range(0, len(dates), block):
+        train = dates[: max(0, i - cfg.purge_dates)]
+        if len(train) >= cfg.min_train_dates:
+            out.append((train, dates[i : i + block]))
+    return out
+
+
 def walk_forward(
     gold: pl.DataFrame,
     head: str,
@@ -224,19 +239,16 @@ def walk_forward(
     row_dates: list[str] = []
     oof_y: list[np.ndarray] = []
     oof_p: list[np.ndarray] = []
-    block = -(-len(dates) // cfg.max_refits)  # ceil: at most max_refits refits
-    for i in range(0, len(dates), block):
-        test_dates = dates[i : i + block]
-        train_dates = dates[: max(0, i - cfg.purge_dates)]
-        if len(train_dates) < cfg.min_train_dates:
-            continue
+    for train_dates, test_dates in walk_forward_blocks(dates, cfg):
         tr = rows.filter(pl.col("date").is_in(train_dates))
         te = rows.filter(pl.col("date").is_in(test_dates))
         y_tr = tr["_y"].to_numpy()
         if len(np.unique(y_tr)) < 2 or te.is_empty():
             continue
         # float64: metrics and the SQL re-scoring in gold_model_eval then agree to rounding.
-        raw = _model(cfg).fit(features(tr)[0], y_tr).predict_proba(features(te)[0])[:, 1].astype(np.float64)
+        raw = (
+            new_model(cfg).fit(features(tr)[0], y_tr).predict_proba(features(te)[0])[:, 1].astype(np.float64)
+        )
         cal = _calibrator(oof_y, oof_p)
         oof_y.append(te["_y"].to_numpy())
         oof_p.append(raw)
@@ -263,7 +275,7 @@ def walk_forward(
     }
     if len(np.unique(y_all)) == 2:
         x, names = features(rows)
-        res.final_model = _model(cfg).fit(x, rows["_y"].to_numpy())
+        res.final_model = new_model(cfg).fit(x, rows["_y"].to_numpy())
         res.calibrator = _calibrator(oof_y, oof_p)
         gain = res.final_model.get_booster().get_score(importance_type="gain")
         res.importance = {names[int(k[1:])]: float(v) for k, v in gain.items()}

@@ -1,10 +1,12 @@
-"""PNG artifacts of a head's evaluation: reliability curve and feature importance (matplotlib, Agg)."""
+"""PNG artifacts: a head's reliability curve and feature importance, the backtest's equity curves
+(matplotlib, Agg)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import polars as pl
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -39,6 +41,23 @@ def importance_png(res: HeadResult, path: Path, top: int = 20) -> Path:
     fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * len(items) + 1)))
     ax.barh([k for k, _ in items], [v for _, v in items], color="#4477aa")
     ax.set(xlabel="gain", title=f"{res.head}: feature importance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def equity_png(trades: pl.DataFrame, path: Path, title: str) -> Path:
+    """Cumulative P&L (USD per contract, after costs) of each policy by trade exit, on one axis.
+    trades: `research.backtest.TRADE_SCHEMA` rows of several policies."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for (policy,), g in trades.sort("exit_ns").group_by("policy", maintain_order=True):
+        t = g["exit_ns"].cast(pl.Datetime("ns", "UTC")).to_list()
+        ax.plot(t, g["pnl_usd"].cum_sum().to_list(), label=f"{policy} ({g.height} trades)", lw=1.2)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xlabel="trade exit", ylabel="cumulative P&L, USD per contract", title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

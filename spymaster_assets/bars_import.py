@@ -4,7 +4,9 @@ Every file is read and validated in full first (`csv_bars.read_bars_csv`): a bad
 before anything is written, naming file, line, field and value. Then each file lands as one canonical
 slice per trading date (`bronze.bars_1m.write_csv_slices`), and the bar-tier assets are materialized
 for the landed dates as one Dagster run per stretch of consecutive trading dates (the assets'
-single-run backfill policy: a multi-year file is one run, not one run per date).
+single-run backfill policy: a multi-year file is one run, not one run per date). Then the Gold
+outcome mart and the level-trade backtest (bar_backtest_trades, gold_backtest) over every bar-tier
+date.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spymaster_assets.dbt_project import GOLD_BAR_MODELS
+from spymaster_assets.dbt_project import GOLD_BACKTEST_MODELS, GOLD_BAR_MODELS
 from spymaster_assets.instance import materialize, prepare_location
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -95,7 +97,9 @@ def import_bars(
                 seen.add(name)
                 res.rows[name] = res.rows.get(name, 0) + int(ev.materialization.metadata["rows_in_run"].value)
         echo(f"[bars] built {start}..{end} in run {run.run_id[:8]}")
-    if res.stretches:  # the Gold outcome mart over every bar-tier date (dbt)
+    if res.stretches:  # the Gold outcome mart over every bar-tier date (dbt), then the backtest
         materialize(dg.AssetSelection.assets(*GOLD_BAR_MODELS))
-        echo("[bars] built gold_bar_outcomes (dbt)")
+        echo("[bars] built gold_bar_outcomes (dbt); backtesting the level-trade policies walk-forward")
+        materialize(dg.AssetSelection.assets("bar_backtest_trades", *GOLD_BACKTEST_MODELS))
+        echo("[bars] built bar_backtest_trades and gold_backtest (dbt); MLflow experiment break_bounce_bars")
     return res

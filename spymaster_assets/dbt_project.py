@@ -30,7 +30,14 @@ GOLD_DAILY_MODELS = ("gold_training", "gold_daily_touches")  # partitioned by tr
 GOLD_SUMMARY_MODELS = ("gold_level_kind_stats",)  # over every date
 GOLD_EVAL_MODELS = ("gold_model_eval",)  # downstream of model_predictions
 GOLD_BAR_MODELS = ("gold_bar_outcomes",)  # the bar tier's outcome rates (built after a bars import)
-GOLD_MODELS = (*GOLD_DAILY_MODELS, *GOLD_SUMMARY_MODELS, *GOLD_EVAL_MODELS, *GOLD_BAR_MODELS)
+GOLD_BACKTEST_MODELS = ("gold_backtest",)  # the backtest's policy figures (after bar_backtest_trades)
+GOLD_MODELS = (
+    *GOLD_DAILY_MODELS,
+    *GOLD_SUMMARY_MODELS,
+    *GOLD_EVAL_MODELS,
+    *GOLD_BAR_MODELS,
+    *GOLD_BACKTEST_MODELS,
+)
 # The dbt CLI installed beside this interpreter (the venv need not be activated), for `dbt parse`.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 # What the Gold assets run: dbt through `spymaster-dbt` (dbt_guard.py), which dies with its run.

@@ -51,6 +51,14 @@ def render() -> str:
         f'          external_location: "{location}"',
         "          dagster:",
         '            asset_key: ["model_predictions"]',
+        "      - name: backtest_trades",
+        "        description: >",
+        "          Every policy's level trades after costs on the walk-forward test dates of the bar tier",
+        "          (research.backtest.TRADE_SCHEMA), written by bar_backtest_trades.",
+        "        meta:",
+        f"          external_location: \"read_parquet('{LAKE}/{lake.FILES['backtest_trades']}')\"",
+        "          dagster:",
+        '            asset_key: ["bar_backtest_trades"]',
     ]
     return "\n".join(lines) + "\n"
 

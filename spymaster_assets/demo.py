@@ -92,6 +92,10 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
             f"  MLflow run (experiment break_bounce_bars): {run_id}; direction model registered as"
             f" version {version} (not promoted: `spymaster bars study --models --promote` makes it the champion)"
         )
+        from ml import backtest
+
+        real_bt = backtest.run(*backtest.inputs_from_lake(lake_root, cfg, dates), cfg)
+        lines += backtest.render(real_bt, cfg, "REAL ES level trades after costs (USD per contract)")
     else:
         lines.append(f"no real bars at {real_bars_dir()}: the real-data table is skipped")
     sim: dict = {}
@@ -102,6 +106,10 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
     lines += bar_study.render(
         bar_study.study_bars(sim, cfg), cfg, "SIMULATED (same rules, bars from its trades)"
     )
+    from ml import backtest
+
+    sim_bt = backtest.run(*backtest.inputs_from_bars(sim, cfg), cfg)
+    lines += backtest.render(sim_bt, cfg, "SIMULATED level trades after costs (bars from its trades)")
     return lines
 
 

@@ -190,6 +190,47 @@ def bars_study(
             )
 
 
+@bars_app.command("backtest")
+def bars_backtest(
+    data_dir: Path = typer.Option(
+        Path("data"), help="Data dir: the lake unless SPYMASTER_LAKE says otherwise."
+    ),
+    trades_of: str = typer.Option(
+        "", "--trades-of", help="Also list the trades of this date (YYYY-MM-DD) for every policy."
+    ),
+) -> None:
+    """Backtest the level-trade policies (always fade, always break, the level kind's base rate, the
+    model) walk-forward on the bar tier in the lake, after spread, slippage and fees (config section
+    `backtest`); print the policy table and log it to MLflow (experiment break_bounce_bars) with the
+    equity curves. The Dagster asset bar_backtest_trades and the dbt mart gold_backtest hold the same
+    results for the UI (built by `spymaster bars import`)."""
+    from ml import backtest
+    from spymaster_core.config import load_config
+
+    cfg = load_config()
+    touches, bars = backtest.inputs_from_lake(cli_lake_root(data_dir), cfg)
+    if touches.is_empty():
+        typer.echo("no bar-tier touches in the lake: run `spymaster bars import FILE.csv` first", err=True)
+        raise typer.Exit(2)
+    res = backtest.run(touches, bars, cfg)
+    for line in backtest.render(res, cfg, "level trades after costs (USD per contract)"):
+        typer.echo(line)
+    run_id = backtest.log_backtest(data_dir, res, cfg, {"source": "lake bar tier"})
+    typer.echo(f"  MLflow run (experiment break_bounce_bars, equity.png): {run_id}")
+    if trades_of:
+        import polars as pl
+
+        day = res.trades.filter(pl.col("date") == trades_of)
+        if day.is_empty():
+            typer.echo(f"no trades on {trades_of} (test dates {res.test_dates[0]}..{res.test_dates[-1]})")
+        for r in day.sort("entry_ns", "policy").iter_rows(named=True):
+            typer.echo(
+                f"  {r['policy']:<13} {r['level_id']:<8} {r['direction']:<10} {r['decision']:<5} "
+                f"entry {r['entry_px']:.2f} exit {r['exit_px']:.2f} ({r['exit_reason']}) "
+                f"{r['pnl_pt']:+.2f} pt {r['pnl_usd']:+.2f} USD"
+            )
+
+
 @app.command()
 def simulate(
     date: str = typer.Option(..., help="Trading date YYYY-MM-DD."),

@@ -223,14 +223,43 @@ class ModelConfig(_Section):
     min_train_dates: Annotated[int, Field(ge=1, le=1000)] = 2
     purge_dates: Annotated[int, Field(ge=0, le=20)] = 0
     # Walk-forward refits at most this often: test dates go in blocks of ceil(dates / max_refits)
-    # consecutive dates (1 date per block up to max_refits dates; 1,000 dates: blocks of 20, about a
+    # consecutive dates (1 date per block up to max_refits dates; 1,000 dates: blocks of 17, under a
     # month), so years of bar-tier history cost max_refits fits per head, not one per date.
-    max_refits: Annotated[int, Field(ge=1, le=100_000)] = 50
+    max_refits: Annotated[int, Field(ge=1, le=100_000)] = 60
     seed: int = 7
     # Promotion gate: the model's held-out AUC must beat each baseline's with the one-sided
     # lower bound (paired bootstrap over held-out touches) of the AUC difference above zero.
     gate_bootstrap: Annotated[int, Field(ge=100, le=100_000)] = 1000
     gate_alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05
+
+
+class BacktestConfig(_Section):
+    """Costs and rules of the level-trade backtest (issue 22; `research.backtest`). Prices in points,
+    fees in USD per contract per side. Defaults: half a tick of spread per side (ES tick 0.25 pt), one
+    tick of slippage on stop fills, a retail broker's commission and the CME Globex non-member ES fee
+    plus the NFA fee (about $1.40). target_pt / stop_pt default to the first label threshold (the
+    primary outcome's 10 pt); the model policy's P(BREAK) threshold is chosen on earlier dates only
+    from `model_thresholds` (each in [0.5, 1): trade the break at p >= t, the fade at p <= 1 - t)."""
+
+    half_spread_pt: Annotated[float, Field(ge=0.0, le=10.0)] = 0.125
+    stop_slippage_pt: Annotated[float, Field(ge=0.0, le=20.0)] = 0.25
+    commission_usd_per_side: Annotated[float, Field(ge=0.0, le=100.0)] = 0.85
+    exchange_fees_usd_per_side: Annotated[float, Field(ge=0.0, le=100.0)] = 1.40
+    target_pt: Annotated[float | None, Field(gt=0.0, le=500.0)] = None
+    stop_pt: Annotated[float | None, Field(gt=0.0, le=500.0)] = None
+    model_thresholds: Annotated[tuple[float, ...], Field(min_length=1, max_length=20)] = (
+        0.5, 0.55, 0.6, 0.65, 0.7, 0.75,
+    )  # fmt: skip
+    min_trades_for_threshold: Annotated[int, Field(ge=1, le=10_000)] = 20
+    bootstrap: Annotated[int, Field(ge=100, le=100_000)] = 1000
+
+    @field_validator("model_thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        bad = [t for t in v if not 0.5 <= t < 1.0]
+        if bad:
+            raise ValueError(f"model_thresholds must lie in [0.5, 1): {bad}")
+        return _increasing(v, "model_thresholds")
 
 
 class LiveConfig(_Section):
@@ -254,6 +283,7 @@ class Config(_Section):
     score: ScoreConfig = ScoreConfig()
     labels: LabelsConfig = LabelsConfig()
     model: ModelConfig = ModelConfig()
+    backtest: BacktestConfig = BacktestConfig()
     live: LiveConfig = LiveConfig()
 
 

@@ -70,6 +70,24 @@ def test_bars_import_builds_the_bar_tier_like_the_in_memory_study(tmp_path: Path
     lake_gold = bar_models.bar_gold_from_lake(root, DEFAULT_CONFIG).sort("touch_id")
     mem_gold = bar_models.bar_gold(by_date, DEFAULT_CONFIG).sort("touch_id")
     assert lake_gold.height > 800 and lake_gold.select(mem_gold.columns).equals(mem_gold)
+    # The backtest asset's trades equal the in-memory backtest of the same bars; the dbt mart
+    # gold_backtest gives the same per-policy figures as the asset's trades.
+    from ml import backtest
+    from spymaster_core.research import backtest as bt
+
+    trades = pl.read_parquet(lake.file_path(root, "backtest_trades"))
+    mem = backtest.run(*backtest.inputs_from_bars(by_date, DEFAULT_CONFIG), DEFAULT_CONFIG)
+    key = ["policy", "touch_id"]
+    assert trades.height > 1500 and trades.sort(key).equals(mem.trades.sort(key))
+    gb = pl.read_parquet(lake.file_path(root, "gold_backtest"))
+    per_policy = gb.filter((pl.col("level_kind") == "ALL") & (pl.col("year") == "ALL")).sort("policy")
+    table = bt.policy_table(mem.trades, mem.test_dates, DEFAULT_CONFIG).sort("policy")
+    assert per_policy["policy"].to_list() == table["policy"].to_list() == sorted(backtest.POLICIES)
+    assert per_policy["trades"].to_list() == table["trades"].to_list()
+    assert per_policy["expectancy_usd"].to_list() == pytest.approx(table["expectancy_usd"].to_list())
+    assert per_policy["total_usd"].to_list() == pytest.approx(table["total_usd"].to_list())
+    by_kind = gb.filter((pl.col("level_kind") != "ALL") & (pl.col("policy") == "always_fade"))
+    assert by_kind["trades"].sum() == dict(table.select("policy", "trades").iter_rows())["always_fade"]
     # A bad file stops the import before anything is written: the lake is byte-identical.
     before = _lake_digest(root)
     bad = tmp_path / "bad.csv"

@@ -57,6 +57,7 @@ OVERRIDES = {
         "min_train_dates": 1,
         "purge_dates": 1,
     },
+    "backtest": {"half_spread_pt": 0.25, "commission_usd_per_side": 2.0, "target_pt": 8, "stop_pt": 6},
     "live": {"SNAP_INTERVAL_MS": 500},
 }
 

@@ -112,7 +112,7 @@ def test_walk_forward_refits_at_most_max_refits_times_in_blocks_of_earlier_dates
     by one model trained only on the dates before it; with max_refits >= dates, one date per block."""
     gold = synthetic_gold(n_dates=12, per_date=30)
     fits: list[int] = []
-    real = heads._model
+    real = heads.new_model
 
     class Spy:
         def __init__(self, cfg) -> None:  # noqa: ANN001
@@ -123,7 +123,7 @@ def test_walk_forward_refits_at_most_max_refits_times_in_blocks_of_earlier_dates
             self.m.fit(x, y)
             return self.m
 
-    monkeypatch.setattr(heads, "_model", Spy)
+    monkeypatch.setattr(heads, "new_model", Spy)
     plain = heads.walk_forward(gold, "direction", CFG)
     per_date_fits = len(fits)
     fits.clear()

@@ -8,6 +8,7 @@ Three dbt asset groups, each one dbt process holding the DuckDB writer lock:
 - `gold_eval_marts` (gold_model_eval): scores the held-out predictions of every model
   run (the asset model_predictions, written by break_bounce_model's step).
 - `gold_bar_marts` (gold_bar_outcomes): the bar tier's outcome rates over every bar-tier date
+- `gold_backtest_marts` (gold_backtest): the backtest's policy figures, from bar_backtest_trades
   (`spymaster bars import` builds it after the Silver bar assets).
 After dbt succeeds, the built tables are exported to Gold Parquet (temp file, then rename) at the
 paths `spymaster_core.io.lake` gives them (`TABLE_DIRS` for the daily marts, `FILES` for the others).
@@ -23,6 +24,7 @@ import polars as pl
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from spymaster_assets.dbt_project import (
+    GOLD_BACKTEST_MODELS,
     GOLD_BAR_MODELS,
     GOLD_DAILY_MODELS,
     GOLD_EVAL_MODELS,
@@ -143,4 +145,17 @@ def gold_bar_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake:
     yield from _dbt_build(context, dbt, lake, {})
 
 
-assets = [gold_daily_marts, gold_summary_marts, gold_eval_marts, gold_bar_marts]
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    pool=DUCKDB_POOL,
+    project=dbt_project,
+    select=" ".join(GOLD_BACKTEST_MODELS),
+    name="gold_backtest_marts",
+)
+def gold_backtest_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+    """gold_backtest: the level-trade policies' figures after costs per policy, level kind and year,
+    from bar_backtest_trades."""
+    yield from _dbt_build(context, dbt, lake, {})
+
+
+assets = [gold_daily_marts, gold_summary_marts, gold_eval_marts, gold_bar_marts, gold_backtest_marts]

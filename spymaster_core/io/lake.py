@@ -68,6 +68,8 @@ FILES: dict[str, str] = {
     "gold_level_kind_stats": "gold/training/gold_level_kind_stats.parquet",
     "gold_model_eval": "gold/evaluation/gold_model_eval.parquet",
     "gold_bar_outcomes": "gold/training/gold_bar_outcomes.parquet",
+    "backtest_trades": "gold/evaluation/backtest_trades.parquet",  # every policy's trades (bar tier)
+    "gold_backtest": "gold/evaluation/gold_backtest.parquet",
 }
 """Unpartitioned Gold marts: one Parquet file each."""
 

@@ -1,0 +1,216 @@
+"""Policies at a touch, walk-forward by date, and their trades after costs (issue 22, bar tier).
+
+Policies (decisions per touch; trades by `spymaster_core.research.backtest`):
+- `always_fade`, `always_break`: the naive baselines, every touch;
+- `base_rate`: per level kind, the side of the more common tradeable outcome (BOUNCE -> fade, BREAK ->
+  break) on the training dates;
+- `model`: the direction head (XGBoost on the bar features, trained on the training dates' BREAK and
+  BOUNCE touches) gives P(BREAK) for every touch of the test block; break at p >= t, fade at
+  p <= 1 - t, else no trade. The threshold t is chosen from `backtest.model_thresholds` on the
+  earlier test blocks' out-of-sample predictions only (the t with the largest P&L there among those
+  with at least `min_trades_for_threshold` trades); before there are any, the model does not trade.
+Every policy is judged on the same test dates: the walk-forward blocks (`heads.walk_forward_blocks`)
+that have training dates. Nothing about a touch's own date or later dates enters its decision.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ml import bar_models, heads, plots, registry
+from spymaster_core.config import Config
+from spymaster_core.io import lake
+from spymaster_core.research import backtest as bt
+from spymaster_core.research import bar_features
+
+POLICIES = ("always_fade", "always_break", "base_rate", "model")
+TRADEABLE = ("BREAK", "BOUNCE")
+
+
+@dataclass
+class BacktestResult:
+    """trades: TRADE_SCHEMA rows of every policy; test_dates: the dates judged; thresholds: the model
+    policy's threshold per test block ({first test date: t or None})."""
+
+    trades: pl.DataFrame
+    test_dates: list[str]
+    thresholds: dict[str, float | None] = field(default_factory=dict)
+
+
+def _hypothetical(
+    touches: pl.DataFrame, bars_by_date: dict[str, pl.DataFrame], rules: bt.TradeRules
+) -> dict[str, tuple[float | None, float | None]]:
+    """{touch_id: (fade pnl_usd, break pnl_usd)} of a lone trade each way (None: no trade possible)."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for d, g in touches.group_by("date"):
+        b = bars_by_date[str(d[0])].sort("bar_start_ns")
+        arr = (b["bar_start_ns"].to_numpy(), *(b[k].to_numpy() for k in ("open", "high", "low", "close")))
+        for r in g.iter_rows(named=True):
+            pnl = []
+            for decision in (bt.FADE, bt.BREAK):
+                t = bt.bar_trade(
+                    *arr,
+                    int(r["ts_ns"]),
+                    float(r["level_price"]),
+                    bt.side_of(r["direction"], decision),
+                    rules,
+                )
+                pnl.append(None if t is None else t["pnl_usd"])
+            out[r["touch_id"]] = (pnl[0], pnl[1])
+    return out
+
+
+def choose_threshold(p: np.ndarray, fade_usd: np.ndarray, break_usd: np.ndarray, cfg: Config) -> float | None:
+    """The threshold with the largest P&L over earlier out-of-sample predictions p (NaN P&L = no trade
+    possible), among those giving at least `min_trades_for_threshold` trades; None if none does."""
+    best, best_pnl = None, -np.inf
+    for t in cfg.backtest.model_thresholds:
+        pnl = np.where(p >= t, break_usd, np.where(p <= 1 - t, fade_usd, np.nan))
+        n = int(np.isfinite(pnl).sum())
+        if n >= cfg.backtest.min_trades_for_threshold and np.nansum(pnl) > best_pnl:
+            best, best_pnl = t, float(np.nansum(pnl))
+    return best
+
+
+def decide(
+    touches: pl.DataFrame, bars_by_date: dict[str, pl.DataFrame], cfg: Config
+) -> tuple[dict, list[str], dict]:
+    """({policy: {touch_id: decision}}, test dates, model thresholds by block) walk-forward by date.
+    touches: gold rows (`bar_models.bar_gold(..., keep_ambiguous=True)`) with `outcome`, the bar
+    features, `level_price`, `level_id`."""
+    rules = bt.TradeRules.of(cfg)
+    hyp = _hypothetical(touches, bars_by_date, rules)
+    dates = sorted(touches["date"].unique().to_list())
+    decisions: dict[str, dict[str, str]] = {p: {} for p in POLICIES}
+    test_dates: list[str] = []
+    thresholds: dict[str, float | None] = {}
+    oof_p: list[np.ndarray] = []
+    oof_ids: list[str] = []
+    for train_dates, block in heads.walk_forward_blocks(dates, cfg.model):
+        tr = touches.filter(pl.col("date").is_in(train_dates))
+        te = touches.filter(pl.col("date").is_in(block))
+        if te.is_empty():
+            continue
+        test_dates.extend(sorted(set(te["date"].to_list())))
+        ids = te["touch_id"].to_list()
+        for tid in ids:
+            decisions["always_fade"][tid] = bt.FADE
+            decisions["always_break"][tid] = bt.BREAK
+        rates = (
+            tr.filter(pl.col("outcome").is_in(TRADEABLE))
+            .group_by("level_kind")
+            .agg((pl.col("outcome") == "BREAK").mean().alias("break_share"))
+        )
+        side_of_kind = {k: (bt.BREAK if s > 0.5 else bt.FADE) for k, s in rates.iter_rows()}
+        for tid, kind in zip(ids, te["level_kind"], strict=True):
+            if kind in side_of_kind:
+                decisions["base_rate"][tid] = side_of_kind[kind]
+        train = tr.filter(pl.col("outcome").is_in(TRADEABLE))
+        y = (train["outcome"] == "BREAK").to_numpy().astype(int)
+        if len(np.unique(y)) < 2:
+            continue
+        model = heads.new_model(cfg.model).fit(bar_features.model_matrix(train)[0], y)
+        p = model.predict_proba(bar_features.model_matrix(te)[0])[:, 1]
+        t = None
+        if oof_ids:
+            earlier = np.concatenate(oof_p)
+            f = np.array([np.nan if hyp[i][0] is None else hyp[i][0] for i in oof_ids])
+            b = np.array([np.nan if hyp[i][1] is None else hyp[i][1] for i in oof_ids])
+            t = choose_threshold(earlier, f, b, cfg)
+        thresholds[block[0]] = t
+        if t is not None:
+            for tid, pi in zip(ids, p, strict=True):
+                if pi >= t:
+                    decisions["model"][tid] = bt.BREAK
+                elif pi <= 1 - t:
+                    decisions["model"][tid] = bt.FADE
+        oof_p.append(p)
+        oof_ids.extend(ids)
+    return decisions, test_dates, thresholds
+
+
+def run(touches: pl.DataFrame, bars_by_date: dict[str, pl.DataFrame], cfg: Config) -> BacktestResult:
+    """Every policy's trades on the walk-forward test dates (module docstring)."""
+    decisions, test_dates, thresholds = decide(touches, bars_by_date, cfg)
+    rules = bt.TradeRules.of(cfg)
+    judged = touches.filter(pl.col("date").is_in(test_dates))
+    parts = [bt.trades_for(p, judged, decisions[p], bars_by_date, rules) for p in POLICIES]
+    return BacktestResult(pl.concat(parts), test_dates, thresholds)
+
+
+def inputs_from_bars(
+    by_date: dict[str, pl.DataFrame], cfg: Config
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """(touches with labels and features, AMBIGUOUS kept; bars by date) from {date: 1-minute bars}."""
+    return bar_models.bar_gold(by_date, cfg, keep_ambiguous=True), by_date
+
+
+def inputs_from_lake(
+    root: lake.LakePath, cfg: Config, dates: list[str] | None = None
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """`inputs_from_bars` from the bar tier in the lake (`bar_models.bar_gold_from_lake`)."""
+    gold = bar_models.bar_gold_from_lake(root, cfg, dates, keep_ambiguous=True)
+    bars: dict[str, pl.DataFrame] = {}
+    for d in gold["date"].unique().to_list() if gold.height else []:
+        b = lake.read_partition(root, "futures_ohlcv_1m", d)
+        if b is not None:
+            bars[d] = b
+    return gold, bars
+
+
+def render(res: BacktestResult, cfg: Config, title: str) -> list[str]:
+    """The policy table (bt.render) with the rules and costs it assumed, the test dates and the
+    model's chosen thresholds."""
+    rules = bt.TradeRules.of(cfg)
+    lines = bt.render(bt.policy_table(res.trades, res.test_dates, cfg), title)
+    chosen = sorted({t for t in res.thresholds.values() if t is not None})
+    lines.append(
+        f"  {len(res.test_dates)} test dates walk-forward; target {rules.target_pt:g} pt, stop "
+        f"{rules.stop_pt:g} pt from the level, time stop {rules.lookforward_min:g} min; costs: "
+        f"{cfg.backtest.half_spread_pt:g} pt half spread per side, {cfg.backtest.stop_slippage_pt:g} pt stop "
+        f"slippage, ${rules.fees_usd_per_trade:.2f} fees per round turn; both exits in one bar = stop"
+    )
+    lines.append(f"  model thresholds chosen on earlier dates: {chosen or 'none (too few earlier trades)'}")
+    return lines
+
+
+METRICS = ("trades", "hit_rate", "expectancy_usd", "expectancy_usd_lo", "expectancy_usd_hi", "expectancy_pt",
+           "total_usd", "sharpe_daily", "max_drawdown_usd")  # fmt: skip
+
+
+def log_backtest(data_dir: Path, res: BacktestResult, cfg: Config, params: dict[str, object]) -> str:
+    """Log the backtest to MLflow (experiment `registry.BAR_EXPERIMENT`, tag `kind=backtest`): per
+    policy the METRICS as `<policy>_<metric>`, the costs and rules as params, and the equity curves
+    of every policy on one axis (`equity.png`) with the trade list (`trades.parquet`) as artifacts.
+    Returns the run id."""
+    table = bt.policy_table(res.trades, res.test_dates, cfg)
+    metrics: dict[str, float | None] = {}
+    for r in table.iter_rows(named=True):
+        for m in METRICS:
+            v = r.get(m)
+            metrics[f"{r['policy']}_{m}"] = None if v is None else float(v)
+    rules = bt.TradeRules.of(cfg)
+    all_params = {
+        **params,
+        "test_dates": len(res.test_dates),
+        "target_pt": rules.target_pt,
+        "stop_pt": rules.stop_pt,
+        "half_spread_pt": rules.half_spread_pt,
+        "stop_slippage_pt": rules.stop_slippage_pt,
+        "fees_usd_per_round_turn": rules.fees_usd_per_trade,
+        "multiplier_usd_per_pt": rules.multiplier_usd_per_pt,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        png = plots.equity_png(res.trades, Path(tmp) / "equity.png", "Level-trade policies after costs")
+        trades = Path(tmp) / "trades.parquet"
+        res.trades.write_parquet(trades)
+        run_id, _ = registry.log_run(
+            data_dir, all_params, metrics, {"tier": "bars", "kind": "backtest"}, artifacts=[png, trades],
+            experiment=registry.BAR_EXPERIMENT,
+        )  # fmt: skip
+    return run_id

@@ -240,6 +240,15 @@ def _research_routes(research: tuple[LakePath, Path] | None) -> APIRouter:
         except FileNotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
 
+    @router.get("/research/backtest", include_in_schema=False)
+    def research_backtest(date: str | None = None) -> HTMLResponse:
+        if date is not None and not ISO_DATE.fullmatch(date):
+            raise HTTPException(400, "date must be a trading date as YYYY-MM-DD")
+        try:
+            return HTMLResponse(research_views.backtest_view_html(need(0, "lake"), date))
+        except FileNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+
     @router.get("/research/models", include_in_schema=False)
     def research_models() -> HTMLResponse:
         try:

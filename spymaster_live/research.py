@@ -6,7 +6,10 @@
 - `models_view_html(data_dir)`: the MLflow run comparison (`ml.registry.compare_runs`): held-out
   direction AUC of the model, both baselines and the sequence baseline, Brier, touches, and which
   run the `champion` alias points at.
-Both raise FileNotFoundError naming what is missing (the gateway turns it into a 404).
+- `backtest_view_html(lake_root, date)`: the level-trade backtest (`bar_backtest_trades` in the
+  lake): every policy's cumulative P&L after costs on one axis, the per-policy figures, and the
+  trade list of a chosen date.
+All raise FileNotFoundError naming what is missing (the gateway turns it into a 404).
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ from pathlib import Path
 
 from spymaster_core.io import lake
 
+POLICY_COLOR = {
+    "always_fade": "#30a46c",
+    "always_break": "#e5484d",
+    "base_rate": "#f5a524",
+    "model": "#4cc3ff",
+}
 OUTCOME_COLOR = {"BREAK": "#e5484d", "BOUNCE": "#30a46c", "CHOP": "#8894a2"}
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <link rel="stylesheet" href="/static/dashboard.css"></head><body>
@@ -127,12 +136,79 @@ def models_view_html(data_dir: Path) -> str:
     return _page("Research · models", body)
 
 
+def backtest_view_html(lake_root: lake.LakePath, date: str | None = None) -> str:
+    """The backtest page (see module docstring); `date` picks the trade list (default: the last
+    date with trades)."""
+    import polars as pl
+
+    path = lake.file_path(lake_root, "backtest_trades")
+    if not lake.exists(path):
+        raise FileNotFoundError(f"no backtest in the lake ({path}): run `spymaster bars import` first")
+    trades = lake.read_parquet(path).sort("exit_ns")
+    if trades.is_empty():
+        raise FileNotFoundError(f"the backtest at {path} has no trades")
+    W, H, pad = 1200, 420, 60
+    t0, t1 = int(trades["exit_ns"].min()), int(trades["exit_ns"].max())
+    curves = {
+        p: g["pnl_usd"].cum_sum().to_list() for (p,), g in trades.group_by("policy", maintain_order=True)
+    }
+    exits = {p: g["exit_ns"].to_list() for (p,), g in trades.group_by("policy", maintain_order=True)}
+    lo = min(0.0, *(min(c) for c in curves.values()))
+    hi = max(0.0, *(max(c) for c in curves.values()))
+
+    def x(ts: int) -> float:
+        return pad + (ts - t0) / max(1, t1 - t0) * (W - 2 * pad)
+
+    def y(v: float) -> float:
+        return H - pad - (v - lo) / max(1e-9, hi - lo) * (H - 2 * pad)
+
+    svg = [f'<svg id="equity" viewBox="0 0 {W} {H}" style="height:{H}px;background:#171c23">',
+           f'<line x1="{pad}" x2="{W - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#8894a2" stroke-width="0.8"/>',
+           f'<text x="4" y="{y(hi) + 4:.1f}" fill="#8894a2" font-size="11">{hi:,.0f}</text>',
+           f'<text x="4" y="{y(lo) + 4:.1f}" fill="#8894a2" font-size="11">{lo:,.0f}</text>']  # fmt: skip
+    for p, c in curves.items():
+        pts = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(exits[p], c, strict=True))
+        color = POLICY_COLOR.get(p, "#dde3ea")
+        svg.append(f'<polyline class="policy" data-policy="{html.escape(p)}" points="{pts}" fill="none" '
+                   f'stroke="{color}" stroke-width="1.4"><title>{html.escape(p)}: {c[-1]:+,.0f} USD</title></polyline>')  # fmt: skip
+    svg.append("</svg>")
+    legend = " · ".join(
+        f'<span style="color:{POLICY_COLOR.get(p, "#dde3ea")}">{html.escape(p)} {c[-1]:+,.0f} USD '
+        f"({len(c)} trades)</span>"
+        for p, c in curves.items()
+    )
+    dates = sorted(trades["date"].unique().to_list())
+    day = date or dates[-1]
+    if day not in dates:
+        raise FileNotFoundError(f"no backtest trades on {day} (dates {dates[0]}..{dates[-1]})")
+    rows = "".join(
+        f'<tr data-policy="{html.escape(r["policy"])}"><td>{html.escape(r["policy"])}</td>'
+        f"<td>{html.escape(r['level_id'])}</td><td>{r['direction']}</td><td>{r['decision']}</td>"
+        f"<td>{r['entry_px']:.2f}</td><td>{r['exit_px']:.2f}</td><td>{r['exit_reason']}</td>"
+        f"<td>{r['pnl_pt']:+.2f}</td><td>{r['pnl_usd']:+.2f}</td></tr>"
+        for r in trades.filter(pl.col("date") == day).sort("entry_ns", "policy").iter_rows(named=True)
+    )
+    links = " · ".join(
+        f'<a style="color:#4cc3ff" href="/research/backtest?date={d}">{d}</a>' for d in dates[-20:]
+    )
+    body = (
+        "<section><h2>Level-trade policies: cumulative P&L after costs (USD per contract), walk-forward "
+        f"test dates {dates[0]}..{dates[-1]}</h2><p>{legend}</p>{''.join(svg)}</section>"
+        f'<section><h2>Trades on {html.escape(day)}</h2><table id="trades"><thead><tr><th>policy</th><th>level</th>'
+        "<th>direction</th><th>decision</th><th>entry</th><th>exit</th><th>exit reason</th><th>P&L pt</th>"
+        f"<th>P&L USD</th></tr></thead><tbody>{rows}</tbody></table><p>Other dates: {links}</p></section>"
+    )
+    return _page("Research · backtest", body)
+
+
 def index_html(lake_root: lake.LakePath) -> str:
-    """Links to the day view of every date with Silver touches (newest first) and to the models."""
+    """Links to the day view of every date with Silver touches (newest first), to the models and to
+    the backtest."""
     dates = sorted(lake.written_dates(lake_root, "touches"), reverse=True)
     links = " · ".join(f'<a style="color:#4cc3ff" href="/research/day?date={d}">{d}</a>' for d in dates)
     body = (
         f"<section><h2>Dates with touches ({len(dates)})</h2><p>{links or 'none yet'}</p>"
-        '<h2><a style="color:#4cc3ff" href="/research/models">Model comparison (MLflow)</a></h2></section>'
+        '<h2><a style="color:#4cc3ff" href="/research/models">Model comparison (MLflow)</a></h2>'
+        '<h2><a style="color:#4cc3ff" href="/research/backtest">Level-trade backtest after costs</a></h2></section>'
     )
     return _page("Research", body)

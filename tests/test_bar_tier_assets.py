@@ -100,6 +100,14 @@ def test_bars_import_builds_the_bar_tier_like_the_in_memory_study(tmp_path: Path
     # `bars study` reads the lake.
     res = runner.invoke(app, ["bars", "study", "--data-dir", str(tmp_path)])
     assert res.exit_code == 0 and "bar tier: 55 sessions" in res.output
+    # `bars backtest` prints the same policy table and lists a date's trades.
+    day = mem.test_dates[-1]
+    res = runner.invoke(app, ["bars", "backtest", "--data-dir", str(tmp_path), "--trades-of", day])
+    assert res.exit_code == 0, res.output
+    fade = table.filter(pl.col("policy") == "always_fade").row(0, named=True)
+    assert f"{fade['expectancy_usd']:+10.2f}" in res.output and "both exits in one bar = stop" in res.output
+    listed = [ln for ln in res.output.splitlines() if " USD" in ln and ln.strip().split()[0] in backtest.POLICIES]
+    assert len(listed) == mem.trades.filter(pl.col("date") == day).height > 0
 
 
 def test_databento_ohlcv_1m_files_build_bronze_bars(tmp_path: Path) -> None:

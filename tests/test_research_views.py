@@ -55,3 +55,33 @@ def test_models_view_compares_runs_newest_first(tmp_path: Path, monkeypatch: pyt
     page = research.models_view_html(tmp_path)
     rows = re.findall(r'<tr data-run="([0-9a-f]{32})"', page)
     assert rows == ids[::-1] and "0.730" in page and "0.610" in page
+
+
+def test_backtest_view_draws_each_policys_equity_curve_and_a_days_trades(tmp_path: Path) -> None:
+    """On the real bars' backtest written to a lake: one curve per policy ending at its total P&L, and
+    the chosen date's trade list (every policy's trades of that date, nothing else)."""
+    import polars as pl
+
+    from ml import backtest
+    from spymaster_core.io.csv_bars import read_bars_csv
+
+    root = tmp_path / "lake"
+    with pytest.raises(FileNotFoundError, match="no backtest in the lake"):
+        research.backtest_view_html(root)
+    by: dict = {}
+    for f in sorted((Path(__file__).resolve().parents[2] / "shared" / "real" / "bars-1m").glob("*.csv")):
+        by.update(read_bars_csv(f).by_date)
+    res = backtest.run(*backtest.inputs_from_bars(by, DEFAULT_CONFIG), DEFAULT_CONFIG)
+    lake.write_file(lake.file_path(root, "backtest_trades"), res.trades)
+    day = res.test_dates[len(res.test_dates) // 2]
+    page = research.backtest_view_html(root, day)
+    curves = re.findall(r'<polyline class="policy" data-policy="(\w+)".*?<title>\w+: ([+-][\d,]+) USD', page)
+    totals = dict(res.trades.group_by("policy").agg(pl.col("pnl_usd").sum()).iter_rows())
+    assert sorted(p for p, _ in curves) == sorted(backtest.POLICIES)
+    for p, total in curves:
+        assert int(total.replace(",", "")) == round(totals[p])
+    listed = re.findall(r'<tr data-policy="(\w+)">', page)
+    assert len(listed) == res.trades.filter(pl.col("date") == day).height > 0
+    assert 'href="/research/backtest"' in research.index_html(root)
+    with pytest.raises(FileNotFoundError, match="no backtest trades on 2001-01-02"):
+        research.backtest_view_html(root, "2001-01-02")

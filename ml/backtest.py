@@ -1,4 +1,5 @@
-"""Policies at a touch, walk-forward by date, and their trades after costs (issue 22, bar tier).
+"""Policies at a touch, walk-forward by date, and their trades after costs (issue 22; the bar tier
+and, with `tick_inputs_from_lake`, the tick tier).
 
 Policies (decisions per touch; trades by `spymaster_core.research.backtest`):
 - `always_fade`, `always_break`: the naive baselines, every touch;
@@ -16,6 +17,7 @@ that have training dates. Nothing about a touch's own date or later dates enters
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,26 +44,15 @@ class BacktestResult:
     thresholds: dict[str, float | None] = field(default_factory=dict)
 
 
-def _hypothetical(
-    touches: pl.DataFrame, bars_by_date: dict[str, pl.DataFrame], rules: bt.TradeRules
-) -> dict[str, tuple[float | None, float | None]]:
+def _hypothetical(touches: pl.DataFrame, trade: bt.TradeFn) -> dict[str, tuple[float | None, float | None]]:
     """{touch_id: (fade pnl_usd, break pnl_usd)} of a lone trade each way (None: no trade possible)."""
     out: dict[str, tuple[float | None, float | None]] = {}
-    for d, g in touches.group_by("date"):
-        b = bars_by_date[str(d[0])].sort("bar_start_ns")
-        arr = (b["bar_start_ns"].to_numpy(), *(b[k].to_numpy() for k in ("open", "high", "low", "close")))
-        for r in g.iter_rows(named=True):
-            pnl = []
-            for decision in (bt.FADE, bt.BREAK):
-                t = bt.bar_trade(
-                    *arr,
-                    int(r["ts_ns"]),
-                    float(r["level_price"]),
-                    bt.side_of(r["direction"], decision),
-                    rules,
-                )
-                pnl.append(None if t is None else t["pnl_usd"])
-            out[r["touch_id"]] = (pnl[0], pnl[1])
+    for r in touches.iter_rows(named=True):
+        pnl = []
+        for decision in (bt.FADE, bt.BREAK):
+            t = trade(r, bt.side_of(r["direction"], decision))
+            pnl.append(None if t is None else t["pnl_usd"])
+        out[r["touch_id"]] = (pnl[0], pnl[1])
     return out
 
 
@@ -77,14 +68,17 @@ def choose_threshold(p: np.ndarray, fade_usd: np.ndarray, break_usd: np.ndarray,
     return best
 
 
+Features = Callable[[pl.DataFrame], tuple[np.ndarray, list[str]]]
+
+
 def decide(
-    touches: pl.DataFrame, bars_by_date: dict[str, pl.DataFrame], cfg: Config
+    touches: pl.DataFrame, trade: bt.TradeFn, cfg: Config, features: Features = bar_features.model_matrix
 ) -> tuple[dict, list[str], dict]:
     """({policy: {touch_id: decision}}, test dates, model thresholds by block) walk-forward by date.
-    touches: gold rows (`bar_models.bar_gold(..., keep_ambiguous=True)`) with `outcome`, the bar
-    features, `level_price`, `level_id`."""
-    rules = bt.TradeRules.of(cfg)
-    hyp = _hypothetical(touches, bars_by_date, rules)
+    touches: gold rows with `outcome`, `level_price`, `level_id` and the model's inputs (`features`:
+    the bar features by default; the tick tier passes `feature_row.model_matrix`); trade: the tier's
+    trade function (`research.backtest.bar_trade_fn` / `tick_trade_fn`)."""
+    hyp = _hypothetical(touches, trade)
     dates = sorted(touches["date"].unique().to_list())
     decisions: dict[str, dict[str, str]] = {p: {} for p in POLICIES}
     test_dates: list[str] = []
@@ -114,8 +108,8 @@ def decide(
         y = (train["outcome"] == "BREAK").to_numpy().astype(int)
         if len(np.unique(y)) < 2:
             continue
-        model = heads.new_model(cfg.model).fit(bar_features.model_matrix(train)[0], y)
-        p = model.predict_proba(bar_features.model_matrix(te)[0])[:, 1]
+        model = heads.new_model(cfg.model).fit(features(train)[0], y)
+        p = model.predict_proba(features(te)[0])[:, 1]
         t = None
         if oof_ids:
             earlier = np.concatenate(oof_p)
@@ -134,25 +128,27 @@ def decide(
     return decisions, test_dates, thresholds
 
 
-def run(touches: pl.DataFrame, bars_by_date: dict[str, pl.DataFrame], cfg: Config) -> BacktestResult:
+def run(
+    touches: pl.DataFrame, trade: bt.TradeFn, cfg: Config, features: Features = bar_features.model_matrix
+) -> BacktestResult:
     """Every policy's trades on the walk-forward test dates (module docstring)."""
-    decisions, test_dates, thresholds = decide(touches, bars_by_date, cfg)
-    rules = bt.TradeRules.of(cfg)
+    decisions, test_dates, thresholds = decide(touches, trade, cfg, features)
     judged = touches.filter(pl.col("date").is_in(test_dates))
-    parts = [bt.trades_for(p, judged, decisions[p], bars_by_date, rules) for p in POLICIES]
+    parts = [bt.trades_for(p, judged, decisions[p], trade) for p in POLICIES]
     return BacktestResult(pl.concat(parts), test_dates, thresholds)
 
 
-def inputs_from_bars(
-    by_date: dict[str, pl.DataFrame], cfg: Config
-) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """(touches with labels and features, AMBIGUOUS kept; bars by date) from {date: 1-minute bars}."""
-    return bar_models.bar_gold(by_date, cfg, keep_ambiguous=True), by_date
+def inputs_from_bars(by_date: dict[str, pl.DataFrame], cfg: Config) -> tuple[pl.DataFrame, bt.TradeFn]:
+    """(touches with labels and bar features, AMBIGUOUS kept; the bar trade function) from
+    {date: 1-minute bars}."""
+    return bar_models.bar_gold(by_date, cfg, keep_ambiguous=True), bt.bar_trade_fn(
+        by_date, bt.TradeRules.of(cfg)
+    )
 
 
 def inputs_from_lake(
     root: lake.LakePath, cfg: Config, dates: list[str] | None = None
-) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+) -> tuple[pl.DataFrame, bt.TradeFn]:
     """`inputs_from_bars` from the bar tier in the lake (`bar_models.bar_gold_from_lake`)."""
     gold = bar_models.bar_gold_from_lake(root, cfg, dates, keep_ambiguous=True)
     bars: dict[str, pl.DataFrame] = {}
@@ -160,7 +156,31 @@ def inputs_from_lake(
         b = lake.read_partition(root, "futures_ohlcv_1m", d)
         if b is not None:
             bars[d] = b
-    return gold, bars
+    return gold, bt.bar_trade_fn(bars, bt.TradeRules.of(cfg))
+
+
+def tick_inputs_from_lake(
+    root: lake.LakePath, cfg: Config, dates: list[str] | None = None
+) -> tuple[pl.DataFrame, bt.TradeFn]:
+    """The tick tier's touches (`gold_training`: Silver touches, features and labels; complete
+    look-forwards) and `tick_trade_fn` over the dates' Bronze front-month trades with the MBP-10 top
+    of book for the spread. Run with `features=feature_row.model_matrix`."""
+    rules = bt.TradeRules.of(cfg)
+    gold = lake.read_table(root, "gold_training")
+    if gold is None:
+        return pl.DataFrame(), bt.tick_trade_fn({}, {}, rules)
+    gold = gold.filter(pl.col("lookforward_complete"))
+    if dates is not None:
+        gold = gold.filter(pl.col("date").is_in(dates))
+    trades: dict[str, pl.DataFrame] = {}
+    books: dict[str, pl.DataFrame | None] = {}
+    for d in gold["date"].unique().to_list():
+        t = lake.read_partition(root, "futures_trades", d)
+        if t is None:
+            continue
+        trades[d] = t
+        books[d] = lake.read_partition(root, "futures_mbp10", d, ["ts_event_ns", "bid_px_00", "ask_px_00"])
+    return gold.filter(pl.col("date").is_in(list(trades))), bt.tick_trade_fn(trades, books, rules)
 
 
 def render(res: BacktestResult, cfg: Config, title: str) -> list[str]:

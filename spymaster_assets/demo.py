@@ -110,6 +110,14 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
 
     sim_bt = backtest.run(*backtest.inputs_from_bars(sim, cfg), cfg)
     lines += backtest.render(sim_bt, cfg, "SIMULATED level trades after costs (bars from its trades)")
+    from spymaster_core.engines.feature_row import model_matrix
+
+    touches, trade = backtest.tick_inputs_from_lake(lake_root, cfg, sim_dates)
+    if touches.height:
+        tick_bt = backtest.run(touches, trade, cfg, model_matrix)
+        lines += backtest.render(
+            tick_bt, cfg, "SIMULATED tick days: level trades after costs (next print, the book's spread)"
+        )
     return lines
 
 

@@ -105,9 +105,8 @@ def test_one_position_per_level_and_fees_in_usd() -> None:
     mes = DEFAULT_CONFIG.model_copy(
         update={"instrument": DEFAULT_CONFIG.instrument.model_copy(update={"es_multiplier_usd_per_pt": 5.0})}
     )
-    tr = bt.trades_for(
-        "always_fade", touches, dict.fromkeys("abc", bt.FADE), {DATE: bars}, bt.TradeRules.of(mes)
-    )
+    trade = bt.bar_trade_fn({DATE: bars}, bt.TradeRules.of(mes))
+    tr = bt.trades_for("always_fade", touches, dict.fromkeys("abc", bt.FADE), trade)
     assert tr["touch_id"].to_list() == ["a", "c"]
     assert tr["pnl_usd"].to_list() == pytest.approx([p * 5 - 4.50 for p in tr["pnl_pt"].to_list()])
 
@@ -134,18 +133,22 @@ def test_summary_figures_on_worked_numbers() -> None:
     assert s["expectancy_usd_lo"] <= 10.0 <= s["expectancy_usd_hi"] and s["share_stop"] == 0.5
 
 
-@pytest.fixture(scope="module")
-def real() -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+def _real_bars() -> dict[str, pl.DataFrame]:
     by: dict[str, pl.DataFrame] = {}
     for f in sorted(REAL_BARS.glob("*.csv")):
         by.update(read_bars_csv(f).by_date)
-    return backtest.inputs_from_bars(by, DEFAULT_CONFIG)
+    return by
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[pl.DataFrame, bt.TradeFn]:
+    return backtest.inputs_from_bars(_real_bars(), DEFAULT_CONFIG)
 
 
 def test_future_labels_do_not_change_past_decisions(real) -> None:  # noqa: ANN001
     """Shuffling the outcomes (and features) of touches after a cut date leaves every decision on or
     before it unchanged, for every policy; decisions after it do change."""
-    touches, bars = real
+    touches, trade = real
     dates = sorted(touches["date"].unique().to_list())
     cut = dates[len(dates) // 2]
     rng = np.random.default_rng(1)
@@ -155,8 +158,8 @@ def test_future_labels_do_not_change_past_decisions(real) -> None:  # noqa: ANN0
         pl.Series("distance_pt", rng.permutation(late["distance_pt"].to_numpy())),
     )
     other = pl.concat([touches.filter(pl.col("date") <= cut), shuffled.select(touches.columns)])
-    before, _, _ = backtest.decide(touches, bars, DEFAULT_CONFIG)
-    after, _, _ = backtest.decide(other, bars, DEFAULT_CONFIG)
+    before, _, _ = backtest.decide(touches, trade, DEFAULT_CONFIG)
+    after, _, _ = backtest.decide(other, trade, DEFAULT_CONFIG)
     early = set(touches.filter(pl.col("date") <= cut)["touch_id"].to_list())
     for p in backtest.POLICIES:
         assert {k: v for k, v in before[p].items() if k in early} == {
@@ -168,9 +171,10 @@ def test_future_labels_do_not_change_past_decisions(real) -> None:  # noqa: ANN0
 def test_policy_table_on_real_es_bars_and_what_costs_take(real, tmp_path: Path) -> None:  # noqa: ANN001
     """On the 55 real sessions: every policy trades on the same walk-forward test dates; with costs
     each trade loses exactly its spread, slippage and fees against the zero-cost run (the same trades)."""
-    touches, bars = real
-    res = backtest.run(touches, bars, DEFAULT_CONFIG)
-    free = backtest.run(touches, bars, ZERO_COSTS)
+    touches, _ = real
+    by = _real_bars()
+    res = backtest.run(touches, bt.bar_trade_fn(by, bt.TradeRules.of(DEFAULT_CONFIG)), DEFAULT_CONFIG)
+    free = backtest.run(touches, bt.bar_trade_fn(by, bt.TradeRules.of(ZERO_COSTS)), ZERO_COSTS)
     table = bt.policy_table(res.trades, res.test_dates, DEFAULT_CONFIG)
     assert table["policy"].to_list() == list(backtest.POLICIES) and len(res.test_dates) >= 50
     n = dict(table.select("policy", "trades").iter_rows())
@@ -197,3 +201,72 @@ def test_policy_table_on_real_es_bars_and_what_costs_take(real, tmp_path: Path) 
     assert run.data.metrics["always_fade_trades"] == n["always_fade"] and run.data.tags["kind"] == "backtest"
     arts = {a.path for a in registry.client(tmp_path).list_artifacts(run_id)}
     assert {"equity.png", "trades.parquet"} <= arts
+
+
+# ---------------------------------------------------------------- the tick tier: trade by trade
+
+
+def _prints(rows: list[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """(ts ns, price) of prints at (HH:MM:SS ET, price) on DATE."""
+    ts = np.array([calendar.et_ns(DATE, t[:5]) + int(t[6:]) * 10**9 for t, _ in rows], dtype=np.int64)
+    return ts, np.array([p for _, p in rows], dtype=np.float64)
+
+
+def test_tick_trades_fill_in_print_order_with_the_books_spread() -> None:
+    rules = bt.TradeRules.of(DEFAULT_CONFIG)
+    touch = calendar.et_ns(DATE, "10:00")
+    # Touch print at 10:00:00; entry at the next print (10:00:05, 6801) plus that moment's half spread.
+    ts, px = _prints([("10:00:00", 6800.5), ("10:00:05", 6801), ("10:01:00", 6789.75), ("10:02:00", 6811)])
+    hs = np.array([0.125, 0.375, 0.125, 0.125])  # a wide book at the entry print
+    t = bt.tick_trade(ts, px, hs, touch, L, +1, rules)
+    # The stop print comes first (in print order, unlike a bar): stop 6790, the print 6789.75 is worse.
+    assert t["exit_reason"] == "stop" and t["entry_px"] == 6801.375
+    assert t["exit_px"] == pytest.approx(6789.75 - 0.125 - 0.25) and t["exit_ns"] == int(ts[2])
+    assert t["pnl_usd"] == pytest.approx((6789.375 - 6801.375) * 50 - 4.50)
+    ts, px = _prints([("10:00:00", 6800.5), ("10:00:05", 6801), ("10:02:00", 6810), ("10:03:00", 6785)])
+    t = bt.tick_trade(ts, px, np.full(4, 0.125), touch, L, +1, rules)
+    assert t["exit_reason"] == "target" and t["pnl_pt"] == pytest.approx(10 - 1 - 0.125)
+    ts, px = _prints([("10:00:00", 6800.5), ("10:00:05", 6801), ("10:07:59", 6803), ("10:08:01", 6820)])
+    t = bt.tick_trade(ts, px, np.full(4, 0.125), touch, L, +1, rules)
+    assert (
+        t["exit_reason"] == "time" and t["exit_px"] == 6803 - 0.125
+    )  # the 10:08:01 print is past the window
+
+
+def test_half_spreads_come_from_the_book_with_a_floor() -> None:
+    rules = bt.TradeRules.of(DEFAULT_CONFIG)
+    trades = pl.DataFrame({"ts_event_ns": [5, 15, 25]})
+    book = pl.DataFrame({"ts_event_ns": [10, 20], "bid_px_00": [100.0, 100.0], "ask_px_00": [100.25, 101.0]})
+    assert bt.half_spreads(trades, book, rules).tolist() == [0.125, 0.125, 0.5]
+    assert bt.half_spreads(trades, None, rules).tolist() == [0.125] * 3
+
+
+def test_tick_backtest_on_a_simulated_day(sim_day) -> None:  # noqa: ANN001
+    """Every touch of a simulated tick day traded both ways at trade resolution with the book's
+    spread: each entry is the first print after its touch plus at least half a tick; a fade and a
+    break of one touch enter at the same print on opposite sides of it; when both time out they lose
+    the spread on both legs between them."""
+    import pyarrow.parquet as pq
+
+    d = sim_day
+    cols = ["ts_event_ns", "bid_px_00", "ask_px_00"]
+    book = pl.concat([pl.from_arrow(pq.read_table(f, columns=cols)) for f in d.mbp10_files])
+    trade = bt.tick_trade_fn({d.date: d.trades}, {d.date: book}, bt.TradeRules.of(DEFAULT_CONFIG))
+    ids = d.touches["touch_id"].to_list()
+    fade = bt.trades_for("always_fade", d.touches, dict.fromkeys(ids, bt.FADE), trade)
+    brk = bt.trades_for("always_break", d.touches, dict.fromkeys(ids, bt.BREAK), trade)
+    assert fade.height > 5 and brk.height > 5
+    tr = d.trades.sort("ts_event_ns")
+    ts, px = tr["ts_event_ns"].to_numpy(), tr["price"].to_numpy()
+    at = dict(zip(d.touches["touch_id"], d.touches["ts_ns"], strict=True))
+    for r in fade.iter_rows(named=True):
+        i = int(np.searchsorted(ts, at[r["touch_id"]], side="right"))
+        assert r["entry_ns"] == ts[i] and 0.125 - 1e-9 <= r["side"] * (r["entry_px"] - px[i]) <= 5.0
+    both = fade.join(brk, on="touch_id", suffix="_b")
+    assert both.height > 5
+    for r in both.iter_rows(named=True):
+        assert r["entry_ns"] == r["entry_ns_b"] and r["side"] == -r["side_b"]
+        assert r["entry_px"] + r["entry_px_b"] == pytest.approx(2 * px[np.searchsorted(ts, r["entry_ns"])])
+    timed = both.filter((pl.col("exit_reason") == "time") & (pl.col("exit_reason_b") == "time"))
+    for r in timed.iter_rows(named=True):
+        assert r["pnl_pt"] + r["pnl_pt_b"] <= -0.5 + 1e-9  # two round turns of at least a tick each

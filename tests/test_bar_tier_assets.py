@@ -106,7 +106,9 @@ def test_bars_import_builds_the_bar_tier_like_the_in_memory_study(tmp_path: Path
     assert res.exit_code == 0, res.output
     fade = table.filter(pl.col("policy") == "always_fade").row(0, named=True)
     assert f"{fade['expectancy_usd']:+10.2f}" in res.output and "both exits in one bar = stop" in res.output
-    listed = [ln for ln in res.output.splitlines() if " USD" in ln and ln.strip().split()[0] in backtest.POLICIES]
+    listed = [
+        ln for ln in res.output.splitlines() if " USD" in ln and ln.strip().split()[0] in backtest.POLICIES
+    ]
     assert len(listed) == mem.trades.filter(pl.col("date") == day).height > 0
 
 

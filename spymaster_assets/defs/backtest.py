@@ -30,13 +30,13 @@ def bar_backtest_trades(context: dg.AssetExecutionContext, lake: LakeResource) -
     from spymaster_core.research import backtest as bt
 
     cfg = current_config()
-    touches, bars = backtest.inputs_from_lake(lake.path, cfg)
+    touches, trade = backtest.inputs_from_lake(lake.path, cfg)
     if touches.is_empty():
         raise ValueError(
             f"no bar-tier touches in the lake at {lake.path}: import bars first (`spymaster bars import`)"
         )
     context.log.info(f"backtest over {touches['date'].n_unique()} dates, {touches.height} touches")
-    res = backtest.run(touches, bars, cfg)
+    res = backtest.run(touches, trade, cfg)
     lake_io.write_file(lake_io.file_path(lake.path, "backtest_trades"), res.trades)
     run_id = backtest.log_backtest(lake.data_dir, res, cfg, {"source": "lake bar tier"})
     table = bt.policy_table(res.trades, res.test_dates, cfg)

@@ -176,12 +176,12 @@ def open_read(path: LakePath) -> Iterator[IO[bytes]]:
             yield fh
 
 
-def read_parquet(path: LakePath) -> pl.DataFrame:
-    """One Parquet file (local or remote) as a DataFrame."""
+def read_parquet(path: LakePath, columns: list[str] | None = None) -> pl.DataFrame:
+    """One Parquet file (local or remote) as a DataFrame (only `columns` when given)."""
     if not is_remote(path):
-        return pl.read_parquet(path)
+        return pl.read_parquet(path, columns=columns)
     with open_read(path) as fh:
-        return pl.read_parquet(fh)
+        return pl.read_parquet(fh, columns=columns)
 
 
 def file_sha256(path: LakePath) -> str:
@@ -416,15 +416,17 @@ def read_table(root: LakePath, table: str) -> pl.DataFrame | None:
     return pl.concat([read_parquet(f) for f in files], how="diagonal_relaxed")
 
 
-def read_partition(root: LakePath, table: str, date: str) -> pl.DataFrame | None:
-    """The partition as a DataFrame, or None if it was never written."""
+def read_partition(
+    root: LakePath, table: str, date: str, columns: list[str] | None = None
+) -> pl.DataFrame | None:
+    """The partition as a DataFrame (only `columns` when given), or None if it was never written."""
     files = partition_files(root, table, date)
     if not files:
         return None
     return (
-        pl.concat([read_parquet(f) for f in files], how="vertical_relaxed")
+        pl.concat([read_parquet(f, columns) for f in files], how="vertical_relaxed")
         if len(files) > 1
-        else read_parquet(files[0])
+        else read_parquet(files[0], columns)
     )
 
 

@@ -1,4 +1,6 @@
-"""Level trades after costs at bar resolution (issue 22): what trading the touches would have made.
+"""Level trades after costs (issue 22): what trading the touches would have made, at bar resolution
+(`bar_trade`, the bar tier) and at trade resolution (`tick_trade`, the tick tier; see its docstring
+for where it differs: entry at the next print, the book's spread, exits in print order).
 
 A *decision* at a touch is `fade` (trade the bounce: long at SUPPORT, short at RESISTANCE), `break`
 (the other side) or none. A trade is one contract:
@@ -22,6 +24,7 @@ A *decision* at a touch is `fade` (trade the bounce: long at SUPPORT, short at R
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,24 +141,15 @@ def bar_trade(
     }
 
 
-def trades_for(
-    policy: str,
-    touches: pl.DataFrame,
-    decisions: dict[str, str],
-    bars_by_date: dict[str, pl.DataFrame],
-    rules: TradeRules,
-) -> pl.DataFrame:
-    """The trades of one policy: for each touch (`silver.touches.v2` rows: touch_id, date, ts_ns,
-    level_id, level_kind, level_price, direction) with a decision in `decisions` ({touch_id: fade |
-    break}), in time order, skipping touches of a level whose previous trade is still open.
-    bars_by_date: {date: `futures.ohlcv_1m.v1`}. Returns TRADE_SCHEMA rows."""
-    rows: list[dict] = []
-    open_until: dict[str, int] = {}
+TradeFn = Callable[[dict, int], "dict | None"]
+"""(touch row, side) -> the trade's entry/exit fields (as `bar_trade` returns) or None."""
+
+
+def bar_trade_fn(bars_by_date: dict[str, pl.DataFrame], rules: TradeRules) -> TradeFn:
+    """`bar_trade` over {date: `futures.ohlcv_1m.v1`} (arrays made once per date)."""
     arrays: dict[str, tuple[np.ndarray, ...]] = {}
-    for r in touches.sort("ts_ns", "level_id").iter_rows(named=True):
-        decision = decisions.get(r["touch_id"])
-        if decision is None or r["ts_ns"] < open_until.get(r["level_id"], -1):
-            continue
+
+    def fn(r: dict, side: int) -> dict | None:
         d = r["date"]
         if d not in arrays:
             b = bars_by_date[d].sort("bar_start_ns")
@@ -163,8 +157,24 @@ def trades_for(
                 b["bar_start_ns"].to_numpy(),
                 *(b[k].to_numpy() for k in ("open", "high", "low", "close")),
             )
+        return bar_trade(*arrays[d], int(r["ts_ns"]), float(r["level_price"]), side, rules)
+
+    return fn
+
+
+def trades_for(policy: str, touches: pl.DataFrame, decisions: dict[str, str], trade: TradeFn) -> pl.DataFrame:
+    """The trades of one policy: for each touch (`silver.touches.v2` rows: touch_id, date, ts_ns,
+    level_id, level_kind, level_price, direction) with a decision in `decisions` ({touch_id: fade |
+    break}), in time order, skipping touches of a level whose previous trade is still open.
+    trade: `bar_trade_fn` or `tick_trade_fn`. Returns TRADE_SCHEMA rows."""
+    rows: list[dict] = []
+    open_until: dict[str, int] = {}
+    for r in touches.sort("ts_ns", "level_id").iter_rows(named=True):
+        decision = decisions.get(r["touch_id"])
+        if decision is None or r["ts_ns"] < open_until.get(r["level_id"], -1):
+            continue
         side = side_of(r["direction"], decision)
-        t = bar_trade(*arrays[d], int(r["ts_ns"]), float(r["level_price"]), side, rules)
+        t = trade(r, side)
         if t is None:
             continue
         open_until[r["level_id"]] = t["exit_ns"]
@@ -172,7 +182,7 @@ def trades_for(
             {
                 "policy": policy,
                 "touch_id": r["touch_id"],
-                "date": d,
+                "date": r["date"],
                 "level_id": r["level_id"],
                 "level_kind": r["level_kind"],
                 "direction": r["direction"],
@@ -182,6 +192,102 @@ def trades_for(
             }
         )
     return pl.DataFrame(rows, schema=TRADE_SCHEMA)
+
+
+def tick_trade(
+    ts: np.ndarray,
+    px: np.ndarray,
+    half_spread: np.ndarray,
+    touch_ns: int,
+    level_pt: float,
+    side: int,
+    rules: TradeRules,
+) -> dict | None:
+    """One trade after a touch at trade resolution (the tick tier): entry at the first trade after the
+    touch print, paying that moment's half spread (`half_spread`, per trade: the book's when known,
+    never less than `rules.half_spread_pt`); then trade by trade until touch + LOOKFORWARD: the
+    first print at or through the target exits there (limit), the first at or through the stop
+    exits at the stop (or the print, when it is worse) less the half spread and the stop slippage;
+    else the last print of the window less the half spread. Trades arrive one at a time, so the
+    order of target and stop is known. ts, px: the date's front-month trades (ns, points), sorted.
+    exit_ns is the exiting print's time. None when no print follows the touch in the window or the
+    entry print is already at the target or stop."""
+    end = touch_ns + int(rules.lookforward_min * MINUTE_NS)
+    i0 = int(np.searchsorted(ts, touch_ns, side="right"))
+    i1 = int(np.searchsorted(ts, end, side="left"))
+    if i0 >= i1:
+        return None
+    target = level_pt + side * rules.target_pt
+    stop = level_pt - side * rules.stop_pt
+    first = px[i0]
+    if side * (first - target) >= 0 or side * (first - stop) <= 0:
+        return None
+    entry = first + side * half_spread[i0]
+    seg = side * (px[i0 + 1 : i1] - target) >= 0
+    hit_t = int(np.argmax(seg)) + i0 + 1 if seg.any() else i1
+    seg = side * (px[i0 + 1 : i1] - stop) <= 0
+    hit_s = int(np.argmax(seg)) + i0 + 1 if seg.any() else i1
+    if hit_s < hit_t:
+        fill = min(px[hit_s], stop) if side > 0 else max(px[hit_s], stop)
+        k, reason = hit_s, "stop"
+        exit_px = float(fill) - side * (half_spread[k] + rules.stop_slippage_pt)
+    elif hit_t < i1:
+        k, reason, exit_px = hit_t, "target", float(target)
+    else:
+        k, reason = i1 - 1, "time"
+        exit_px = float(px[k]) - side * half_spread[k]
+    pnl_pt = side * (exit_px - entry)
+    return {
+        "entry_ns": int(ts[i0]),
+        "entry_px": float(entry),
+        "exit_ns": int(ts[k]),
+        "exit_px": exit_px,
+        "exit_reason": reason,
+        "pnl_pt": pnl_pt,
+        "pnl_usd": pnl_pt * rules.multiplier_usd_per_pt - rules.fees_usd_per_trade,
+    }
+
+
+def half_spreads(trades: pl.DataFrame, book: pl.DataFrame | None, rules: TradeRules) -> np.ndarray:
+    """Per trade, half the best bid/ask spread of the book as of the print (`book`: `ts_event_ns`,
+    `bid_px_00`, `ask_px_00` of the MBP-10), never less than `rules.half_spread_pt`; that floor
+    alone without a book or before its first quote."""
+    floor = np.full(trades.height, rules.half_spread_pt)
+    if book is None or book.is_empty():
+        return floor
+    q = (
+        book.select("ts_event_ns", ((pl.col("ask_px_00") - pl.col("bid_px_00")) / 2).alias("hs"))
+        .filter(pl.col("hs").is_finite() & (pl.col("hs") > 0))
+        .sort("ts_event_ns")
+    )
+    joined = (
+        trades.select(pl.col("ts_event_ns").cast(pl.Int64))
+        .with_row_index("i")
+        .sort("ts_event_ns")
+        .join_asof(q, on="ts_event_ns", strategy="backward")
+    )
+    hs = joined.sort("i")["hs"].fill_null(0.0).to_numpy()
+    return np.maximum(floor, hs)
+
+
+def tick_trade_fn(
+    trades_by_date: dict[str, pl.DataFrame], books_by_date: dict[str, pl.DataFrame | None], rules: TradeRules
+) -> TradeFn:
+    """`tick_trade` over {date: `futures.trades.v1`} with half spreads from {date: MBP-10 top of book}."""
+    arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def fn(r: dict, side: int) -> dict | None:
+        d = r["date"]
+        if d not in arrays:
+            t = trades_by_date[d].sort("ts_event_ns")
+            arrays[d] = (
+                t["ts_event_ns"].to_numpy(),
+                t["price"].to_numpy().astype(np.float64),
+                half_spreads(t, books_by_date.get(d), rules),
+            )
+        return tick_trade(*arrays[d], int(r["ts_ns"]), float(r["level_price"]), side, rules)
+
+    return fn
 
 
 def max_drawdown(pnl: np.ndarray) -> float:

@@ -89,6 +89,32 @@ def side_of(direction: str, decision: str) -> int:
     return toward if decision == FADE else -toward
 
 
+def _bracket(level_pt: float, side: int, first_px: float, rules: TradeRules) -> tuple[float, float] | None:
+    """(target, stop) points measured from the level for a `side` trade, or None when the entry
+    price `first_px` is already at or past either (the setup is gone)."""
+    target = level_pt + side * rules.target_pt
+    stop = level_pt - side * rules.stop_pt
+    if side * (first_px - target) >= 0 or side * (first_px - stop) <= 0:
+        return None
+    return target, stop
+
+
+def _trade_fields(
+    entry_ns: int, entry_px: float, exit_ns: int, exit_px: float, reason: str, side: int, rules: TradeRules
+) -> dict:
+    """The entry/exit fields of one trade with its P&L in points and in USD after fees."""
+    pnl_pt = side * (exit_px - entry_px)
+    return {
+        "entry_ns": entry_ns,
+        "entry_px": float(entry_px),
+        "exit_ns": exit_ns,
+        "exit_px": exit_px,
+        "exit_reason": reason,
+        "pnl_pt": pnl_pt,
+        "pnl_usd": pnl_pt * rules.multiplier_usd_per_pt - rules.fees_usd_per_trade,
+    }
+
+
 def bar_trade(
     ts: np.ndarray,
     o: np.ndarray,
@@ -108,12 +134,11 @@ def bar_trade(
     i0, i1 = int(np.searchsorted(ts, start)), int(np.searchsorted(ts, end))
     if i0 >= i1:
         return None
-    target = level_pt + side * rules.target_pt
-    stop = level_pt - side * rules.stop_pt
-    first = o[i0]
-    if side * (first - target) >= 0 or side * (first - stop) <= 0:
+    bracket = _bracket(level_pt, side, o[i0], rules)
+    if bracket is None:
         return None
-    entry = first + side * rules.half_spread_pt
+    target, stop = bracket
+    entry = o[i0] + side * rules.half_spread_pt
     exit_px, reason, k = float(c[i1 - 1]) - side * rules.half_spread_pt, "time", i1 - 1
     for i in range(i0, i1):
         bar_lo, bar_hi = lo[i], h[i]
@@ -129,16 +154,7 @@ def bar_trade(
         if (bar_hi >= target) if side > 0 else (bar_lo <= target):
             exit_px, reason, k = float(target), "target", i
             break
-    pnl_pt = side * (exit_px - entry)
-    return {
-        "entry_ns": int(ts[i0]),
-        "entry_px": float(entry),
-        "exit_ns": int(ts[k]) + MINUTE_NS,
-        "exit_px": exit_px,
-        "exit_reason": reason,
-        "pnl_pt": pnl_pt,
-        "pnl_usd": pnl_pt * rules.multiplier_usd_per_pt - rules.fees_usd_per_trade,
-    }
+    return _trade_fields(int(ts[i0]), entry, int(ts[k]) + MINUTE_NS, exit_px, reason, side, rules)
 
 
 TradeFn = Callable[[dict, int], "dict | None"]
@@ -217,12 +233,11 @@ def tick_trade(
     i1 = int(np.searchsorted(ts, end, side="left"))
     if i0 >= i1:
         return None
-    target = level_pt + side * rules.target_pt
-    stop = level_pt - side * rules.stop_pt
-    first = px[i0]
-    if side * (first - target) >= 0 or side * (first - stop) <= 0:
+    bracket = _bracket(level_pt, side, px[i0], rules)
+    if bracket is None:
         return None
-    entry = first + side * half_spread[i0]
+    target, stop = bracket
+    entry = px[i0] + side * half_spread[i0]
     seg = side * (px[i0 + 1 : i1] - target) >= 0
     hit_t = int(np.argmax(seg)) + i0 + 1 if seg.any() else i1
     seg = side * (px[i0 + 1 : i1] - stop) <= 0
@@ -236,16 +251,7 @@ def tick_trade(
     else:
         k, reason = i1 - 1, "time"
         exit_px = float(px[k]) - side * half_spread[k]
-    pnl_pt = side * (exit_px - entry)
-    return {
-        "entry_ns": int(ts[i0]),
-        "entry_px": float(entry),
-        "exit_ns": int(ts[k]),
-        "exit_px": exit_px,
-        "exit_reason": reason,
-        "pnl_pt": pnl_pt,
-        "pnl_usd": pnl_pt * rules.multiplier_usd_per_pt - rules.fees_usd_per_trade,
-    }
+    return _trade_fields(int(ts[i0]), entry, int(ts[k]), exit_px, reason, side, rules)
 
 
 def half_spreads(trades: pl.DataFrame, book: pl.DataFrame | None, rules: TradeRules) -> np.ndarray:

@@ -53,12 +53,19 @@ def render() -> str:
         '            asset_key: ["model_predictions"]',
         "      - name: backtest_trades",
         "        description: >",
-        "          Every policy's level trades after costs on the walk-forward test dates of the bar tier",
-        "          (research.backtest.TRADE_SCHEMA), written by bar_backtest_trades.",
+        "          Every policy's level trades after costs on the walk-forward test dates, every tier in the",
+        "          folder (research.backtest.TRADE_SCHEMA plus tier): bars.parquet by bar_backtest_trades,",
+        "          tick.parquet by tick_backtest_trades (also declared below for lineage).",
         "        meta:",
-        f"          external_location: \"read_parquet('{LAKE}/{lake.FILES['backtest_trades']}')\"",
+        f"          external_location: \"read_parquet('{LAKE}/{lake.BACKTEST_TRADES_DIR}/*.parquet', union_by_name=true)\"",
         "          dagster:",
         '            asset_key: ["bar_backtest_trades"]',
+        "      - name: backtest_trades_tick",
+        "        description: The tick tier's trades alone (tick_backtest_trades); read through backtest_trades.",
+        "        meta:",
+        f"          external_location: \"read_parquet('{LAKE}/{lake.FILES['backtest_trades_tick']}')\"",
+        "          dagster:",
+        '            asset_key: ["tick_backtest_trades"]',
     ]
     return "\n".join(lines) + "\n"
 

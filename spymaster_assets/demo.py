@@ -94,7 +94,7 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
         )
         from ml import backtest
 
-        real_bt = backtest.run(*backtest.inputs_from_lake(lake_root, cfg, dates), cfg)
+        real_bt = backtest.run(backtest.inputs_from_lake(lake_root, cfg, dates), cfg)
         lines += backtest.render(real_bt, cfg, "REAL ES level trades after costs (USD per contract)")
     else:
         lines.append(f"no real bars at {real_bars_dir()}: the real-data table is skipped")
@@ -108,13 +108,11 @@ def _bar_tier(data_dir: Path, lake_root: Path, sim_dates: list[str], echo) -> li
     )
     from ml import backtest
 
-    sim_bt = backtest.run(*backtest.inputs_from_bars(sim, cfg), cfg)
+    sim_bt = backtest.run(backtest.inputs_from_bars(sim, cfg), cfg)
     lines += backtest.render(sim_bt, cfg, "SIMULATED level trades after costs (bars from its trades)")
-    from spymaster_core.engines.feature_row import model_matrix
-
-    touches, trade = backtest.tick_inputs_from_lake(lake_root, cfg, sim_dates)
-    if touches.height:
-        tick_bt = backtest.run(touches, trade, cfg, model_matrix)
+    tick_in = backtest.tick_inputs_from_lake(lake_root, cfg, sim_dates)
+    if tick_in.touches.height:
+        tick_bt = backtest.run(tick_in, cfg)
         lines += backtest.render(
             tick_bt, cfg, "SIMULATED tick days: level trades after costs (next print, the book's spread)"
         )

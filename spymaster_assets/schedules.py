@@ -5,7 +5,12 @@ import datetime as dt
 
 import dagster as dg
 
-from spymaster_assets.defs.gold import GOLD_DAILY_MODELS, GOLD_EVAL_MODELS, GOLD_SUMMARY_MODELS
+from spymaster_assets.defs.gold import (
+    GOLD_BACKTEST_MODELS,
+    GOLD_DAILY_MODELS,
+    GOLD_EVAL_MODELS,
+    GOLD_SUMMARY_MODELS,
+)
 from spymaster_core import calendar
 
 daily_job = dg.define_asset_job(
@@ -18,10 +23,13 @@ bronze_job = dg.define_asset_job("bronze_job", selection=dg.AssetSelection.group
 silver_job = dg.define_asset_job("silver_job", selection=dg.AssetSelection.groups("silver"))
 gold_daily_job = dg.define_asset_job("gold_daily_job", selection=dg.AssetSelection.assets(*GOLD_DAILY_MODELS))
 
+# The models, the summary/eval marts and the tick tier's backtest (its mart too) over every date.
 gold_and_models_job = dg.define_asset_job(
     "gold_and_models_job",
     selection=dg.AssetSelection.groups("models")
-    | dg.AssetSelection.assets(*GOLD_SUMMARY_MODELS, *GOLD_EVAL_MODELS),
+    | dg.AssetSelection.assets(
+        *GOLD_SUMMARY_MODELS, *GOLD_EVAL_MODELS, "tick_backtest_trades", *GOLD_BACKTEST_MODELS
+    ),
 )
 
 

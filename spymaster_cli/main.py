@@ -208,11 +208,11 @@ def bars_backtest(
     from spymaster_core.config import load_config
 
     cfg = load_config()
-    touches, trade = backtest.inputs_from_lake(cli_lake_root(data_dir), cfg)
-    if touches.is_empty():
+    inputs = backtest.inputs_from_lake(cli_lake_root(data_dir), cfg)
+    if inputs.touches.is_empty():
         typer.echo("no bar-tier touches in the lake: run `spymaster bars import FILE.csv` first", err=True)
         raise typer.Exit(2)
-    res = backtest.run(touches, trade, cfg)
+    res = backtest.run(inputs, cfg)
     for line in backtest.render(res, cfg, "level trades after costs (USD per contract)"):
         typer.echo(line)
     run_id = backtest.log_backtest(data_dir, res, cfg, {"source": "lake bar tier"})

@@ -129,7 +129,7 @@ OPTIONS_BBO = TableSchema("options.bbo", 1, BBO.arrow)
 
 DEFINITIONS = TableSchema(
     "definitions",
-    1,
+    2,
     pa.schema(
         [
             *_ts(),
@@ -143,11 +143,14 @@ DEFINITIONS = TableSchema(
             pa.field("strike_price", pa.float64()),
             pa.field("expiration_ns", pa.int64()),
             pa.field("min_price_increment", pa.float64()),
+            # Databento: contract_multiplier is CME's deliverables count (null on ES: the i32 max
+            # sentinel); unit_of_measure_qty is the contract size, 50 index points for ES and its options.
             pa.field("contract_multiplier", pa.int64()),
+            pa.field("unit_of_measure_qty", pa.float64()),
         ]
     ),
 )
-OPTIONS_DEFINITIONS = TableSchema("options.definitions", 1, DEFINITIONS.arrow)
+OPTIONS_DEFINITIONS = TableSchema("options.definitions", 2, DEFINITIONS.arrow)
 
 STATISTICS = TableSchema(
     "statistics",

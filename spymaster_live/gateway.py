@@ -241,11 +241,11 @@ def _research_routes(research: tuple[LakePath, Path] | None) -> APIRouter:
             raise HTTPException(404, str(exc)) from exc
 
     @router.get("/research/backtest", include_in_schema=False)
-    def research_backtest(date: str | None = None) -> HTMLResponse:
+    def research_backtest(date: str | None = None, tier: str | None = None) -> HTMLResponse:
         if date is not None and not ISO_DATE.fullmatch(date):
             raise HTTPException(400, "date must be a trading date as YYYY-MM-DD")
         try:
-            return HTMLResponse(research_views.backtest_view_html(need(0, "lake"), date))
+            return HTMLResponse(research_views.backtest_view_html(need(0, "lake"), date, tier))
         except FileNotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
 

@@ -6,9 +6,9 @@
 - `models_view_html(data_dir)`: the MLflow run comparison (`ml.registry.compare_runs`): held-out
   direction AUC of the model, both baselines and the sequence baseline, Brier, touches, and which
   run the `champion` alias points at.
-- `backtest_view_html(lake_root, date)`: the level-trade backtest (`bar_backtest_trades` in the
-  lake): every policy's cumulative P&L after costs on one axis, the per-policy figures, and the
-  trade list of a chosen date.
+- `backtest_view_html(lake_root, date, tier)`: the level-trade backtest of a tier
+  (`bar_backtest_trades` / `tick_backtest_trades` in the lake): every policy's cumulative P&L
+  after costs on one axis, the per-policy figures, and the trade list of a chosen date.
 All raise FileNotFoundError naming what is missing (the gateway turns it into a 404).
 """
 
@@ -136,14 +136,24 @@ def models_view_html(data_dir: Path) -> str:
     return _page("Research · models", body)
 
 
-def backtest_view_html(lake_root: lake.LakePath, date: str | None = None) -> str:
+BACKTEST_TIERS = {"bars": "backtest_trades", "tick": "backtest_trades_tick"}
+
+
+def backtest_view_html(lake_root: lake.LakePath, date: str | None = None, tier: str | None = None) -> str:
     """The backtest page (see module docstring); `date` picks the trade list (default: the last
-    date with trades)."""
+    date with trades), `tier` the tier (`bars` or `tick`; default the first the lake has)."""
     import polars as pl
 
-    path = lake.file_path(lake_root, "backtest_trades")
-    if not lake.exists(path):
-        raise FileNotFoundError(f"no backtest in the lake ({path}): run `spymaster bars import` first")
+    have = [t for t, name in BACKTEST_TIERS.items() if lake.exists(lake.file_path(lake_root, name))]
+    if tier is not None and tier not in BACKTEST_TIERS:
+        raise FileNotFoundError(f"no backtest tier {tier!r} (tiers: {', '.join(BACKTEST_TIERS)})")
+    if not have or (tier is not None and tier not in have):
+        raise FileNotFoundError(
+            f"no {tier + ' ' if tier else ''}backtest in the lake ({lake.file_path(lake_root, BACKTEST_TIERS[tier or 'bars'])}): "
+            "run `spymaster bars import` (bars) or materialize tick_backtest_trades (tick) first"
+        )
+    tier = tier or have[0]
+    path = lake.file_path(lake_root, BACKTEST_TIERS[tier])
     trades = lake.read_parquet(path).sort("exit_ns")
     if trades.is_empty():
         raise FileNotFoundError(f"the backtest at {path} has no trades")
@@ -189,11 +199,17 @@ def backtest_view_html(lake_root: lake.LakePath, date: str | None = None) -> str
         for r in trades.filter(pl.col("date") == day).sort("entry_ns", "policy").iter_rows(named=True)
     )
     links = " · ".join(
-        f'<a style="color:#4cc3ff" href="/research/backtest?date={d}">{d}</a>' for d in dates[-20:]
+        f'<a style="color:#4cc3ff" href="/research/backtest?tier={tier}&date={d}">{d}</a>'
+        for d in dates[-20:]
     )
+    tiers = " · ".join(
+        f'<a id="tier-{t}" style="color:#4cc3ff" href="/research/backtest?tier={t}">{t}</a>' if t != tier else
+        f"<b>{t}</b>"
+        for t in have
+    )  # fmt: skip
     body = (
-        "<section><h2>Level-trade policies: cumulative P&L after costs (USD per contract), walk-forward "
-        f"test dates {dates[0]}..{dates[-1]}</h2><p>{legend}</p>{''.join(svg)}</section>"
+        f"<section><p>Tier: {tiers}</p><h2>Level-trade policies ({tier} tier): cumulative P&L after costs "
+        f"(USD per contract), walk-forward test dates {dates[0]}..{dates[-1]}</h2><p>{legend}</p>{''.join(svg)}</section>"
         f'<section><h2>Trades on {html.escape(day)}</h2><table id="trades"><thead><tr><th>policy</th><th>level</th>'
         "<th>direction</th><th>decision</th><th>entry</th><th>exit</th><th>exit reason</th><th>P&L pt</th>"
         f"<th>P&L USD</th></tr></thead><tbody>{rows}</tbody></table><p>Other dates: {links}</p></section>"

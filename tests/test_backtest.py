@@ -4,6 +4,7 @@ and the policy table on the real ES bars."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -141,14 +142,14 @@ def _real_bars() -> dict[str, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def real() -> tuple[pl.DataFrame, bt.TradeFn]:
+def real() -> backtest.BacktestInputs:
     return backtest.inputs_from_bars(_real_bars(), DEFAULT_CONFIG)
 
 
 def test_future_labels_do_not_change_past_decisions(real) -> None:  # noqa: ANN001
     """Shuffling the outcomes (and features) of touches after a cut date leaves every decision on or
     before it unchanged, for every policy; decisions after it do change."""
-    touches, trade = real
+    touches, trade = real.touches, real.trade
     dates = sorted(touches["date"].unique().to_list())
     cut = dates[len(dates) // 2]
     rng = np.random.default_rng(1)
@@ -171,10 +172,10 @@ def test_future_labels_do_not_change_past_decisions(real) -> None:  # noqa: ANN0
 def test_policy_table_on_real_es_bars_and_what_costs_take(real, tmp_path: Path) -> None:  # noqa: ANN001
     """On the 55 real sessions: every policy trades on the same walk-forward test dates; with costs
     each trade loses exactly its spread, slippage and fees against the zero-cost run (the same trades)."""
-    touches, _ = real
     by = _real_bars()
-    res = backtest.run(touches, bt.bar_trade_fn(by, bt.TradeRules.of(DEFAULT_CONFIG)), DEFAULT_CONFIG)
-    free = backtest.run(touches, bt.bar_trade_fn(by, bt.TradeRules.of(ZERO_COSTS)), ZERO_COSTS)
+    free_rules = bt.TradeRules.of(ZERO_COSTS)
+    res = backtest.run(real, DEFAULT_CONFIG)
+    free = backtest.run(replace(real, trade=bt.bar_trade_fn(by, free_rules), rules=free_rules), ZERO_COSTS)
     table = bt.policy_table(res.trades, res.test_dates, DEFAULT_CONFIG)
     assert table["policy"].to_list() == list(backtest.POLICIES) and len(res.test_dates) >= 50
     n = dict(table.select("policy", "trades").iter_rows())

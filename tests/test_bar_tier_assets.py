@@ -76,10 +76,11 @@ def test_bars_import_builds_the_bar_tier_like_the_in_memory_study(tmp_path: Path
     from spymaster_core.research import backtest as bt
 
     trades = pl.read_parquet(lake.file_path(root, "backtest_trades"))
-    mem = backtest.run(*backtest.inputs_from_bars(by_date, DEFAULT_CONFIG), DEFAULT_CONFIG)
+    mem = backtest.run(backtest.inputs_from_bars(by_date, DEFAULT_CONFIG), DEFAULT_CONFIG)
     key = ["policy", "touch_id"]
     assert trades.height > 1500 and trades.sort(key).equals(mem.trades.sort(key))
     gb = pl.read_parquet(lake.file_path(root, "gold_backtest"))
+    assert set(gb["tier"]) == {"bars"}
     per_policy = gb.filter((pl.col("level_kind") == "ALL") & (pl.col("year") == "ALL")).sort("policy")
     table = bt.policy_table(mem.trades, mem.test_dates, DEFAULT_CONFIG).sort("policy")
     assert per_policy["policy"].to_list() == table["policy"].to_list() == sorted(backtest.POLICIES)

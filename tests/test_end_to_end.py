@@ -157,3 +157,36 @@ def test_materialize_everything(samples: Path, tmp_path: Path, monkeypatch: pyte
                 assert row[metric] is None
             else:
                 assert row[metric] == pytest.approx(logged, abs=1e-9), (row, metric)
+
+    # The tick-tier backtest over the same lake, and gold_backtest (dbt) agreeing with its trades.
+    bt_res = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets("tick_backtest_trades", "gold_backtest"),
+    )
+    assert bt_res.success
+    bt_md = [
+        e.materialization.metadata
+        for e in bt_res.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("tick_backtest_trades")
+    ][0]
+    # P&L in USD uses the contract size of the Bronze option definitions, not the config's.
+    assert bt_md["multiplier_usd_per_pt"].value == 50.0
+    assert "options_definitions" in bt_md["multiplier_source"].value
+    trades = pl.read_parquet(lake.file_path(root, "backtest_trades_tick"))
+    assert trades.height > 0 and set(trades["tier"]) == {"tick"}
+    assert set(trades["date"]) <= set(dates[2:])  # walk-forward: never the first dates
+    assert (trades["pnl_usd"] - (trades["pnl_pt"] * 50 - 4.50)).abs().max() < 1e-9
+    gb = pl.read_parquet(lake.file_path(root, "gold_backtest"))
+    mart = gb.filter((pl.col("level_kind") == "ALL") & (pl.col("year") == "ALL")).sort("policy")
+    assert set(mart["tier"]) == {"tick"}
+    want = (
+        trades.group_by("policy")
+        .agg(pl.len().alias("n"), pl.col("pnl_usd").sum().alias("usd"))
+        .sort("policy")
+    )
+    assert mart["policy"].to_list() == want["policy"].to_list()
+    assert mart["trades"].to_list() == want["n"].to_list()
+    assert mart["total_usd"].to_list() == pytest.approx(want["usd"].to_list())
+    assert all(c.passed for c in bt_res.get_asset_check_evaluations())

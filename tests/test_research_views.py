@@ -71,7 +71,7 @@ def test_backtest_view_draws_each_policys_equity_curve_and_a_days_trades(tmp_pat
     by: dict = {}
     for f in sorted((Path(__file__).resolve().parents[2] / "shared" / "real" / "bars-1m").glob("*.csv")):
         by.update(read_bars_csv(f).by_date)
-    res = backtest.run(*backtest.inputs_from_bars(by, DEFAULT_CONFIG), DEFAULT_CONFIG)
+    res = backtest.run(backtest.inputs_from_bars(by, DEFAULT_CONFIG), DEFAULT_CONFIG)
     lake.write_file(lake.file_path(root, "backtest_trades"), res.trades)
     day = res.test_dates[len(res.test_dates) // 2]
     page = research.backtest_view_html(root, day)
@@ -85,3 +85,14 @@ def test_backtest_view_draws_each_policys_equity_curve_and_a_days_trades(tmp_pat
     assert 'href="/research/backtest"' in research.index_html(root)
     with pytest.raises(FileNotFoundError, match="no backtest trades on 2001-01-02"):
         research.backtest_view_html(root, "2001-01-02")
+    # Tiers: the tick tier's file is its own page; a tier the lake lacks is named in the error.
+    with pytest.raises(FileNotFoundError, match="no tick backtest in the lake"):
+        research.backtest_view_html(root, None, "tick")
+    assert 'id="tier-tick"' not in page and "<b>bars</b>" in page
+    fade = res.trades.filter(pl.col("policy") == "always_fade").with_columns(tier=pl.lit("tick"))
+    lake.write_file(lake.file_path(root, "backtest_trades_tick"), fade)
+    tick = research.backtest_view_html(root, day, "tick")
+    assert re.findall(r'data-policy="(\w+)"', tick) == ["always_fade"] * (
+        1 + fade.filter(pl.col("date") == day).height
+    )
+    assert 'id="tier-bars"' in tick and "(tick tier)" in tick

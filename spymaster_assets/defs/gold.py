@@ -8,8 +8,8 @@ Three dbt asset groups, each one dbt process holding the DuckDB writer lock:
 - `gold_eval_marts` (gold_model_eval): scores the held-out predictions of every model
   run (the asset model_predictions, written by break_bounce_model's step).
 - `gold_bar_marts` (gold_bar_outcomes): the bar tier's outcome rates over every bar-tier date
-- `gold_backtest_marts` (gold_backtest): the backtest's policy figures, from bar_backtest_trades
-  (`spymaster bars import` builds it after the Silver bar assets).
+- `gold_backtest_marts` (gold_backtest): the backtest's policy figures per tier, from
+  bar_backtest_trades and tick_backtest_trades (`spymaster bars import` builds it after the bar tier).
 After dbt succeeds, the built tables are exported to Gold Parquet (temp file, then rename) at the
 paths `spymaster_core.io.lake` gives them (`TABLE_DIRS` for the daily marts, `FILES` for the others).
 """
@@ -153,8 +153,8 @@ def gold_bar_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake:
     name="gold_backtest_marts",
 )
 def gold_backtest_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
-    """gold_backtest: the level-trade policies' figures after costs per policy, level kind and year,
-    from bar_backtest_trades."""
+    """gold_backtest: the level-trade policies' figures after costs per tier, policy, level kind and
+    year, from the trades of bar_backtest_trades and tick_backtest_trades (whichever exist)."""
     yield from _dbt_build(context, dbt, lake, {})
 
 

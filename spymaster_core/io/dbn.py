@@ -271,7 +271,9 @@ def bbo_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table:
 
 
 def definitions_table(a: np.ndarray) -> pa.Table:
-    """Instrument definitions -> `definitions.v1` (strike in points, expiration in ns UTC)."""
+    """Instrument definitions -> `definitions.v2` (strike in points, expiration in ns UTC,
+    `unit_of_measure_qty` the contract size, e.g. 50 for ES; `contract_multiplier` null when
+    Databento leaves it undefined, its i32 max sentinel, as on every real ES record)."""
 
     def text(name: str) -> pa.Array:
         vals = a[name]
@@ -279,6 +281,7 @@ def definitions_table(a: np.ndarray) -> pa.Table:
             vals = np.char.decode(vals, "utf-8", errors="replace")
         return pa.array(vals.astype(str), type=pa.string())
 
+    mult = a["contract_multiplier"]
     cols = {
         "ts_event_ns": _ts_ns(a["ts_event"]),
         "ts_recv_ns": _ts_ns(a["ts_recv"]),
@@ -292,7 +295,8 @@ def definitions_table(a: np.ndarray) -> pa.Table:
         "strike_price": prices(a["strike_price"]),
         "expiration_ns": _ts_ns(a["expiration"]),
         "min_price_increment": prices(a["min_price_increment"]),
-        "contract_multiplier": pa.array(a["contract_multiplier"].astype(np.int64)),
+        "contract_multiplier": pa.array(mult.astype(np.int64), mask=mult == np.iinfo(np.int32).max),
+        "unit_of_measure_qty": prices(a["unit_of_measure_qty"]),
     }
     return _table(S.DEFINITIONS, cols)
 

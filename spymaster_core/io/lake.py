@@ -64,11 +64,15 @@ TABLE_DIRS: dict[str, str] = {
 place the layout is written down: the Dagster assets, the live writer and dbt's sources (generated
 from here, `spymaster_assets/dbt_sources.py`) all take their paths from it."""
 
+BACKTEST_TRADES_DIR = "gold/evaluation/backtest_trades"
+"""One trades file per tier (`tier` column inside); dbt's source reads the folder."""
+
 FILES: dict[str, str] = {
     "gold_level_kind_stats": "gold/training/gold_level_kind_stats.parquet",
     "gold_model_eval": "gold/evaluation/gold_model_eval.parquet",
     "gold_bar_outcomes": "gold/training/gold_bar_outcomes.parquet",
-    "backtest_trades": "gold/evaluation/backtest_trades.parquet",  # every policy's trades (bar tier)
+    "backtest_trades": f"{BACKTEST_TRADES_DIR}/bars.parquet",  # every policy's trades, bar tier
+    "backtest_trades_tick": f"{BACKTEST_TRADES_DIR}/tick.parquet",  # the same on the tick tier
     "gold_backtest": "gold/evaluation/gold_backtest.parquet",
 }
 """Unpartitioned Gold marts: one Parquet file each."""

@@ -17,8 +17,9 @@ A *decision* at a touch is `fade` (trade the bounce: long at SUPPORT, short at R
   pessimistic reading); otherwise a time stop at the close of the last look-forward bar, less the
   half spread;
 - costs: commission and exchange fees per side in USD (`backtest.*_usd_per_side`), twice per trade;
-  P&L in points (after spread and slippage) and USD (points x `instrument.es_multiplier_usd_per_pt`,
-  less fees);
+  P&L in points (after spread and slippage) and USD (points x the contract size, less fees): the
+  size from the instrument definitions where the tier has them (`bronze.contract_terms`, the tick
+  tier), else `instrument.es_multiplier_usd_per_pt` (the bar tier: bar files carry no definitions);
 - one position per level at a time: a touch of a level while a trade on it is open is skipped.
 """
 
@@ -55,9 +56,14 @@ TRADE_SCHEMA = {
 `target`, `stop` or `time`; pnl_pt after spread and slippage, pnl_usd after fees too."""
 
 
+CONFIG_MULTIPLIER = "config instrument.es_multiplier_usd_per_pt"
+
+
 @dataclass(frozen=True)
 class TradeRules:
-    """The numbers a trade needs, from the config (see module docstring)."""
+    """The numbers a trade needs, from the config (see module docstring). `multiplier_source` says
+    where the USD per point came from: the instrument definitions, or the config when there were
+    none (the bar tier has no definitions)."""
 
     target_pt: float
     stop_pt: float
@@ -66,12 +72,18 @@ class TradeRules:
     stop_slippage_pt: float
     fees_usd_per_trade: float
     multiplier_usd_per_pt: float
+    multiplier_source: str = CONFIG_MULTIPLIER
 
     @classmethod
-    def of(cls, cfg: Config) -> TradeRules:
-        """Rules from `cfg.backtest`, `cfg.labels` (first threshold, look-forward) and
-        `cfg.instrument` (the multiplier)."""
+    def of(cls, cfg: Config, multiplier_usd_per_pt: float | None = None, source: str = "") -> TradeRules:
+        """Rules from `cfg.backtest`, `cfg.labels` (first threshold, look-forward) and the contract
+        size: `multiplier_usd_per_pt` when given (from the definitions: `source` names them), else
+        `cfg.instrument.es_multiplier_usd_per_pt`."""
         b, first = cfg.backtest, cfg.labels.thresholds_pt[0]
+        if multiplier_usd_per_pt is None:
+            mult, src = cfg.instrument.es_multiplier_usd_per_pt, CONFIG_MULTIPLIER
+        else:
+            mult, src = multiplier_usd_per_pt, source or "definitions"
         return cls(
             target_pt=b.target_pt or first,
             stop_pt=b.stop_pt or first,
@@ -79,7 +91,8 @@ class TradeRules:
             half_spread_pt=b.half_spread_pt,
             stop_slippage_pt=b.stop_slippage_pt,
             fees_usd_per_trade=2.0 * (b.commission_usd_per_side + b.exchange_fees_usd_per_side),
-            multiplier_usd_per_pt=cfg.instrument.es_multiplier_usd_per_pt,
+            multiplier_usd_per_pt=mult,
+            multiplier_source=src,
         )
 
 

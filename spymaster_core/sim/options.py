@@ -18,6 +18,7 @@ from spymaster_core.sim.path import TICK, PricePath
 from spymaster_core.sim.writer import empty_records
 
 PX_SCALE = 1_000_000_000
+ES_MULTIPLIER_USD_PER_PT = 50  # CME ES contract size: $50 x the index; Databento unit_of_measure_qty
 OPT_TICK = 0.05
 
 
@@ -83,7 +84,8 @@ def chain_definitions(
                     strike_price=int(k * PX_SCALE),
                     underlying_id=underlying_id,
                     underlying=underlying,
-                    contract_multiplier=50,
+                    unit_of_measure_qty=int(ES_MULTIPLIER_USD_PER_PT * PX_SCALE),
+                    unit_of_measure="IPNT",
                     currency="USD",
                     exchange="XCME",
                     strike_price_currency="USD",

@@ -34,6 +34,11 @@ def samples_dir() -> Path:
     return Path(os.environ.get("SPYMASTER_SAMPLES", str(REPO.parent / "shared" / "data"))).resolve()
 
 
+def real_dir() -> Path:
+    """`SPYMASTER_REAL` or ../shared/real beside the repository (real ES bars, Databento ESM4 files)."""
+    return Path(os.environ.get("SPYMASTER_REAL", str(REPO.parent / "shared" / "real"))).resolve()
+
+
 def run_demo(
     data_dir: Path, sim_dates: list[str], seed: int = 7, with_samples: bool = True, echo=print
 ) -> dict:

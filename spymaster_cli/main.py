@@ -1,4 +1,5 @@
-"""The `spymaster` command line (Typer): demo, study, bars (import, study), simulate, inspect, ingest, live, bench.
+"""The `spymaster` command line (Typer): demo, study, realism, bars (import, study, backtest), simulate,
+inspect, ingest, live, bench.
 
 The CLI is the one place that reaches both halves of the product; each command imports its
 package lazily so `spymaster simulate` never loads Dagster.
@@ -76,21 +77,71 @@ def demo(
 
 @app.command()
 def study(
-    days: int = typer.Option(12, min=4, help="Simulated trading dates (the last N up to 2026-11-20)."),
+    days: int = typer.Option(60, min=4, help="Simulated trading dates (the last N up to 2026-11-20)."),
     seed: int = typer.Option(7, help="Simulator seed."),
     workdir: Path = typer.Option(Path("data/study"), help="Where the simulated dates are kept (reused)."),
 ) -> None:
     """The planted-regime study: simulated dates through Bronze, Silver and the engines, the direction
-    head walk-forward against both baselines and the promotion gate (no Dagster); prints the figures."""
+    head walk-forward against both baselines, the promotion gate, and the oracle (the simulator's
+    planted truth as a score) with the model's recovery of it (no Dagster); prints the figures, last
+    `STUDY dates=<n> head=direction auc=<x> oracle_auc=<x> recovery=<x>`."""
     from ml import sim_study
     from spymaster_core.config import load_config
 
     cfg = load_config()
     dates = sim_study.study_dates(days)
     typer.echo(f"simulating and building {len(dates)} dates under {workdir} ({dates[0]} .. {dates[-1]})")
-    res = sim_study.direction_study(sim_study.simulated_gold(dates, seed, workdir, cfg), cfg)
+    res = sim_study.direction_study(sim_study.simulated_gold(dates, seed, workdir, cfg, echo=typer.echo), cfg)
     for k, v in res.items():
         typer.echo(f"  {k:<22} {v:.3f}" if isinstance(v, float) else f"  {k:<22} {v}")
+
+    def f(v: object) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else "n/a"
+
+    typer.echo(
+        f"STUDY dates={len(dates)} head=direction auc={f(res.get('model_auc'))} "
+        f"oracle_auc={f(res.get('oracle_auc'))} recovery={f(res.get('recovery'))}"
+    )
+
+
+@app.command()
+def realism(
+    data_dir: Path = typer.Option(Path("data"), help="Data folder (its lake, and realism/ for --simulate)."),
+    dates: str | None = typer.Option(None, help="Lake dates FIRST..LAST (default: every date with trades)."),
+    simulate: int = typer.Option(0, min=0, help="Simulate this many dates instead of reading the lake."),
+    seed: int = typer.Option(1, help="Simulator seed (with --simulate)."),
+) -> None:
+    """The simulator against real ES: price path, levels, tape and book statistics measured the same
+    way on the real files in ../shared and on simulated dates, side by side with their bands; the
+    table goes to the lake's gold/evaluation/realism.parquet. Last line: REALISM in_band=<k> of=<n>."""
+    from spymaster_assets import realism_run
+    from spymaster_core.config import load_config
+
+    chosen = None
+    if dates:
+        first, _, last = dates.partition("..")
+        chosen = [d.isoformat() for d in calendar_dates(first, last or first)]
+    try:
+        _, lines = realism_run.run(
+            data_dir, cli_lake_root(data_dir), load_config(), chosen, simulate, seed, typer.echo
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for line in lines:
+        typer.echo(line)
+
+
+def calendar_dates(first: str, last: str) -> list:
+    """CME trading dates in [first, last] (YYYY-MM-DD); typer.BadParameter on a bad date."""
+    import datetime as dt
+
+    from spymaster_core import calendar
+
+    try:
+        return calendar.trading_dates(dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+    except ValueError as exc:
+        raise typer.BadParameter(f"--dates {first}..{last}: {exc}") from exc
 
 
 bars_app = typer.Typer(help="The bar tier: years of 1-minute bars (vendor CSV or Databento ohlcv-1m).")
@@ -236,7 +287,10 @@ def simulate(
     date: str = typer.Option(..., help="Trading date YYYY-MM-DD."),
     seed: int = typer.Option(0, help="Random seed: same date and seed give identical files."),
     out: Path = typer.Option(..., help="Output directory (landing layout GLBX.MDP3/<schema>/<date>/)."),
-    scale: str = typer.Option("demo", help="Size of the day: demo, small, or bench (>= 5 M MBP-10 records)."),
+    scale: str = typer.Option(
+        "demo",
+        help="Size of the day: demo, small, realistic (real ES trade rates), or bench (>= 5 M MBP-10 records).",
+    ),
     mbo: bool = typer.Option(False, help="Also write the futures' market-by-order (MBO) file."),
 ) -> None:
     """Write a simulated session (ES trades + MBP-10 [+ MBO], 0DTE options) as DBN files."""

@@ -61,8 +61,10 @@ def test_session_has_levels_and_touches(sim) -> None:
     tr = pl.from_arrow(dbn.decode_file(sim.files["trades"]).tables["trades"])
     lv, _ = levels.compute_levels(tr, time_bars(tr), DATE, C)
     assert {"PM_HIGH", "PM_LOW", "OR_HIGH", "OR_LOW", "SMA_200"} <= set(lv["kind"])
-    assert touches.detect_touches(tr, lv, DATE, C).height >= 3
-    assert len(sim.planted) >= 3
+    # One session of the calibrated simulator: touches vary from day to day as on real ES (the
+    # realism test checks the rate over 40 sessions); this one must have some.
+    assert touches.detect_touches(tr, lv, DATE, C).height >= 1
+    assert len(sim.planted) >= 1
 
 
 def test_bad_date_is_rejected(tmp_path: Path) -> None:
@@ -96,6 +98,8 @@ def test_planted_vacuum_before_breaks_and_walls_before_bounces(sim) -> None:
     t0 = calendar.et_ns(DATE, "04:00")
     depth: dict[str, list[float]] = {"BREAK": [], "BOUNCE": []}
     for s, level, outcome, direction in sim.planted:
+        if outcome not in depth:
+            continue  # a planted CHOP (the level absorbs) has no liquidity regime
         side = "bid" if direction == "SUPPORT" else "ask"
         t_touch = t0 + s * 1_000_000_000
         depth[outcome].append(_zone_depth(mbp, ts, t_touch, side, level))

@@ -571,3 +571,36 @@ def _fixed_layout_chunks(
                     # An early stop (error, or the caller broke off): the read in flight must end
                     # before the decompressor and file close under it; its outcome no longer matters.
                     pending.exception()
+
+
+def decode_complete_prefix(path: str | Path) -> tuple[DecodedFile, int]:
+    """Decode the whole records of a DBN file that ends mid-frame (a file *published* truncated, such
+    as the real ESM4 `mbp-1` sample in ../shared/real): decompress what is there, keep the metadata
+    and every complete record, decode that with `decode_file`. Returns (decoded tables, records).
+
+    Only for a caller that knows the file is truncated and says so in its output: ingestion refuses
+    such files (`decode_file` raises DBNReadError). Raises DBNReadError when not even the metadata
+    is there, or for a schema without a fixed record size (a mixed-schema file)."""
+    import tempfile
+
+    import zstandard
+
+    p = Path(path)
+    with p.open("rb") as fh, zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True) as r:
+        raw = bytearray()
+        while chunk := r.read(1 << 20):
+            raw += chunk
+    if len(raw) < 8 or raw[:3] != b"DBN":
+        raise DBNReadError(f"{p}: no DBN metadata in the decodable part ({len(raw)} bytes)")
+    meta_end = 8 + int.from_bytes(raw[4:8], "little")
+    with tempfile.TemporaryDirectory() as tmp:
+        head = Path(tmp) / "head.dbn"
+        head.write_bytes(bytes(raw[:meta_end]))
+        schema = open_store(head).schema
+        if schema is None:
+            raise DBNReadError(f"{p}: a mixed-schema file has no fixed record size to cut at")
+        size = record_dtype(schema).itemsize
+        n = (len(raw) - meta_end) // size
+        whole = Path(tmp) / "prefix.dbn"
+        whole.write_bytes(bytes(raw[: meta_end + n * size]))
+        return decode_file(whole), n

@@ -74,6 +74,7 @@ FILES: dict[str, str] = {
     "backtest_trades": f"{BACKTEST_TRADES_DIR}/bars.parquet",  # every policy's trades, bar tier
     "backtest_trades_tick": f"{BACKTEST_TRADES_DIR}/tick.parquet",  # the same on the tick tier
     "gold_backtest": "gold/evaluation/gold_backtest.parquet",
+    "realism": "gold/evaluation/realism.parquet",  # simulated vs real stylized facts (`spymaster realism`)
 }
 """Unpartitioned Gold marts: one Parquet file each."""
 

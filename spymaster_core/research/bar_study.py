@@ -58,8 +58,9 @@ def date_levels(by_date: dict[str, pl.DataFrame], date: str, cfg: Config) -> tup
 
 
 def rth_returns(bars_1m: pl.DataFrame, date: str, cfg: Config) -> pl.DataFrame:
-    """RTH 1-minute close-to-close returns of consecutive minutes (`ret_pt` points, `ret_bp` basis
-    points of the previous close); a minute with no bar breaks the pair (no return across a gap)."""
+    """RTH 1-minute close-to-close returns of consecutive minutes (`bar_start_ns` of the later bar,
+    `ret_pt` points, `ret_bp` basis points of the previous close); a minute with no bar breaks the
+    pair (no return across a gap)."""
     t0, t1 = calendar.et_ns(date, cfg.session.rth_open), calendar.et_ns(date, cfg.session.rth_close)
     b = bars_1m.filter((pl.col("bar_start_ns") >= t0) & (pl.col("bar_start_ns") < t1)).sort("bar_start_ns")
     return (
@@ -70,6 +71,7 @@ def rth_returns(bars_1m: pl.DataFrame, date: str, cfg: Config) -> pl.DataFrame:
         .filter(pl.col("consecutive"))
         .select(
             date=pl.lit(date),
+            bar_start_ns=pl.col("bar_start_ns"),
             ret_pt=pl.col("close") - pl.col("prev_close"),
             ret_bp=(pl.col("close") / pl.col("prev_close") - 1.0) * 1e4,
         )
@@ -78,7 +80,8 @@ def rth_returns(bars_1m: pl.DataFrame, date: str, cfg: Config) -> pl.DataFrame:
 
 def _labelled(touches: pl.DataFrame, labels: pl.DataFrame, cfg: Config) -> pl.DataFrame:
     """Touch rows with the label columns the study reads (points and ATR outcomes), by touch_id."""
-    cols = ["touch_id", "outcome", *bar_labels.threshold_columns(cfg, "points"), "atr_outcome", "atr_pt"]
+    cols = ["touch_id", "outcome", *bar_labels.threshold_columns(cfg, "points"), "atr_outcome", "atr_pt",
+            "time_to_threshold_s"]  # fmt: skip
     return touches.join(labels.select(*cols, "lookforward_complete"), on="touch_id")
 
 

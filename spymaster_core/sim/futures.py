@@ -28,6 +28,15 @@ from spymaster_core.sim.writer import empty_records
 
 F_LAST = 128
 PX_SCALE = 1_000_000_000
+# Calibrated to real ES (`spymaster realism`): resting orders from the ESH4 MBO sample (61% one
+# lot, mean 2.9 contracts), depth from the ESM4 mbp-1 slice (74 contracts at the best price in RTH)
+# and the MBO sample's shape (levels 2-10 hold about 1.65x the top), prints from the ESM4 trades
+# (48.5% one lot, mean 3.5, p90 7; sweeps print in bursts microseconds apart).
+ONE_LOT_ORDER_P, ORDER_TAIL_MEAN = 0.61, 3.8  # else 2 + geometric(mean 3.8)
+ORDERS_TOP, ORDERS_DEEP = (18, 34), (30, 56)  # orders queued on a fresh level: best / deeper
+TOP_TARGET, DEEP_TARGET = 90, 105  # contracts a level drifts back to (trades keep the best below its target)
+ONE_LOT_TRADE_P, TRADE_TAIL_MEAN, TRADE_MAX = 0.46, 3.5, 120
+BURST_P, BURST_GAP_NS = 0.7, 150_000  # a print follows the previous one within ~0.15 ms
 DEPTH = BOOK_DEPTH
 MBO_DTYPE_FIELDS = ("ts_event", "order_id", "price", "size", "flags", "action", "side", "sequence")
 
@@ -73,8 +82,19 @@ class _Book:
         self.next_oid += 1
         return self.next_oid
 
-    def fresh_size(self, j: int) -> int:
-        return int(self.rng.integers(1, 25)) + 2 * j
+
+def order_sizes(rng: np.random.Generator, n: int) -> list[int]:
+    """`n` resting order sizes (contracts): 1 with ONE_LOT_ORDER_P, else 2 + a geometric count of
+    mean ORDER_TAIL_MEAN (real ES MBO adds: 61% one lot, mean 2.9)."""
+    tail = 1 + rng.geometric(1.0 / (ORDER_TAIL_MEAN + 1.0), n)
+    return np.where(rng.random(n) < ONE_LOT_ORDER_P, 1, tail).tolist()
+
+
+def trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """`n` aggressor sizes (contracts): 1 with ONE_LOT_TRADE_P, else 2 + geometric of mean
+    TRADE_TAIL_MEAN, at most TRADE_MAX (real ESM4 prints: 48.5% one lot, mean 3.5, p90 7)."""
+    tail = 1 + rng.geometric(1.0 / (TRADE_TAIL_MEAN + 1.0), n)
+    return np.minimum(np.where(rng.random(n) < ONE_LOT_TRADE_P, 1, tail), TRADE_MAX)
 
 
 def simulate_futures(
@@ -98,6 +118,7 @@ def simulate_futures(
     for s in range(len(path.bid_ticks)):
         base = t0_ns + s * 1_000_000_000
         b = int(path.bid_ticks[s])
+        sim.zone = (int(path.liquidity[s]), int(path.defend_tick[s]), bool(path.defend_bid[s]))
         if b != prev_bid:
             sim.move_touch(base, b, up=prev_bid is None or b > prev_bid)
             prev_bid = b
@@ -122,6 +143,7 @@ class _SessionSim:
         self.mbo: list[tuple] = []
         self.k = 0
         self.seq = 1000
+        self.zone = (0, 0, True)  # this second's planted liquidity regime: (liq, level tick, defend bid)
         self.trade_rows: list[int] = []
 
     def emit(self, ts: int, action: bytes, side: bytes, price: int, size: int, flags: int) -> None:
@@ -157,9 +179,16 @@ class _SessionSim:
         )
 
     def recentre(self, ts: int, best_bid: int) -> None:
-        """New touch from the path: cancel orders on the wrong side, fill the window, one event."""
+        """New touch from the path: cancel orders on the wrong side and beyond the window, fill the
+        window's empty levels (thin or thick inside a planted vacuum / wall zone), one event."""
         self.book.best_bid = best_bid
-        for is_bid, crossed in ((True, lambda p: p > best_bid), (False, lambda p: p <= best_bid)):
+        # Orders on the wrong side of the new touch are cancelled, and so are those the move left
+        # beyond the 10-level window (pulled: a level re-entering the window fills afresh).
+        lo_bid, hi_ask = best_bid - (DEPTH - 1), best_bid + DEPTH
+        for is_bid, crossed in (
+            (True, lambda p: p > best_bid or p < lo_bid),
+            (False, lambda p: p <= best_bid or p > hi_ask),
+        ):
             side = b"B" if is_bid else b"A"
             for p in sorted(p for p in self.book.q[is_bid] if crossed(p)):
                 for oid, size in self.book.q[is_bid].pop(p):
@@ -171,8 +200,13 @@ class _SessionSim:
                 self.book.px[is_bid][j] = p
                 queue = self.book.q[is_bid].setdefault(p, [])
                 if not queue:
-                    for _ in range(int(self.rng.integers(1, 5))):
-                        oid, size = self.book.new_oid(), self.book.fresh_size(j)
+                    lo, hi = ORDERS_TOP if j == 0 else ORDERS_DEEP
+                    n = int(self.rng.integers(lo, hi))
+                    liq, defend, defend_bid = self.zone
+                    if liq and is_bid == defend_bid and abs(p - defend) <= 2:
+                        n = max(1, n // 5) if liq < 0 else 3 * n  # a level that opens thin / thick
+                    for size in order_sizes(self.rng, n):
+                        oid = self.book.new_oid()
                         queue.append([oid, size])
                         self.order(ts, oid, p, size, b"A", side)
                 self.book.sz[is_bid][j] = sum(o[1] for o in queue)
@@ -224,21 +258,25 @@ class _SessionSim:
             self.close_event()
             self.emit(ts, b"A", side, p, delta, F_LAST)
             return
-        o = queue[int(self.rng.integers(0, len(queue)))]
         if kind == 1:
-            cut = min(delta, o[1])
-            if cut == o[1] and len(queue) == 1:
-                cut -= 1
-            if cut < 1:
+            # Cancel `delta` contracts: whole orders picked at random (the last one partly), one
+            # event; the level keeps at least one contract.
+            left, total = min(delta, int(self.book.sz[is_bid][j]) - 1), 0
+            while left > 0 and queue:
+                o = queue[int(self.rng.integers(0, len(queue)))]
+                cut = min(left, o[1])
+                o[1] -= cut
+                if o[1] == 0:
+                    queue.remove(o)
+                self.order(ts, o[0], p, cut, b"C", side)  # MBO C carries the cancelled quantity
+                left, total = left - cut, total + cut
+            if total < 1:
                 return
-            o[1] -= cut
-            if o[1] == 0:
-                queue.remove(o)
-            self.order(ts, o[0], p, cut, b"C", side)  # MBO C carries the cancelled quantity
             self.book.refresh(is_bid, p)
             self.close_event()
-            self.emit(ts, b"C", side, p, cut, F_LAST)
+            self.emit(ts, b"C", side, p, total, F_LAST)
             return
+        o = queue[int(self.rng.integers(0, len(queue)))]
         new = o[1] + delta if delta > 0 else max(1, o[1] + delta)
         if new == o[1]:
             return
@@ -262,15 +300,24 @@ class _SessionSim:
         liq = int(path.liquidity[s])
         defend, defend_bid = int(path.defend_tick[s]), bool(path.defend_bid[s])
         # Draw the second's randomness at once; the book walk below stays event by event.
-        offs = np.sort(rng.integers(1_000, 999_000_000, n)).tolist()
-        kinds = rng.permutation(np.r_[np.ones(nt, dtype=bool), np.zeros(nq, dtype=bool)]).tolist()
+        offs = np.sort(rng.integers(1_000, 999_000_000, n))
+        kinds_a = rng.permutation(np.r_[np.ones(nt, dtype=bool), np.zeros(nq, dtype=bool)])
+        # Prints come in bursts: a trade follows the previous trade within ~BURST_GAP_NS.
+        tr_idx = np.flatnonzero(kinds_a)
+        follow = rng.random(len(tr_idx)) < BURST_P
+        follow[0:1] = False
+        gaps = rng.integers(1_000, 2 * BURST_GAP_NS, len(tr_idx))
+        for i in np.flatnonzero(follow):
+            offs[tr_idx[i]] = min(offs[tr_idx[i - 1]] + gaps[i], 999_999_000)
+        order = np.argsort(offs, kind="stable")
+        offs, kinds = offs[order].tolist(), kinds_a[order].tolist()
         buys = (rng.random(n) < path.p_buy[s]).tolist()
-        blocks = (rng.random(n) < 0.03) * rng.integers(10, 60, n)
-        tsizes = np.minimum(rng.geometric(0.35, n) + blocks, 120).tolist()
+        tsizes = trade_sizes(rng, n).tolist()
         is_bids = (rng.random(n) < 0.5).tolist()
-        lvls = np.minimum(rng.geometric(0.3, n) - 1, DEPTH - 1).tolist()
-        deltas = rng.integers(1, 15, n).tolist()
-        qkinds = rng.choice(3, n, p=[0.45, 0.4, 0.15]).tolist()
+        lvls = np.minimum(rng.geometric(0.45, n) - 1, DEPTH - 1).tolist()
+        deltas = order_sizes(rng, n)
+        modify = (rng.random(n) < 0.15).tolist()
+        tilt = rng.uniform(0.6, 1.4, n).tolist()
         grow = (rng.random(n) < 0.5).tolist()
         for e in range(n):
             ts = base + offs[e]
@@ -278,7 +325,12 @@ class _SessionSim:
             if kinds[e]:
                 self.trade(ts, buys[e], tsizes[e])
                 continue
-            is_bid, j, delta, kind = is_bids[e], lvls[e], deltas[e], qkinds[e]
+            is_bid, j, delta = is_bids[e], lvls[e], deltas[e]
+            if book.sz[is_bid][0] < TOP_TARGET / 2:
+                j = 0  # a thin best price draws liquidity (replenishment after trades)
+            # Adds and cancels hold each level near its target size (the real book's shape).
+            target = TOP_TARGET if j == 0 else DEEP_TARGET
+            kind = 2 if modify[e] else 0 if book.sz[is_bid][j] < target * tilt[e] else 1
             if kind == 2 and not grow[e]:
                 delta = -delta  # a modify that shrinks the order
             if liq and e % 2 == 0:
@@ -286,7 +338,9 @@ class _SessionSim:
                 zone = [jj for jj in range(DEPTH) if abs(book.level_price(defend_bid, jj) - defend) <= 2]
                 if zone:
                     is_bid, j = defend_bid, zone[e % len(zone)]
-                    kind, delta = (0 if liq > 0 else 1), 3 * abs(delta)
+                    # A wall adds large resting orders; a vacuum pulls a quarter of the level.
+                    kind = 0 if liq > 0 else 1
+                    delta = 10 + 3 * abs(delta) if liq > 0 else max(4, int(book.sz[is_bid][j]) // 4)
             self.quote(ts, is_bid, j, kind, delta)
 
     def records(self, instrument_id: int) -> FuturesRecords:

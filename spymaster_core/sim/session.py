@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from spymaster_core import calendar
 from spymaster_core.calendar import front_month_symbol
@@ -16,7 +17,12 @@ from spymaster_core.sim.path import TICK, simulate_path
 
 # Mean futures trades and quote events per second at intensity 1, option trades per strike-minute.
 # "bench" gives >= 5 M MBP-10 records (benchmarks/bench_bronze.py).
-SCALES = {"demo": (0.9, 1.6, 0.5), "small": (0.3, 0.6, 0.2), "bench": (42.0, 75.0, 0.5)}
+SCALES = {
+    "demo": (0.9, 1.6, 0.5),
+    "small": (0.3, 0.6, 0.2),
+    "bench": (42.0, 75.0, 0.5),
+    "realistic": (10.5, 40.0, 0.5),
+}
 
 
 @dataclass
@@ -34,7 +40,7 @@ class SimResult:
 def start_price(date: dt.date) -> float:
     """Opening price of a simulated day: a smooth function of the date so consecutive days connect."""
     o = date.toordinal()
-    return round((6800.0 + 60.0 * np.sin(o / 5.0) + 25.0 * np.sin(o / 1.7)) / TICK) * TICK
+    return round((4100.0 + 60.0 * np.sin(o / 5.0) + 25.0 * np.sin(o / 1.7)) / TICK) * TICK
 
 
 def simulate_session(
@@ -106,6 +112,7 @@ def simulate_session(
         t0 - 3_600_000_000_000,
     )
     res.short_gamma = path.short_gamma
+    res.files["truth"] = write_truth(Path(out_dir), d.isoformat(), stem, t0, path.planted, path.short_gamma)
     if fut.mbo is not None:
         res.files["mbo"] = writer.write_records(
             out / "mbo" / d.isoformat() / f"{stem}.es.mbo.dbn.zst", "mbo", fut.mbo, fut_syms, d
@@ -118,3 +125,50 @@ def simulate_session(
         "option_trades": len(opt_trades),
     }
     return res
+
+
+TRUTH_DIR = "truth"
+
+
+def write_truth(
+    out_dir: Path,
+    date: str,
+    stem: str,
+    t0_ns: int,
+    planted: list[tuple[int, float, str, str]],
+    short_gamma: bool,
+) -> Path:
+    """The simulator's ground truth beside the DBN files (never read by ingestion): one row per planted
+    reaction at `out_dir/truth/<date>/<stem>.planted.parquet` with `ts_ns` (the planted touch),
+    `level_price` (points), `outcome` (BREAK, BOUNCE or CHOP: what the simulator made the level do),
+    `direction`, `regime` (vacuum before a break, wall before a bounce, pin for a chop) and the day's
+    `short_gamma`. Written to a temp file, then renamed."""
+    regime = {"BREAK": "vacuum", "BOUNCE": "wall", "CHOP": "pin"}
+    df = pl.DataFrame(
+        {
+            "ts_ns": [t0_ns + sec * 1_000_000_000 for sec, *_ in planted],
+            "level_price": [lv for _, lv, _, _ in planted],
+            "outcome": [o for _, _, o, _ in planted],
+            "direction": [dr for *_, dr in planted],
+            "regime": [regime[o] for _, _, o, _ in planted],
+        },
+        schema={
+            "ts_ns": pl.Int64,
+            "level_price": pl.Float64,
+            "outcome": pl.String,
+            "direction": pl.String,
+            "regime": pl.String,
+        },  # fmt: skip
+    ).with_columns(short_gamma=pl.lit(short_gamma))
+    path = out_dir / TRUTH_DIR / date / f"{stem}.planted.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    df.write_parquet(tmp)
+    tmp.replace(path)
+    return path
+
+
+def read_truth(out_dir: Path, date: str) -> pl.DataFrame | None:
+    """Every planted reaction written for `date` under `out_dir` (`write_truth`), or None."""
+    files = sorted((out_dir / TRUTH_DIR / date).glob("*.planted.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files]) if files else None

@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource
 
 from spymaster_assets.databento_resource import DatabentoResource
 from spymaster_assets.dbt_project import DBT_DIR, DBT_RUN_EXECUTABLE
-from spymaster_assets.defs import backtest, bar_tier, bronze, gold, landing, models, silver
+from spymaster_assets.defs import backtest, bar_tier, bronze, evaluation, gold, landing, models, silver
 from spymaster_assets.executors import executor_from_env
 from spymaster_assets.resources import LakeResource
 from spymaster_assets.run_health import dead_run_worker_sensor
@@ -42,6 +42,7 @@ with warnings.catch_warnings():
             *silver.assets,
             *bar_tier.assets,
             *backtest.assets,
+            *evaluation.assets,
             *gold.assets,
             *models.assets,
         ],

@@ -143,3 +143,17 @@ def test_lake_mode_reads_only_the_simulated_dates(tmp_path: Path, monkeypatch: p
     assert pl.read_parquet(root / "gold/evaluation/realism.parquet")["sim_inputs"][0].startswith(
         "2 simulated"
     )
+    # The Dagster asset runs the same code on the same lake: the same count, in its metadata.
+    import dagster as dg
+
+    monkeypatch.setenv("SPYMASTER_LAKE", str(root))
+    monkeypatch.setenv("SPYMASTER_DATA", str(tmp_path))
+    from spymaster_assets.definitions import defs
+
+    run = dg.materialize(
+        list(defs.assets), resources=defs.resources, selection=dg.AssetSelection.assets("realism_report"),
+        instance=dg.DagsterInstance.ephemeral(),
+    )  # fmt: skip
+    md = run.get_asset_materialization_events()[0].materialization.metadata
+    last = res.output.strip().splitlines()[-1]
+    assert last == f"REALISM in_band={md['in_band'].value} of={md['of'].value}"

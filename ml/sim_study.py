@@ -124,13 +124,20 @@ def direction_study(gold: pl.DataFrame, cfg: Config) -> dict[str, object]:
         score = dict(zip(gold["touch_id"], gold["oracle_p_break"], strict=True))
         p = np.array([score[t] for t in r.touch_ids])
         auc = float(roc_auc_score(r.y_true, p)) if len(np.unique(r.y_true)) == 2 else None
-        planted = gold.filter(
-            pl.col("touch_id").is_in(r.touch_ids) & pl.col("planted_outcome").is_in(["BREAK", "BOUNCE"])
+        planted_ids = set(
+            gold.filter(pl.col("planted_outcome").is_in(["BREAK", "BOUNCE"]))["touch_id"].to_list()
         )
+        on = np.array([t in planted_ids for t in r.touch_ids])
+        y_on = r.y_true[on]
+        both = len(np.unique(y_on)) == 2
         oracle = {
             "oracle_auc": auc,
             "recovery": recovery(r.metrics["model"]["auc"], auc),
-            "test_touches_with_planted_break_or_bounce": planted.height,
+            # Where the simulator planted a break or bounce: how well the truth and the model rank
+            # those touches (the ceiling, and the model's reach, on the planted part).
+            "test_touches_with_planted_break_or_bounce": int(on.sum()),
+            "oracle_auc_planted": float(roc_auc_score(y_on, p[on])) if both else None,
+            "model_auc_planted": float(roc_auc_score(y_on, r.p_model[on])) if both else None,
         }
     return {
         "n_touches": gold.height,

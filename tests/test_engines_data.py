@@ -50,9 +50,20 @@ def planted_features(dates: list[str], workdir: Path) -> pl.DataFrame:
 
 @pytest.mark.slow
 def test_engines_find_the_planted_regimes(tmp_path: Path) -> None:
-    ft = planted_features(["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"], tmp_path)
+    # The calibrated simulator plants a break on 8% of approaches: eight dates give a handful.
+    dates = [
+        "2026-11-09",
+        "2026-11-10",
+        "2026-11-11",
+        "2026-11-12",
+        "2026-11-13",
+        "2026-11-16",
+        "2026-11-17",
+        "2026-11-18",
+    ]
+    ft = planted_features(dates, tmp_path)
     brk, bnc = ft.filter(pl.col("outcome") == "BREAK"), ft.filter(pl.col("outcome") == "BOUNCE")
-    assert brk.height >= 10 and bnc.height >= 10
+    assert brk.height >= 4 and bnc.height >= 10
 
     def share(df: pl.DataFrame, states: tuple[str, ...]) -> float:
         return df.filter(pl.col("barrier_state").is_in(states)).height / df.height

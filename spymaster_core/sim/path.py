@@ -14,8 +14,10 @@ the level absorbs: price is pulled back toward it for 8 minutes), or nothing. Pr
 *into* a level: only approaches that reach the touch band by themselves become planted reactions
 (`planted`), so touches per session and the outcome mix (real ES: 17 touches, 63% chop, 26% bounce,
 10% break at 10 pt) come out near the real ones. After a BREAK/BOUNCE touch a drift of
-RESOLVE_DRIFT_TICKS_PER_S (0.75 pt per minute) carries price through or away for 5 minutes,
-against noise of about 1.9 pt per minute: the outcome is likely, not certain. Regimes planted on
+RESOLVE_DRIFT_TICKS_PER_S (1.5 pt per minute) carries price through or away for 5 minutes,
+against noise of about 1.9 pt per minute: at 10 pt a planted bounce comes true about half the
+time, a planted break about 3 times in 10 (it starts a point or two short of the level). A planted
+CHOP (the commonest draw) stays chop 87% of the time. Regimes planted on
 the approach, for the engines to find:
 
 - **Tape**: before a break the aggressive flow leans through the level, before a bounce against it.
@@ -54,10 +56,11 @@ PREMARKET_ACTIVITY = 0.45  # 04:00-09:30 activity relative to midday (real pre-m
 OPEN_BURST, CLOSE_RAMP = 2.0, 1.6  # real open/close 30-min volatility 1.57x / 1.28x midday
 RTH_MEAN_ACTIVITY = 1.35  # mean of the RTH activity profile (normalises the seasonal)
 SHORT_GAMMA_DAY_P, SHORT_GAMMA_VOL = 0.35, 1.25
-P_BREAK, P_BOUNCE, P_PIN = 0.08, 0.22, 0.25  # planted outcome per first approach to a level
+P_BREAK, P_BOUNCE, P_PIN = 0.08, 0.22, 0.68  # planted outcome per approach to a level (else none)
 PIN_PULL_PER_S = 0.01  # a pinned level pulls price back by 1% of the distance per second
 PIN_S = 480
-RESOLVE_DRIFT_TICKS_PER_S = 0.05  # 0.75 pt per minute through / away after a planted touch
+MICRO_SD_MIN, MICRO_HALFLIFE_S = 0.15, 20.0  # overshoot: real 1-min bar range / return std 1.7
+RESOLVE_DRIFT_TICKS_PER_S = 0.10  # 1.5 pt per minute through / away after a planted touch
 
 
 @dataclass
@@ -116,6 +119,22 @@ def volatility(rng: np.random.Generator, intensity: np.ndarray, short_gamma: boo
     return gamma * RTH_SIGMA_TICKS_PER_MIN / np.sqrt(60.0) * seasonal * per_min
 
 
+def microstructure_noise(rng: np.random.Generator, sigma: np.ndarray) -> np.ndarray:
+    """A mean-reverting overshoot added to the quoted price (ticks): AR(1) per second with a
+    MICRO_HALFLIFE_S half-life and a stationary sd of MICRO_SD_MIN times the minute volatility. It
+    widens 1-minute bars' high-low range (real ES bars range 1.7x their close-to-close std) while
+    leaving returns over minutes nearly unchanged; levels, touches and outcomes see it."""
+    phi = 0.5 ** (1.0 / MICRO_HALFLIFE_S)
+    sd = MICRO_SD_MIN * sigma * np.sqrt(60.0)
+    eps = rng.standard_normal(len(sigma)) * sd * np.sqrt(1 - phi * phi)
+    out = np.empty(len(sigma))
+    acc = 0.0
+    for i, e in enumerate(eps.tolist()):
+        acc = phi * acc + e
+        out[i] = acc
+    return out
+
+
 def simulate_path(
     rng: np.random.Generator,
     start_price: float,
@@ -134,6 +153,7 @@ def simulate_path(
     noise = rng.standard_normal(n_seconds) * sigma
     jumps = rng.random(n_seconds) < JUMP_P_PER_S
     noise[jumps] += rng.standard_normal(int(jumps.sum())) * JUMP_SD_MIN * sigma[jumps] * np.sqrt(60.0)
+    micro = microstructure_noise(rng, sigma)
     bid = np.empty(n_seconds, dtype=np.int64)
     p_buy = np.full(n_seconds, 0.5)
     x = start_price / TICK
@@ -190,7 +210,7 @@ def simulate_path(
                 if s - regime["t0"] > RESOLVE_S:
                     regime = None
         x += drift + noise[s]
-        b = int(np.floor(x))
+        b = int(np.floor(x + micro[s]))
         bid[s] = b
         if s < rth_open_s:
             pm_hi = b if pm_hi is None else max(pm_hi, b)

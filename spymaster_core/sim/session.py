@@ -35,6 +35,7 @@ class SimResult:
     planted: list[tuple[int, float, str, str]] = field(default_factory=list)
     front_month: str = ""
     short_gamma: bool = False
+    truth: Path | None = None  # the planted reactions (`write_truth`), beside the DBN files
 
 
 def start_price(date: dt.date) -> float:
@@ -112,7 +113,7 @@ def simulate_session(
         t0 - 3_600_000_000_000,
     )
     res.short_gamma = path.short_gamma
-    res.files["truth"] = write_truth(Path(out_dir), d.isoformat(), stem, t0, path.planted, path.short_gamma)
+    res.truth = write_truth(Path(out_dir), d.isoformat(), stem, t0, path.planted, path.short_gamma)
     if fut.mbo is not None:
         res.files["mbo"] = writer.write_records(
             out / "mbo" / d.isoformat() / f"{stem}.es.mbo.dbn.zst", "mbo", fut.mbo, fut_syms, d

@@ -317,8 +317,12 @@ def predictions_frame(results: dict[str, HeadResult], run_id: str) -> pl.DataFra
 
 
 def gate_predictions(predictions: pl.DataFrame, head: str, cfg: ModelConfig) -> dict[str, object]:
-    """`gate` on the rows of `head` in a predictions_frame (the file model_predictions writes)."""
+    """`gate` on the rows of `head` in a predictions_frame (the file model_predictions writes).
+    With no held-out rows of `head` (too few dates, or no date with both classes) the gate fails,
+    saying why, rather than raising."""
     rows = predictions.filter(pl.col("head") == head)
+    if rows.is_empty() or "model" not in set(rows["predictor"].to_list()):
+        return {"passed": False, "n_test": 0, "reason": f"no held-out {head} predictions to judge"}
     wide = rows.pivot(on="predictor", index=["touch_id", "y_true"], values="p").sort("touch_id")
     y = wide["y_true"].to_numpy()
     return gate(y, wide["model"].to_numpy(), {b: wide[b].to_numpy() for b in PREDICTORS[1:]}, cfg)

@@ -85,3 +85,24 @@ def test_gate_promotes_a_winner_and_blocks_a_loser(tmp_path: Path, monkeypatch: 
     done = {e.asset_key.path[-1] for e in res.get_asset_materialization_events()}
     assert done == {"break_bounce_model", "model_predictions"}
     assert registry.champion_version(tmp_path) == promoted
+
+
+def test_gate_fails_with_a_reason_when_there_is_nothing_to_judge() -> None:
+    """A candidate without held-out direction predictions (a lake of a few dates, or dates without
+    both BREAK and BOUNCE) fails the gate and says why; it does not crash the check."""
+    import polars as pl
+
+    from ml import heads
+    from spymaster_core.config import DEFAULT_CONFIG
+
+    preds = pl.DataFrame(
+        {
+            "head": ["tradeable"] * 2,
+            "predictor": ["model"] * 2,
+            "touch_id": ["a", "b"],
+            "y_true": [0, 1],
+            "p": [0.2, 0.7],
+        }
+    )
+    out = heads.gate_predictions(preds, "direction", DEFAULT_CONFIG.model)
+    assert out["passed"] is False and "no held-out direction predictions" in out["reason"]

@@ -37,7 +37,6 @@ TRADEABLE = ("BREAK", "BOUNCE")
 
 
 Features = Callable[[pl.DataFrame], tuple[np.ndarray, list[str]]]
-TIERS = ("bars", "tick")
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,16 @@ Two ways to get the simulated side:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
+from ml import sim_study
 from spymaster_assets.demo import real_dir, samples_dir
-from spymaster_core import calendar
 from spymaster_core.config import Config
 from spymaster_core.io import lake
 from spymaster_core.research import realism, realism_sides
-
-SIM_END = "2026-11-20"
-
-
-def simulated_dates(n: int, end: str = SIM_END) -> list[str]:
-    """The last n CME trading dates up to `end`."""
-    last = dt.date.fromisoformat(end)
-    return [d.isoformat() for d in calendar.trading_dates(last - dt.timedelta(days=2 * n + 14), last)][-n:]
 
 
 def simulated_side(
@@ -41,7 +32,7 @@ def simulated_side(
     from spymaster_core.bronze import builders as bronze
     from spymaster_core.sim import simulate_session
 
-    dates = simulated_dates(n)
+    dates = sim_study.study_dates(n)  # the last n trading dates up to 2026-11-20
     land = workdir / "landing"
     mbo: list[Path] = []
     for i, d in enumerate(dates):

@@ -107,7 +107,9 @@ def study(
 @app.command()
 def realism(
     data_dir: Path = typer.Option(Path("data"), help="Data folder (its lake, and realism/ for --simulate)."),
-    dates: str | None = typer.Option(None, help="Lake dates FIRST..LAST (default: every date with trades)."),
+    dates: str | None = typer.Option(
+        None, help="Lake dates FIRST..LAST (default: every date the simulator landed in the lake)."
+    ),
     simulate: int = typer.Option(0, min=0, help="Simulate this many dates instead of reading the lake."),
     seed: int = typer.Option(1, help="Simulator seed (with --simulate)."),
 ) -> None:

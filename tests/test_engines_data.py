@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from ml import sim_study
 from spymaster_core import calendar
 from spymaster_core.bronze.mbo_book import mbo_to_mbp10
 from spymaster_core.config import DEFAULT_CONFIG as CFG
@@ -51,17 +52,7 @@ def planted_features(dates: list[str], workdir: Path) -> pl.DataFrame:
 @pytest.mark.slow
 def test_engines_find_the_planted_regimes(tmp_path: Path) -> None:
     # The calibrated simulator plants a break on 8% of approaches: eight dates give a handful.
-    dates = [
-        "2026-11-09",
-        "2026-11-10",
-        "2026-11-11",
-        "2026-11-12",
-        "2026-11-13",
-        "2026-11-16",
-        "2026-11-17",
-        "2026-11-18",
-    ]
-    ft = planted_features(dates, tmp_path)
+    ft = planted_features(sim_study.study_dates(8, end="2026-11-18"), tmp_path)
     brk, bnc = ft.filter(pl.col("outcome") == "BREAK"), ft.filter(pl.col("outcome") == "BOUNCE")
     assert brk.height >= 4 and bnc.height >= 10
 

@@ -55,7 +55,7 @@ def test_the_truncated_real_mbp1_file_gives_its_complete_records() -> None:
 
 def test_tape_statistics_on_the_real_esm4_prints() -> None:
     t = pl.from_arrow(dbn.decode_file(REAL / realism_sides.REAL_TRADES).tables["trades"])
-    st = realism.tape_stats(t, realism_sides._window("2024-06-10"))
+    st = realism.tape_stats(t, realism_sides.tape_window("2024-06-10"))
     assert st["trades_per_min"] == t.height / 5 == 700.0
     assert st["one_lot_trades_%"] == pytest.approx(100 * (t["size"] == 1).mean())
     assert st["trade_size_mean"] == pytest.approx(t["size"].mean())

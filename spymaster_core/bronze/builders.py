@@ -37,6 +37,12 @@ class BronzeResult:
     missing: list[str] = field(default_factory=list)
     notes: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def front_month(self) -> str | None:
+        """The front-month symbol the builder chose (`notes["front_month"]`), None when unknown."""
+        fm = self.notes.get("front_month")
+        return fm if isinstance(fm, str) else None
+
     def metadata(self) -> dict[str, object]:
         """Metadata for the UI: `rows` is the written row count when the data went to disk (the
         streamed MBP-10 path leaves `table` empty), else the in-memory table's."""

@@ -53,7 +53,8 @@ def _top(bbo: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _window(date: str) -> tuple[int, int]:
+def tape_window(date: str) -> tuple[int, int]:
+    """[start, end) ns of TAPE_WINDOW (ET) on `date`."""
     return calendar.et_ns(date, TAPE_WINDOW[0]), calendar.et_ns(date, TAPE_WINDOW[1])
 
 
@@ -75,7 +76,7 @@ def real_side(real_dir: Path, samples_dir: Path, cfg: Config) -> Side:
     tape: dict[str, float] = {}
     if (real_dir / REAL_TRADES).exists():
         t = pl.from_arrow(dbn.decode_file(real_dir / REAL_TRADES).tables["trades"])
-        tape = realism.tape_stats(t, _window("2024-06-10"))
+        tape = realism.tape_stats(t, tape_window("2024-06-10"))
         parts.append(f"{t.height} ESM4 prints 10:30-10:35 ET")
     side.stats["tape"] = tape
     book: dict[str, float] = {}
@@ -112,7 +113,7 @@ def frames_from_lake(root: lake.LakePath, dates: list[str]) -> Frames:
         yield (
             d,
             t,
-            None if m is None else m.filter(pl.col("ts_event_ns").is_between(*_window(d), closed="left")),
+            None if m is None else m.filter(pl.col("ts_event_ns").is_between(*tape_window(d), closed="left")),
         )
 
 
@@ -130,10 +131,9 @@ def frames_from_landing(landing: Path, dates: list[str], workdir: Path, book_dat
         if d not in book_dates:
             yield d, t, None
             continue
-        front = tr.notes.get("front_month") if isinstance(tr.notes.get("front_month"), str) else None
         out = workdir / d
-        bronze.futures_mbp10(landing, d, front, out)
-        w = _window(d)
+        bronze.futures_mbp10(landing, d, tr.front_month, out)
+        w = tape_window(d)
         m = pl.scan_parquet(out / "part-*.parquet").select(MBP10_COLS)
         yield d, t, m.filter(pl.col("ts_event_ns").is_between(*w, closed="left")).collect()
 
@@ -152,7 +152,7 @@ def sim_side(
     for d, t, m in frames:
         by[d] = bars.one_minute_bars(t, str(t["symbol"][0]), "sim")
         if tape_dates is None or d in tape_dates:
-            tapes.append(realism.tape_stats(t, _window(d)))
+            tapes.append(realism.tape_stats(t, tape_window(d)))
         if m is not None and (tape_dates is None or d in tape_dates):
             tops.append(realism.top_of_book_stats(m))
             depths.append(realism.depth_profile_stats(m))

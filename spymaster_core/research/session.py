@@ -44,7 +44,7 @@ def load_session(
     bars of the previous dates). `lake_root=None` (a simulated session outside the lake) builds them
     without warm-up history. Raises the Bronze errors (file, field, value) on bad input."""
     tr = bronze.futures_trades(landing, date)
-    front = tr.notes.get("front_month") if isinstance(tr.notes.get("front_month"), str) else None
+    front = tr.front_month
     out = workdir / "bronze_mbp10"
     if not list(out.glob("part-*.parquet")) and bronze.landing_files(landing, Schema.MBP_10, date):
         bronze.futures_mbp10(landing, date, front, out)

@@ -83,18 +83,22 @@ class _Book:
         return self.next_oid
 
 
+def _one_lot_mixture(rng: np.random.Generator, n: int, one_lot_p: float, tail_mean: float) -> np.ndarray:
+    """`n` sizes (contracts): 1 with `one_lot_p`, else 2 + a geometric count of mean `tail_mean`."""
+    tail = 1 + rng.geometric(1.0 / (tail_mean + 1.0), n)
+    return np.where(rng.random(n) < one_lot_p, 1, tail)
+
+
 def order_sizes(rng: np.random.Generator, n: int) -> list[int]:
     """`n` resting order sizes (contracts): 1 with ONE_LOT_ORDER_P, else 2 + a geometric count of
     mean ORDER_TAIL_MEAN (real ES MBO adds: 61% one lot, mean 2.9)."""
-    tail = 1 + rng.geometric(1.0 / (ORDER_TAIL_MEAN + 1.0), n)
-    return np.where(rng.random(n) < ONE_LOT_ORDER_P, 1, tail).tolist()
+    return _one_lot_mixture(rng, n, ONE_LOT_ORDER_P, ORDER_TAIL_MEAN).tolist()
 
 
 def trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
     """`n` aggressor sizes (contracts): 1 with ONE_LOT_TRADE_P, else 2 + geometric of mean
     TRADE_TAIL_MEAN, at most TRADE_MAX (real ESM4 prints: 48.5% one lot, mean 3.5, p90 7)."""
-    tail = 1 + rng.geometric(1.0 / (TRADE_TAIL_MEAN + 1.0), n)
-    return np.minimum(np.where(rng.random(n) < ONE_LOT_TRADE_P, 1, tail), TRADE_MAX)
+    return np.minimum(_one_lot_mixture(rng, n, ONE_LOT_TRADE_P, TRADE_TAIL_MEAN), TRADE_MAX)
 
 
 def simulate_futures(

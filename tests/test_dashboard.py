@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import polars as pl
@@ -35,6 +36,12 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)"),
 ]
+
+
+def _fixed(v: float, digits: int = 2) -> str:
+    """`v` as JavaScript's Number.prototype.toFixed prints it: the exact double rounded half away
+    from zero (Python's format rounds an exact tie such as a mid of 4111.625 half to even)."""
+    return str(Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def _get(url: str) -> dict:
@@ -106,17 +113,17 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
             expect(page.get_by_test_id("conn")).to_have_text("connected", timeout=15_000)
             expect(page.locator("[data-level-id]").first).to_be_visible(timeout=15_000)
             # Every displayed value equals the latest payload (the replay is over: it no longer changes).
-            expect(page.get_by_test_id("spot")).to_have_text(f"{payload['spot']:.2f}")
-            expect(page.get_by_test_id("bid")).to_have_text(f"{payload['bid']:.2f}")
-            expect(page.get_by_test_id("ask")).to_have_text(f"{payload['ask']:.2f}")
+            expect(page.get_by_test_id("spot")).to_have_text(_fixed(payload["spot"]))
+            expect(page.get_by_test_id("bid")).to_have_text(_fixed(payload["bid"]))
+            expect(page.get_by_test_id("ask")).to_have_text(_fixed(payload["ask"]))
             expect(page.get_by_test_id("model-version")).to_have_text("none")
             assert page.locator("[data-level-id]").count() == len(payload["levels"])
             for lv in payload["levels"]:
                 card = page.locator(f'[data-level-id="{lv["id"]}"]')
-                expect(card.get_by_test_id("level-price")).to_have_text(f"{lv['price']:.2f}")
+                expect(card.get_by_test_id("level-price")).to_have_text(_fixed(lv["price"]))
                 expect(card.get_by_test_id("level-signal")).to_have_text(lv["signal"])
-                expect(card.get_by_test_id("level-score")).to_have_text(f"{lv['break_score_smooth']:.1f}")
-                expect(card.get_by_test_id("level-distance")).to_have_text(f"{lv['distance']:.2f}")
+                expect(card.get_by_test_id("level-score")).to_have_text(_fixed(lv["break_score_smooth"], 1))
+                expect(card.get_by_test_id("level-distance")).to_have_text(_fixed(lv["distance"]))
                 expect(card.get_by_test_id("level-barrier")).to_have_text(lv["features"]["barrier_state"])
                 expect(card.get_by_test_id("level-fuel")).to_have_text(lv["features"]["fuel_effect"])
                 expect(page.locator(f'#ladder [data-level="{lv["id"]}"]')).to_have_count(1)
@@ -136,7 +143,7 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
             proc = _start(tmp_path, sim_day.date, start, end, port)  # same port: the page reconnects
             again = _wait_replayed(proc, port, tmp_path / "live.log")
             expect(page.get_by_test_id("conn")).to_have_text("connected", timeout=30_000)
-            expect(page.get_by_test_id("spot")).to_have_text(f"{again['spot']:.2f}", timeout=15_000)
+            expect(page.get_by_test_id("spot")).to_have_text(_fixed(again["spot"]), timeout=15_000)
             browser.close()
     finally:
         if proc.poll() is None:

@@ -430,7 +430,13 @@ def live(
     date: str = typer.Option(..., help="Trading date to replay (YYYY-MM-DD)."),
     speed: float = typer.Option(10.0, min=0.0, help="Replay speed x event time; 0 = as fast as possible."),
     nats_url: str | None = typer.Option(
-        None, "--nats", help="Existing NATS server (nats://host:port); default: start a private one."
+        None,
+        "--nats",
+        help="Existing NATS server (nats://host:port), or a cluster's nodes comma-separated "
+        "(deploy/nats); default: start a private one.",
+    ),
+    nats_replicas: int = typer.Option(
+        1, min=1, max=5, help="Copies of each JetStream stream: 3 on a three-node cluster."
     ),
     data_dir: Path = typer.Option(
         Path("data"),
@@ -496,7 +502,7 @@ def live(
     opts = LiveOptions(
         date=date, landing=landing, lake_root=lake_root, data_dir=data_dir, speed=speed, nats_url=nats_url,
         host=host, port=port, token=token, use_model=model, exit_when_replayed=exit_when_done, start_et=start, end_et=end,
-        live_symbol=symbol if live_feed else None, levels_from_lake=from_lake,
+        live_symbol=symbol if live_feed else None, levels_from_lake=from_lake, nats_replicas=nats_replicas,
     )  # fmt: skip
     _run_live(LiveService(opts, cfg), date, speed, host, port)
 

@@ -10,7 +10,9 @@ and store (what the restart test does).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -19,9 +21,10 @@ import time
 from pathlib import Path
 
 import nats
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 log = logging.getLogger("spymaster.bus")
 
@@ -58,9 +61,19 @@ class NatsServer:
     """A private nats-server with JetStream: `start()`, `kill()` (SIGKILL, as a crash),
     `stop()` and `start()` again on the same port and store directory."""
 
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int | None = None,
+        conf: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`conf`: a nats-server configuration file (e.g. deploy/nats/cluster-node.conf) whose
+        `$VARIABLES` come from `env`; the client port and store directory are still this object's
+        (`NATS_PORT`, `NATS_STORE_DIR`, `NATS_HOST` are set from them)."""
         self.store_dir = store_dir
         self.port = port or free_port()
+        self.conf, self.env = conf, dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -70,17 +83,23 @@ class NatsServer:
     def start(self, timeout_s: float = 10.0) -> NatsServer:
         """Start and wait until the port accepts connections. Raises RuntimeError if it exits."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            nats_server_binary(),
-            "-js",
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-sd",
-            str(self.store_dir),
-        ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = None
+        if self.conf is None:
+            cmd = [
+                nats_server_binary(),
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-sd",
+                str(self.store_dir),
+            ]
+        else:
+            cmd = [nats_server_binary(), "-c", str(self.conf)]
+            env = {**os.environ, "NATS_HOST": "127.0.0.1", **self.env, "NATS_PORT": str(self.port),
+                   "NATS_STORE_DIR": str(self.store_dir)}  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -110,10 +129,20 @@ class NatsServer:
                 self.proc.wait()
 
 
+def server_urls(url: str) -> list[str]:
+    """The NATS URLs in `url`: one URL, or a cluster's as a comma-separated list
+    (`nats://h1:4222,nats://h2:4222,nats://h3:4222`). Raises ValueError when none is given."""
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    if not urls:
+        raise ValueError(f"no NATS URL in {url!r}")
+    return urls
+
+
 async def connect(url: str, name: str) -> nats.NATS:
-    """A client that reconnects forever (every 0.25 s) when the server goes away. It logs one line
-    per state change (disconnected, reconnected, closed); the failed attempts in between are DEBUG
-    only, so an outage is not a traceback per retry."""
+    """A client that reconnects forever (every 0.25 s) when the server goes away; `url` may list a
+    cluster's nodes (see `server_urls`), and the client then moves to another node when its own
+    dies. It logs one line per state change (disconnected, reconnected, closed); the failed attempts
+    in between are DEBUG only, so an outage is not a traceback per retry."""
 
     async def disconnected() -> None:
         log.warning("NATS %s: disconnected; reconnecting every 0.25 s", url)
@@ -125,7 +154,7 @@ async def connect(url: str, name: str) -> nats.NATS:
         log.debug("NATS %s: %s: %s", url, type(exc).__name__, exc)
 
     return await nats.connect(
-        url,
+        server_urls(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.25,
@@ -137,8 +166,12 @@ async def connect(url: str, name: str) -> nats.NATS:
     )
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Create MARKET_DATA and LEVEL_SIGNALS if absent (limits retention, 24 h, file storage)."""
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, wait_s: float = 30.0) -> None:
+    """Create MARKET_DATA and LEVEL_SIGNALS if absent (limits retention, 24 h, file storage, 120 s
+    Msg-Id de-duplication window, `replicas` copies: 3 on a three-node cluster, so a stream survives
+    the loss of a node). A stream that exists with another replica count is updated to `replicas`.
+    A cluster that has no JetStream meta leader yet (just started, or electing) is retried for
+    `wait_s`; then the last error is raised as RuntimeError naming the stream."""
     for name, subjects in STREAMS.items():
         cfg = StreamConfig(
             name=name,
@@ -147,8 +180,23 @@ async def ensure_streams(js: JetStreamContext) -> None:
             storage=StorageType.FILE,
             max_age=MAX_AGE_S,
             duplicate_window=120.0,
+            num_replicas=replicas,
         )
-        try:
-            await js.stream_info(name)
-        except NotFoundError:
-            await js.add_stream(cfg)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                try:
+                    info = await js.stream_info(name)
+                except NotFoundError:
+                    await js.add_stream(cfg)
+                    break
+                if (info.config.num_replicas or 1) != replicas:
+                    log.warning("stream %s: %s replicas -> %d", name, info.config.num_replicas, replicas)
+                    await js.update_stream(cfg)
+                break
+            except (ServiceUnavailableError, NoRespondersError, nats.errors.TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"JetStream stream {name}: not available after {wait_s:.0f}s: {exc!r}"
+                    ) from exc
+                await asyncio.sleep(0.25)

@@ -209,7 +209,11 @@ async def _serve_client(hub: Hub, ws: WebSocket) -> None:
                 await asyncio.wait_for(ws.close(code=1013, reason="too slow: queue full"), CLOSE_TIMEOUT_S)
             except (TimeoutError, RuntimeError):
                 pass
-        elif (exc := pump.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
+        elif (
+            pump in done
+            and (exc := pump.exception()) is not None
+            and not isinstance(exc, WebSocketDisconnect)
+        ):
             raise exc
     finally:
         pump.cancel()

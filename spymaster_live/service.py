@@ -73,17 +73,22 @@ class LiveOptions:
     live_symbol: str | None = None  # front month (e.g. ESZ6): feed from Databento Live, not files
     end_et: str | None = None  # "HH:MM" ET: stop the replay here
     levels_from_lake: bool = True
+    nats_replicas: int = 1  # copies of each stream: 3 on a three-node cluster (deploy/nats)
 
 
 @dataclass
 class CoreStats:
-    """Core counters: events applied, redeliveries skipped, malformed messages, payloads."""
+    """Core counters: events applied, redeliveries skipped, malformed messages, payloads, and
+    events applied with a ts_event earlier than the one before (`out_of_order`; a replay publishes
+    in ts_event order, so anything but 0 means the bus reordered it)."""
 
     processed: int = 0
     duplicates: int = 0
     malformed: int = 0
     payloads: int = 0
     last_seq: int = 0
+    out_of_order: int = 0
+    last_ts_event_ns: int = 0
 
 
 def load_scorer(data_dir: Path) -> Scorer | None:
@@ -156,6 +161,7 @@ class LiveService:
             "events_processed": self.core_stats.processed,
             "malformed": self.core_stats.malformed,
             "duplicates_skipped": self.core_stats.duplicates,
+            "out_of_order": self.core_stats.out_of_order,
             "payloads": self.core_stats.payloads,
         }
 
@@ -168,7 +174,7 @@ class LiveService:
             self.url = self.opts.nats_url or self.server.url
             self.nc = await bus.connect(self.url, "spymaster-live")
             js = self.nc.jetstream(timeout=5)
-            await bus.ensure_streams(js)
+            await bus.ensure_streams(js, self.opts.nats_replicas)
             if self.opts.live_symbol:
                 self.session = live_session(self.opts.date, self.opts.live_symbol)
             if self.session is None:
@@ -264,7 +270,7 @@ class LiveService:
                 if self.nc is not None and self.nc.is_connected:
                     break
                 await asyncio.sleep(0.25)
-            await bus.ensure_streams(js)
+            await bus.ensure_streams(js, self.opts.nats_replicas)
             log.warning("private NATS server back on %s; replay and core resume", server.url)
 
     async def _live_feed(self, js: Any, core: SignalCore) -> None:
@@ -354,6 +360,9 @@ class LiveService:
                     st.malformed += 1
                     log.warning("skipped malformed message seq %d: %s", seq, exc)
                     continue
+                if ev.ts_event_ns < st.last_ts_event_ns:
+                    st.out_of_order += 1
+                st.last_ts_event_ns = max(st.last_ts_event_ns, ev.ts_event_ns)
                 payload = core.on_event(ev)
                 st.processed += 1
                 if payload is not None:

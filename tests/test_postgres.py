@@ -10,17 +10,16 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
+from tests import pg
+from tests.pg import HOST, PASSWORD, USER
+
 psycopg2 = pytest.importorskip("psycopg2")
 
 REPO = Path(__file__).resolve().parents[1]
-HOST = os.environ.get("PGHOST", "127.0.0.1")
-USER = os.environ.get("PGUSER", "postgres")
-PASSWORD = os.environ.get("PGPASSWORD", "")
 DATE = "2026-11-16"
 PROBE = r"""
 import sys
@@ -39,34 +38,18 @@ print(type(instance.run_storage).__name__, res.run_id, run_id)
 """
 
 
-def _admin():  # noqa: ANN202
-    try:
-        conn = psycopg2.connect(host=HOST, user=USER, password=PASSWORD, dbname="postgres", connect_timeout=2)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server reachable at {HOST}:5432 ({str(exc).strip()})")
-    conn.autocommit = True
-    return conn
-
-
 @pytest.mark.slow
 def test_partition_with_dagster_and_mlflow_on_postgres(tmp_path: Path) -> None:
     from spymaster_core.sim import simulate_session
 
-    admin = _admin()
-    suffix = uuid.uuid4().hex[:8]
-    dagster_db, mlflow_db = f"spymaster_dagster_{suffix}", f"spymaster_mlflow_{suffix}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {dagster_db}")
-        cur.execute(f"CREATE DATABASE {mlflow_db}")
-    try:
+    with pg.fresh_databases("spymaster_dagster", "spymaster_mlflow") as (dagster_db, mlflow_db):
         home = tmp_path / "dagster_home"
         home.mkdir()
         shutil.copy(REPO / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
         simulate_session(DATE, 5, tmp_path / "lake" / "landing", scale="small")
         auth = f"{USER}:{PASSWORD}@" if PASSWORD else f"{USER}@"
         env = {**os.environ, "DAGSTER_HOME": str(home), "SPYMASTER_LAKE": str(tmp_path / "lake"),
-               "SPYMASTER_DATA": str(tmp_path), "DAGSTER_PG_USER": USER, "DAGSTER_PG_PASSWORD": PASSWORD,
-               "DAGSTER_PG_HOST": HOST, "DAGSTER_PG_DB": dagster_db,
+               "SPYMASTER_DATA": str(tmp_path), **pg.dagster_env(dagster_db),
                "MLFLOW_TRACKING_URI": f"postgresql+psycopg2://{auth}{HOST}:5432/{mlflow_db}"}  # fmt: skip
         env.pop("SPYMASTER_CONFIG", None)
         out = subprocess.run(
@@ -98,8 +81,3 @@ def test_partition_with_dagster_and_mlflow_on_postgres(tmp_path: Path) -> None:
             cur.execute("SELECT status FROM runs WHERE run_uuid = %s", (mlflow_run,))
             assert cur.fetchone() == ("FINISHED",)
         assert not (tmp_path / "mlflow" / "mlflow.db").exists()  # nothing went to the sqlite default
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {dagster_db} WITH (FORCE)")
-            cur.execute(f"DROP DATABASE IF EXISTS {mlflow_db} WITH (FORCE)")
-        admin.close()

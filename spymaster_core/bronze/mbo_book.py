@@ -78,9 +78,13 @@ class MboBook:
             out = S.FUTURES_MBP10.arrow.empty_table()
         else:
             out = self.feed(self.carry[:0], final=True)
+        self._end_snapshots()
+        return out
+
+    def _end_snapshots(self) -> None:
+        """No instrument is inside a snapshot any more (the file ended)."""
         for b in self.books.values():
             b.in_snapshot = False
-        return out
 
     def _book(self, instrument_id: int) -> InstrumentBook:
         book = self.books.get(instrument_id)
@@ -92,7 +96,7 @@ class MboBook:
         """Apply records `a` in order; one MBP-10 row per emitting record (see the module docstring).
         `lookahead` is the flags of the record after `a` (None: none follows)."""
         n = len(a)
-        rows = _Mbp10Rows(n)
+        rows = Mbp10Rows(n)
         actions = a["action"].astype("U1")
         sides = a["side"].astype("U1")
         flags = a["flags"].astype(np.int64)
@@ -124,7 +128,7 @@ class MboBook:
         return rows.table(a, self.symbols, self.source)
 
 
-class _Mbp10Rows:
+class Mbp10Rows:
     """Output buffer of `MboBook._process`: the top `BOOK_DEPTH` levels of each emitting record."""
 
     def __init__(self, n: int) -> None:
@@ -136,6 +140,7 @@ class _Mbp10Rows:
         self.snap = np.zeros(n, dtype=bool)
         self.held: list[np.ndarray] = []  # header records kept from earlier chunks
         self.k = 0
+        self.level_major = False  # buffers are [rows, depth]; see `level_columns`
 
     def emit_record(self, record: np.ndarray, book: InstrumentBook, is_snapshot: bool) -> None:
         """Emit with the header of `record` (a 1-record array, possibly from an earlier chunk)."""
@@ -163,6 +168,15 @@ class _Mbp10Rows:
         self.rows = np.concatenate([self.rows, np.zeros(extra, dtype=np.int64)])
         self.snap = np.concatenate([self.snap, np.zeros(extra, dtype=bool)])
 
+    def level_columns(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Price, size and count of side `name` (`bid`/`ask`) as `[depth, rows]` arrays whose rows
+        are contiguous: sliced when the buffers are level-major already (`level_major`, the
+        compiled book's layout), else transposed copies of the `[rows, depth]` buffers."""
+        k = self.k
+        if self.level_major:
+            return self.px[name][:, :k], self.sz[name][:, :k], self.ct[name][:, :k]
+        return tuple(np.ascontiguousarray(d[name][:k].T) for d in (self.px, self.sz, self.ct))  # type: ignore[return-value]
+
     def table(self, a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Table:
         """`futures.mbp10.v2` rows: the emitting records' header fields plus the levels."""
         k = self.k
@@ -176,8 +190,8 @@ class _Mbp10Rows:
             "ts_recv_ns": pa.array(sel["ts_recv"].astype(np.int64)),
             "instrument_id": pa.array(sel["instrument_id"].astype(np.uint32)),
             "symbol": dbn.symbol_column(sel["instrument_id"], symbols),
-            "action": pa.array(sel["action"].astype("U1")),
-            "side": pa.array(sel["side"].astype("U1")),
+            "action": dbn.chars(sel["action"]),
+            "side": dbn.chars(sel["side"]),
             "depth": pa.array(np.zeros(k, dtype=np.uint8)),
             "price": dbn.prices(sel["price"]),
             "size": pa.array(sel["size"].astype(np.int64)),
@@ -185,17 +199,32 @@ class _Mbp10Rows:
             "sequence": pa.array(sel["sequence"].astype(np.uint32)),
             "is_snapshot": pa.array(self.snap[:k]),
             "is_preopen": pa.array(preopen_mask(sel["ts_event"].astype(np.int64))),
-            "source": pa.array([source] * k, type=pa.string()),
+            "source": dbn.repeat_string(source, k),
         }
-        for j in range(S.BOOK_DEPTH):
-            for name in ("bid", "ask"):
-                cols[f"{name}_px_{j:02d}"] = dbn.prices(self.px[name][:k, j])
-                cols[f"{name}_sz_{j:02d}"] = pa.array(self.sz[name][:k, j].astype(np.uint32))
-                cols[f"{name}_ct_{j:02d}"] = pa.array(self.ct[name][:k, j].astype(np.uint32))
+        for name in ("bid", "ask"):
+            px, sz, ct = self.level_columns(name)
+            for j in range(S.BOOK_DEPTH):
+                cols[f"{name}_px_{j:02d}"] = dbn.prices(px[j])
+                cols[f"{name}_sz_{j:02d}"] = pa.array(sz[j].astype(np.uint32, copy=False))
+                cols[f"{name}_ct_{j:02d}"] = pa.array(ct[j].astype(np.uint32, copy=False))
         return pa.table({f.name: cols[f.name] for f in S.FUTURES_MBP10.arrow}, schema=S.FUTURES_MBP10.arrow)
 
 
-def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: str = "mbo_book") -> pa.Table:
+def new_book(
+    symbols: dict[int, str] | None = None, source: str = "mbo_book", compiled: bool = True
+) -> MboBook:
+    """A book to `feed`: the compiled one (`mbo_book_compiled.CompiledMboBook`, the default) or this
+    module's reference book (`compiled=False`; pure Python, what the compiled one is tested against)."""
+    if not compiled:
+        return MboBook(symbols, source)
+    from spymaster_core.bronze.mbo_book_compiled import CompiledMboBook  # it subclasses MboBook
+
+    return CompiledMboBook(symbols, source)
+
+
+def mbo_to_mbp10(
+    path_or_store: str | Path | db.DBNStore | list[Path], source: str = "mbo_book", compiled: bool = True
+) -> pa.Table:
     """Replay MBO records through a per-instrument order book and return `futures.mbp10.v2` rows.
 
     Input: a path to an MBO DBN file, an open `DBNStore` with schema mbo, or a list of paths replayed
@@ -203,22 +232,26 @@ def mbo_to_mbp10(path_or_store: str | Path | db.DBNStore | list[Path], source: s
     whole book: the book is cleared when one starts.
     Output columns: see `spymaster_core.schemas.FUTURES_MBP10`; prices in points, sizes in contracts;
     `is_snapshot` marks the row closing a snapshot; `is_preopen` marks rows before the Globex open.
+    `compiled` picks the book (see `new_book`); both give the same rows.
     Raises `DBNReadError` for unreadable files and ValueError for a non-MBO file.
     """
     if isinstance(path_or_store, list):
         return pa.concat_tables(
-            [S.FUTURES_MBP10.arrow.empty_table(), *iter_mbo_to_mbp10(path_or_store, source=source)]
+            [
+                S.FUTURES_MBP10.arrow.empty_table(),
+                *iter_mbo_to_mbp10(path_or_store, source=source, compiled=compiled),
+            ]
         )
     a, symbols = _load(path_or_store)
-    return MboBook(symbols, source).feed(a, final=True)
+    return new_book(symbols, source, compiled).feed(a, final=True)
 
 
 def iter_mbo_to_mbp10(
-    files: list[Path], chunk_records: int = 500_000, source: str = "mbo_book"
+    files: list[Path], chunk_records: int = 500_000, source: str = "mbo_book", compiled: bool = True
 ) -> Iterator[pa.Table]:
     """Streaming `mbo_to_mbp10` over files taken in order (one book across them), yielding one
     MBP-10 table per input chunk: memory is bounded by the chunk and the live book."""
-    book = MboBook(source=source)
+    book = new_book(source=source, compiled=compiled)
     for f in files:
         for schema, a, symbols in dbn.iter_chunks(f, chunk_records):
             if schema != "mbo":

@@ -143,12 +143,13 @@ def _ts_ns(raw: np.ndarray) -> pa.Array:
 _BYTE_STRINGS = pa.array([chr(i) if i else "" for i in range(256)], type=pa.string())
 
 
-def _chars(raw: np.ndarray) -> pa.Array:
+def chars(raw: np.ndarray) -> pa.Array:
     """One-byte DBN char fields (action, side, ...) -> Arrow strings, by table lookup (O(n), no Python loop)."""
     return _BYTE_STRINGS.take(pa.array(np.ascontiguousarray(raw).view(np.uint8)))
 
 
-def _repeat(value: str, n: int) -> pa.Array:
+def repeat_string(value: str, n: int) -> pa.Array:
+    """An Arrow string column of `n` copies of `value` (one string, n indices)."""
     return pa.array([value], type=pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
@@ -158,7 +159,7 @@ def symbol_column(ids: np.ndarray, symbols: dict[int, str]) -> pa.Array:
         return pa.array([], type=pa.string())
     if ids.min() == ids.max():
         name = symbols.get(int(ids[0]))
-        return pa.nulls(len(ids), pa.string()) if name is None else _repeat(name, len(ids))
+        return pa.nulls(len(ids), pa.string()) if name is None else repeat_string(name, len(ids))
     uniq, inv = np.unique(ids, return_inverse=True)
     names = pa.array([symbols.get(int(u)) for u in uniq], type=pa.string())
     return names.take(pa.array(inv.astype(np.int64)))
@@ -191,11 +192,11 @@ def trades_table(a: np.ndarray, symbols: dict[int, str], source: str) -> pa.Tabl
     cols = _common(a, symbols) | {
         "price": prices(a["price"]),
         "size": pa.array(a["size"].astype(np.int64)),
-        "side": _chars(a["side"]),
+        "side": chars(a["side"]),
         "aggressor": _aggressor(a["side"]),
         "flags": pa.array(a["flags"].astype(np.uint8)),
         "sequence": pa.array(a["sequence"].astype(np.uint32)),
-        "source": _repeat(source, n),
+        "source": repeat_string(source, n),
     }
     return _table(S.FUTURES_TRADES, cols)
 
@@ -222,8 +223,8 @@ def mbp10_table(
         "ts_recv_ns": pa.array(v("ts_recv"), mask=v("ts_recv_null") if counts[-1] else None),
         "instrument_id": pa.array(v("instrument_id")),
         "symbol": symbol_column(v("instrument_id"), symbols),
-        "action": _chars(v("action")),
-        "side": _chars(v("side")),
+        "action": chars(v("action")),
+        "side": chars(v("side")),
         "depth": pa.array(v("depth")),
         "price": pa.array(v("price"), mask=v("price_null") if counts[0] else None),
         "size": pa.array(v("size")),
@@ -231,7 +232,7 @@ def mbp10_table(
         "sequence": pa.array(v("sequence")),
         "is_snapshot": pa.array(v("is_snapshot")),
         "is_preopen": pa.array(v("is_preopen")),
-        "source": _repeat(source, n),
+        "source": repeat_string(source, n),
     }
     px, px_null, sizes = v("px"), v("px_null"), v("sizes")
     for i in range(S.BOOK_DEPTH):
@@ -246,8 +247,8 @@ def mbo_table(a: np.ndarray, symbols: dict[int, str]) -> pa.Table:
     """MBO records -> `futures.mbo.v1`."""
     cols = _common(a, symbols) | {
         "order_id": pa.array(a["order_id"].astype(np.uint64)),
-        "action": _chars(a["action"]),
-        "side": _chars(a["side"]),
+        "action": chars(a["action"]),
+        "side": chars(a["side"]),
         "price": prices(a["price"]),
         "size": pa.array(a["size"].astype(np.int64)),
         "flags": pa.array(a["flags"].astype(np.uint8)),
@@ -265,7 +266,7 @@ def bbo_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table:
         "ask_px": prices(a["ask_px_00"]),
         "bid_sz": pa.array(a["bid_sz_00"].astype(np.int64)),
         "ask_sz": pa.array(a["ask_sz_00"].astype(np.int64)),
-        "schema": _repeat(schema, n),
+        "schema": repeat_string(schema, n),
     }
     return _table(S.BBO, cols)
 
@@ -320,7 +321,7 @@ def status_table(a: np.ndarray, symbols: dict[int, str]) -> pa.Table:
         "action": pa.array(a["action"].astype(np.uint16)),
         "reason": pa.array(a["reason"].astype(np.uint16)),
         "trading_event": pa.array(a["trading_event"].astype(np.uint16)),
-        "is_trading": _chars(a["is_trading"]),
+        "is_trading": chars(a["is_trading"]),
     }
     return _table(S.STATUS, cols)
 
@@ -338,7 +339,7 @@ def ohlcv_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table
         "low": prices(a["low"]),
         "close": prices(a["close"]),
         "volume": pa.array(a["volume"].astype(np.int64)),
-        "schema": _repeat(schema, n),
+        "schema": repeat_string(schema, n),
     }
     return _table(S.OHLCV, cols)
 

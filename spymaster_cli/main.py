@@ -435,8 +435,12 @@ def live(
         help="Existing NATS server (nats://host:port), or a cluster's nodes comma-separated "
         "(deploy/nats); default: start a private one.",
     ),
-    nats_replicas: int = typer.Option(
-        1, min=1, max=5, help="Copies of each JetStream stream: 3 on a three-node cluster."
+    nats_replicas: int | None = typer.Option(
+        None,
+        min=1,
+        max=5,
+        help="Copies of each JetStream stream: 3 on a three-node cluster. Default: existing streams "
+        "as they are, new ones with one copy.",
     ),
     data_dir: Path = typer.Option(
         Path("data"),

@@ -166,10 +166,12 @@ async def connect(url: str, name: str) -> nats.NATS:
     )
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1, wait_s: float = 30.0) -> None:
+async def ensure_streams(js: JetStreamContext, replicas: int | None = None, wait_s: float = 30.0) -> None:
     """Create MARKET_DATA and LEVEL_SIGNALS if absent (limits retention, 24 h, file storage, 120 s
     Msg-Id de-duplication window, `replicas` copies: 3 on a three-node cluster, so a stream survives
-    the loss of a node). A stream that exists with another replica count is updated to `replicas`.
+    the loss of a node; None creates one copy). An existing stream keeps its replica count unless
+    `replicas` is given and differs: then it is updated (a run without the option never shrinks a
+    cluster's streams).
     A cluster that has no JetStream meta leader yet (just started, or electing) is retried for
     `wait_s`; then the last error is raised as RuntimeError naming the stream."""
     for name, subjects in STREAMS.items():
@@ -180,7 +182,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, wait_s: float 
             storage=StorageType.FILE,
             max_age=MAX_AGE_S,
             duplicate_window=120.0,
-            num_replicas=replicas,
+            num_replicas=replicas or 1,
         )
         deadline = time.monotonic() + wait_s
         while True:
@@ -190,7 +192,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, wait_s: float 
                 except NotFoundError:
                     await js.add_stream(cfg)
                     break
-                if (info.config.num_replicas or 1) != replicas:
+                if replicas is not None and (info.config.num_replicas or 1) != replicas:
                     log.warning("stream %s: %s replicas -> %d", name, info.config.num_replicas, replicas)
                     await js.update_stream(cfg)
                 break

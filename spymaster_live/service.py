@@ -73,7 +73,7 @@ class LiveOptions:
     live_symbol: str | None = None  # front month (e.g. ESZ6): feed from Databento Live, not files
     end_et: str | None = None  # "HH:MM" ET: stop the replay here
     levels_from_lake: bool = True
-    nats_replicas: int = 1  # copies of each stream: 3 on a three-node cluster (deploy/nats)
+    nats_replicas: int | None = None  # stream copies: 3 on a three-node cluster (None: as they are, new: 1)
 
 
 @dataclass

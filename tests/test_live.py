@@ -395,8 +395,11 @@ def test_three_node_cluster_loses_the_stream_leader_mid_replay_every_event_once(
         # What the surviving nodes stored: each published event once, under a new leader.
         nc = await bus.connect(urls, "check")
         try:
-            info = await nc.jetstream(timeout=5).stream_info("MARKET_DATA")
+            js2 = nc.jetstream(timeout=5)
+            info = await js2.stream_info("MARKET_DATA")
             facts["stored"], facts["new_leader"] = info.state.messages, info.cluster.leader
+            await bus.ensure_streams(js2)  # a later run without --nats-replicas keeps the three copies
+            facts["replicas_after"] = (await js2.stream_info("MARKET_DATA")).config.num_replicas
         finally:
             await nc.close()
 
@@ -407,7 +410,7 @@ def test_three_node_cluster_loses_the_stream_leader_mid_replay_every_event_once(
             n.stop()
     st, rs = svc.core_stats, svc.replay_stats
     assert rs.done and rs.published > 1000
-    assert facts["new_leader"] != facts["killed"]
+    assert facts["new_leader"] != facts["killed"] and facts["replicas_after"] == 3
     assert facts["stored"] == rs.published, (facts, rs)
     assert st.processed == rs.published and st.malformed == 0 and st.out_of_order == 0, (st, rs)
     after = [t for t in arrivals if t > facts["t_kill"]]

@@ -18,7 +18,7 @@ from databento_dbn import Schema, SType
 
 from spymaster_core import calendar
 from spymaster_core import schemas as S
-from spymaster_core.io import lake
+from spymaster_core.io import dbn, lake
 
 DATASET = S.DATASET
 NO_KEY_HELP = (
@@ -77,8 +77,57 @@ def plan(date: str) -> list[DownloadRequest]:
     return fut + opt
 
 
+def verify_landed(path: Path, request: DownloadRequest, name: str | None = None) -> None:
+    """Check a downloaded file against its request by its own DBN metadata: a complete DBN file
+    (`dbn.open_store`: not empty, not cut short) of the requested dataset and schema. Raises
+    ValueError naming the file (`name`, default the path's), the field, what was asked for and
+    what the file holds."""
+    name = name or path.name
+    try:
+        store = dbn.open_store(path)
+    except dbn.DBNReadError as exc:
+        raise ValueError(f"{name}: not a complete DBN file: {exc}") from exc
+    for field, want, got in (
+        ("dataset", DATASET, str(store.metadata.dataset)),
+        ("schema", str(request.schema), str(store.schema)),
+    ):
+        if want != got:
+            raise ValueError(f"{name}: DBN metadata {field} is {got!r}, the request asked for {want!r}")
+
+
+@dataclass(frozen=True)
+class DownloadReport:
+    """What `DatabentoResource.download` did: every file of the date in request order, which were
+    fetched now and which were already there and verified (kept, not fetched again), and the USD
+    cost Databento quoted for each request fetched."""
+
+    files: list[Path]
+    fetched: list[Path]
+    kept: list[Path]
+    costs_usd: list[tuple[DownloadRequest, float]]
+
+    @property
+    def total_usd(self) -> float:
+        return float(sum(c for _, c in self.costs_usd))
+
+    def metadata(self) -> dict[str, Any]:
+        """Dagster metadata: file names, bytes, fetched/kept counts and a cost table per request."""
+        table = "| schema | symbols | cost (USD) |\n|---|---|---|\n" + "\n".join(
+            f"| {r.schema} | {len(r.symbols)} ({r.symbols[0]}{', ...' if len(r.symbols) > 1 else ''}) | {c:.2f} |"
+            for r, c in self.costs_usd
+        )
+        return {
+            "files": [f.name for f in self.files],
+            "bytes": sum(f.stat().st_size for f in self.files),
+            "fetched": len(self.fetched),
+            "kept": len(self.kept),
+            "cost_usd": dg.MetadataValue.float(self.total_usd),
+            "costs": dg.MetadataValue.md(table),
+        }
+
+
 class DatabentoResource(dg.ConfigurableResource):
-    """Historical client wrapper: `estimate_cost(date)` and `download(date, landing)`.
+    """Historical client wrapper: `estimate_cost(date)` and `download(date, landing)` (resumable).
 
     `api_key` is set in the code location as `dg.EnvVar("DATABENTO_API_KEY")` (resolved by Dagster
     at run time, never read from os.environ here, never logged); empty raises `dagster.Failure`
@@ -99,25 +148,47 @@ class DatabentoResource(dg.ConfigurableResource):
         client = self._client()
         return float(sum(client.metadata.get_cost(**r.query()) for r in plan(date)))
 
-    def download(self, date: str, landing: Path) -> list[Path]:
-        """Download the date's files into landing (each written to a temp name, then renamed).
-        Raises dagster.Failure without a key or when the estimate exceeds `max_cost_usd`."""
-        cost = self.estimate_cost(date)
-        if cost > self.max_cost_usd:
-            raise dg.Failure(
-                description=f"{date}: Databento estimates {cost:.2f} USD, above max_cost_usd="
-                f"{self.max_cost_usd:.2f}; raise it in the resource config to proceed"
-            )
-        client = self._client()
-        out = []
+    def download(self, date: str, landing: Path, log: Any = None) -> DownloadReport:
+        """Download the date's files into landing, resumably: a file already there that verifies
+        against its request (`verify_landed`) is kept and not fetched or paid for again; a missing,
+        half-written or corrupt one is fetched. The cost of every request to fetch is asked first,
+        and the total must be within `max_cost_usd`. Each download goes to a temp name, is verified,
+        then renamed. Raises dagster.Failure without a key or over the cost limit, ValueError
+        (naming the file and field) when a downloaded file is not what was asked for."""
+        todo, kept = [], []
         for r in plan(date):
             dest = landing / DATASET / str(r.schema) / date / r.filename(date)
+            if dest.exists():
+                try:
+                    verify_landed(dest, r)
+                    kept.append(dest)
+                    continue
+                except ValueError as exc:
+                    if log is not None:
+                        log.warning(f"re-fetching {dest.name}: {exc}")
+            todo.append((r, dest))
+        client = self._client() if todo else None
+        costs = [(r, float(client.metadata.get_cost(**r.query()))) for r, _ in todo] if client else []
+        total = sum(c for _, c in costs)
+        if total > self.max_cost_usd:
+            raise dg.Failure(
+                description=f"{date}: Databento estimates {total:.2f} USD, above max_cost_usd="
+                f"{self.max_cost_usd:.2f}; raise it in the resource config to proceed"
+            )
+        fetched = []
+        for r, dest in todo:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.part")
             client.timeseries.get_range(**r.query(), path=tmp)
+            try:
+                verify_landed(tmp, r, name=f"downloaded {dest.name}")
+            except ValueError:
+                tmp.unlink(missing_ok=True)
+                raise
             os.replace(tmp, dest)
-            out.append(dest)
-        return out
+            fetched.append(dest)
+        files = [landing / DATASET / str(r.schema) / date / r.filename(date) for r in plan(date)]
+        return DownloadReport(files, fetched, kept, costs)
 
 
 def landing_inventory(landing: lake.LakePath) -> list[dict]:

@@ -36,21 +36,18 @@ def databento_landing(
     context: dg.AssetExecutionContext, lake: LakeResource, databento: DatabentoResource
 ) -> dg.MaterializeResult:
     """Download the partition's GLBX.MDP3 files (ES futures, ES option parents) into landing,
-    after a cost estimate (needs DATABENTO_API_KEY)."""
+    after a cost estimate (needs DATABENTO_API_KEY). Resumable: files already landed and verified
+    by their DBN metadata are kept; the metadata shows the cost of each request fetched."""
     date = context.partition_key
     if not lake.remote:
-        files = databento.download(date, Path(lake.landing))
-        return dg.MaterializeResult(
-            metadata={"files": [f.name for f in files], "bytes": sum(f.stat().st_size for f in files)}
-        )
+        report = databento.download(date, Path(lake.landing), context.log)
+        return dg.MaterializeResult(metadata=report.metadata())
     # A remote landing: download to a local staging folder, then upload each file (one PUT each).
     with tempfile.TemporaryDirectory(prefix="spymaster-landing-") as tmp:
-        files = databento.download(date, Path(tmp))
-        for f in files:
+        report = databento.download(date, Path(tmp), context.log)
+        for f in report.files:
             lake_io.upload_file(f, str(lake_io.join(lake.landing, f.relative_to(tmp).as_posix())))
-        return dg.MaterializeResult(
-            metadata={"files": [f.name for f in files], "bytes": sum(f.stat().st_size for f in files)}
-        )
+        return dg.MaterializeResult(metadata=report.metadata())
 
 
 assets = [landing_files, databento_landing]

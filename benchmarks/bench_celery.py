@@ -50,7 +50,8 @@ def _pg_admin():  # noqa: ANN202 - a psycopg2 connection
 def _step_seconds(home: Path, env: dict[str, str]) -> tuple[list[float], list[float]]:
     """Per run: its wall seconds (run start to end) and its steps' summed own seconds."""
     import dagster as dg
-    from dagster._core.events import DagsterEventType
+
+    from spymaster_assets.celery_backfill import step_spans
 
     old = dict(os.environ)
     os.environ.update(env)
@@ -61,18 +62,7 @@ def _step_seconds(home: Path, env: dict[str, str]) -> tuple[list[float], list[fl
             rec = inst.get_run_record_by_id(r.run_id)
             if rec and rec.start_time and rec.end_time:
                 walls.append(rec.end_time - rec.start_time)
-            start: dict[str, float] = {}
-            total = 0.0
-            recs = inst.get_records_for_run(
-                r.run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
-            ).records
-            for x in recs:
-                e = x.event_log_entry
-                if e.dagster_event.event_type == DagsterEventType.STEP_START:
-                    start[e.step_key] = e.timestamp
-                elif e.step_key in start:
-                    total += e.timestamp - start[e.step_key]
-            steps.append(total)
+            steps.append(sum(end - start for _, start, end in step_spans(inst, r.run_id)))
         inst.dispose()
         return walls, steps
     finally:
@@ -94,12 +84,13 @@ def _backfill(label: str, dates: list[str], landing: Path, work: Path, workers: 
     admin = _pg_admin()
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {db}")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SPYMASTER_LAKE": str(base / "lake"), "SPYMASTER_DATA": str(base),
-           "SPYMASTER_DUCKDB": str(base / "spymaster.duckdb"), "CELERY_BROKER_URL": BROKER,
-           "CELERY_RESULT_BACKEND": "rpc://", "PATH": f"{cb.BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "DAGSTER_PG_USER": PG["user"], "DAGSTER_PG_PASSWORD": PG["password"], "DAGSTER_PG_HOST": PG["host"],
-           "DAGSTER_PG_DB": db, "SPYMASTER_EXECUTOR": "celery" if workers else "multiprocess"}  # fmt: skip
-    env.pop("SPYMASTER_CONFIG", None)
+    pg_env = {
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": PG["password"],
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_DB": db,
+    }
+    env = cb.instance_env(home, base / "lake", base, pg_env, "celery" if workers else "multiprocess", BROKER)
     procs = []
     try:
         cb.prepare_instance(env)

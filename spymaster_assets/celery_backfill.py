@@ -16,8 +16,44 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
+
+
+def instance_env(home: Path, lake: Path, data_dir: Path, pg_env: dict[str, str], executor: str,
+                 broker: str) -> dict[str, str]:  # fmt: skip
+    """The environment of every process of a backfill (workers, runs, `prepare_instance`): this
+    process's, plus the instance (DAGSTER_HOME with a Postgres dagster.yaml and `pg_env`'s
+    DAGSTER_PG_*), the lake, data dir and DuckDB file, SPYMASTER_EXECUTOR, the broker with the
+    `rpc://` result backend, and PATH reaching this interpreter's `celery`. SPYMASTER_CONFIG is
+    dropped: the runs use the default config."""
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SPYMASTER_LAKE": str(lake), "SPYMASTER_DATA": str(data_dir),
+           "SPYMASTER_DUCKDB": str(data_dir / "spymaster.duckdb"), "SPYMASTER_EXECUTOR": executor,
+           "CELERY_BROKER_URL": broker, "CELERY_RESULT_BACKEND": "rpc://",
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **pg_env}  # fmt: skip
+    env.pop("SPYMASTER_CONFIG", None)
+    return env
+
+
+def step_spans(instance: Any, run_id: str) -> list[tuple[str, float, float]]:
+    """(step_key, start, end) in seconds since the epoch of every step of a run that succeeded,
+    from its STEP_START and STEP_SUCCESS events (a step started twice, as a re-delivered Celery
+    task is, spans from its last start)."""
+    from dagster._core.events import DagsterEventType
+
+    start: dict[str, float] = {}
+    out = []
+    recs = instance.get_records_for_run(
+        run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
+    ).records
+    for rec in recs:
+        e = rec.event_log_entry
+        if e.dagster_event.event_type == DagsterEventType.STEP_START:
+            start[e.step_key] = e.timestamp
+        elif e.step_key in start:
+            out.append((e.step_key, start[e.step_key], e.timestamp))
+    return out
 
 
 def prepare_instance(env: dict[str, str], pools: dict[str, int] | None = None) -> None:

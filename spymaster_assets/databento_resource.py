@@ -1,8 +1,8 @@
 """Databento Historical downloads into landing (DESIGN §3), as a Dagster resource.
 
 The API key comes from `DATABENTO_API_KEY` and is never logged or written to metadata. Every
-download first asks Databento for the cost of all its requests and refuses when the estimate is
-above `max_cost_usd`. Files land as `landing/GLBX.MDP3/<schema>/<date>/<name>.dbn.zst`.
+download first asks Databento for the cost of every request it will fetch (files already landed
+and verified are kept) and refuses when the total is above `max_cost_usd`. Files land as `landing/GLBX.MDP3/<schema>/<date>/<name>.dbn.zst`.
 Reference: https://databento.com/docs/api-reference-historical
 """
 
@@ -127,7 +127,7 @@ class DownloadReport:
 
 
 class DatabentoResource(dg.ConfigurableResource):
-    """Historical client wrapper: `estimate_cost(date)` and `download(date, landing)` (resumable).
+    """Historical client wrapper: `download(date, landing)`, resumable, priced before it fetches.
 
     `api_key` is set in the code location as `dg.EnvVar("DATABENTO_API_KEY")` (resolved by Dagster
     at run time, never read from os.environ here, never logged); empty raises `dagster.Failure`
@@ -143,11 +143,6 @@ class DatabentoResource(dg.ConfigurableResource):
 
         return db.Historical(self.api_key)
 
-    def estimate_cost(self, date: str) -> float:
-        """Total USD cost Databento quotes for the date's requests."""
-        client = self._client()
-        return float(sum(client.metadata.get_cost(**r.query()) for r in plan(date)))
-
     def download(self, date: str, landing: Path, log: Any = None) -> DownloadReport:
         """Download the date's files into landing, resumably: a file already there that verifies
         against its request (`verify_landed`) is kept and not fetched or paid for again; a missing,
@@ -155,9 +150,9 @@ class DatabentoResource(dg.ConfigurableResource):
         and the total must be within `max_cost_usd`. Each download goes to a temp name, is verified,
         then renamed. Raises dagster.Failure without a key or over the cost limit, ValueError
         (naming the file and field) when a downloaded file is not what was asked for."""
+        targets = [(r, landing / DATASET / str(r.schema) / date / r.filename(date)) for r in plan(date)]
         todo, kept = [], []
-        for r in plan(date):
-            dest = landing / DATASET / str(r.schema) / date / r.filename(date)
+        for r, dest in targets:
             if dest.exists():
                 try:
                     verify_landed(dest, r)
@@ -187,8 +182,7 @@ class DatabentoResource(dg.ConfigurableResource):
                 raise
             os.replace(tmp, dest)
             fetched.append(dest)
-        files = [landing / DATASET / str(r.schema) / date / r.filename(date) for r in plan(date)]
-        return DownloadReport(files, fetched, kept, costs)
+        return DownloadReport([dest for _, dest in targets], fetched, kept, costs)
 
 
 def landing_inventory(landing: lake.LakePath) -> list[dict]:

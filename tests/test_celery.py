@@ -58,11 +58,7 @@ def test_celery_backfill_of_four_dates_survives_a_killed_worker(tmp_path: Path, 
         lake = tmp_path / "lake"
         for i, d in enumerate(DATES):
             simulate_session(d, 11 + i, lake / "landing", scale="small")
-        env = {**os.environ, "DAGSTER_HOME": str(home), "SPYMASTER_LAKE": str(lake), "SPYMASTER_DATA": str(tmp_path),
-               "SPYMASTER_DUCKDB": str(tmp_path / "spymaster.duckdb"), "SPYMASTER_EXECUTOR": "celery",
-               "CELERY_BROKER_URL": BROKER, "CELERY_RESULT_BACKEND": "rpc://",
-               "PATH": f"{cb.BIN}{os.pathsep}{os.environ.get('PATH', '')}", **pg.dagster_env(db)}  # fmt: skip
-        env.pop("SPYMASTER_CONFIG", None)
+        env = cb.instance_env(home, lake, tmp_path, pg.dagster_env(db), "celery", BROKER)
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         cb.prepare_instance(env)  # schema and pool limit before four runs start at once
@@ -158,19 +154,12 @@ def test_celery_backfill_of_four_dates_survives_a_killed_worker(tmp_path: Path, 
             n.name for n in job.graph.node_dict.values() if getattr(n.definition, "pool", None) == DUCKDB_POOL
         }
         assert gold_ops
-        spans = []
-        for r in all_runs:
-            start: dict[str, float] = {}
-            recs = instance.get_records_for_run(r.run_id, of_type={DagsterEventType.STEP_START,
-                                                DagsterEventType.STEP_SUCCESS}).records  # fmt: skip
-            for rec in recs:
-                e = rec.event_log_entry
-                if e.step_key not in gold_ops:
-                    continue
-                if e.dagster_event.event_type == DagsterEventType.STEP_START:
-                    start[e.step_key] = e.timestamp
-                else:
-                    spans.append((start[e.step_key], e.timestamp, r.run_id, e.step_key))
+        spans = [
+            (start, end, r.run_id, key)
+            for r in all_runs
+            for key, start, end in cb.step_spans(instance, r.run_id)
+            if key in gold_ops
+        ]
         spans.sort()
         assert len(spans) == 4 * len(gold_ops), spans
         for (_a0, a1, ra, sa), (b0, _b1, rb, sb) in zip(spans, spans[1:], strict=False):

@@ -150,9 +150,7 @@ class CompiledMboBook(MboBook):
                     out_row[k], out_snap[k] = -len(held), True
                     k += 1
                 i += 1
-        for inst in np.flatnonzero(self.snap_idx >= 0).tolist():  # a snapshot goes on in the next chunk
-            self.pending[inst] = a[self.snap_idx[inst] : self.snap_idx[inst] + 1].copy()
-            self.snap_idx[inst] = -1
+        self.pending.update(self._chunk_snapshot_records(a))  # a snapshot goes on in the next chunk
         rows.level_major = True
         rows.px = {"bid": out_px[0], "ask": out_px[1]}
         rows.sz = {"bid": out_sz[0], "ask": out_sz[1]}
@@ -163,8 +161,13 @@ class CompiledMboBook(MboBook):
     def _take_snapshot_records(self, a: np.ndarray) -> dict[int, np.ndarray]:
         """Every instrument's last record of the snapshot that just ended (this chunk's or an earlier
         chunk's), and reset that state."""
-        out = dict(self.pending)
+        out = {**self.pending, **self._chunk_snapshot_records(a)}
         self.pending.clear()
+        return out
+
+    def _chunk_snapshot_records(self, a: np.ndarray) -> dict[int, np.ndarray]:
+        """Each instrument's last snapshot record in chunk `a` (copies, `snap_idx` reset to -1)."""
+        out = {}
         for inst in np.flatnonzero(self.snap_idx >= 0).tolist():
             out[inst] = a[self.snap_idx[inst] : self.snap_idx[inst] + 1].copy()
             self.snap_idx[inst] = -1

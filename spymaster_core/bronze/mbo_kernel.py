@@ -15,8 +15,8 @@ little memory); an order's slot keeps its key, size and side; orders live in slo
 `o_side`) found through a typed dict keyed by (instrument, order_id). The loop stops and hands back
 to Python (`mbo_book_compiled.CompiledMboBook`) when a book or the order slots are full (Python grows
 them and resumes at the same record, which was not applied), when the output rows are full (the
-same), and at each end of a snapshot (Python
-emits the restated books, then resumes after that record).
+same), and at each end of a snapshot (Python emits the restated books, then resumes after that
+record).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _level_remove(b, px, size, whole_order, lv_px, lv_sz, lv_ct, lv_n):  # noqa:
 
 
 @numba.njit(cache=True, nogil=True)
-def clear_instrument(inst, orders, o_px, o_sz, o_side, free, n_free, lv_n):  # noqa: ANN001, ANN201
+def clear_instrument(inst, orders, free, n_free, lv_n):  # noqa: ANN001, ANN201
     """Empty instrument `inst`'s book and drop its orders; returns the new free-slot count."""
     lv_n[2 * inst] = 0
     lv_n[2 * inst + 1] = 0
@@ -139,7 +139,7 @@ def process(start, actions, sides, flags, order_ids, prices, sizes, insts, f_las
         fl = flags[i]
         is_snap = (fl & f_snapshot) != 0
         if is_snap and not in_snap[inst]:  # a snapshot restates the whole book
-            n_free = clear_instrument(inst, orders, o_px, o_sz, o_side, free, n_free, lv_n)
+            n_free = clear_instrument(inst, orders, free, n_free, lv_n)
         in_snap[inst] = is_snap
         act = actions[i]
         key = (inst, order_ids[i])
@@ -174,7 +174,7 @@ def process(start, actions, sides, flags, order_ids, prices, sizes, insts, f_las
                     free[n_free] = slot
                     n_free += 1
         elif act == ACT_CLEAR:
-            n_free = clear_instrument(inst, orders, o_px, o_sz, o_side, free, n_free, lv_n)
+            n_free = clear_instrument(inst, orders, free, n_free, lv_n)
         if not is_snap:
             if act == ACT_TRADE or (fl & f_last) != 0:
                 write_levels(inst, k, lv_px, lv_sz, lv_ct, lv_n, out_px, out_sz, out_ct)

@@ -154,3 +154,20 @@ def front_month_symbol(date: dt.date | str) -> str:
         m = qm + 1
         if m > 12:
             y, m = y + 1, 1
+
+
+ROLL_WINDOW_DAYS = 7  # calendar days before the roll date (expiry - 8 days) that count as "around a roll"
+
+
+def in_roll_window(date: dt.date | str) -> bool:
+    """True from `ROLL_WINDOW_DAYS` calendar days before a quarterly roll date (8 days before the
+    contract's third-Friday expiry, when `front_month_symbol` moves on) through the expiry itself:
+    the days on which the most-traded ES outright can be either the expiring or the next contract,
+    so a download asks for both."""
+    d = _as_date(date)
+    for y in (d.year - 1, d.year, d.year + 1):
+        for qm in MONTH_CODES:
+            expiry = _third_friday(y, qm)
+            if expiry - dt.timedelta(days=8 + ROLL_WINDOW_DAYS) <= d <= expiry:
+                return True
+    return False

@@ -45,13 +45,15 @@ DATASET = S.DATASET
 SOURCE = "databento_live"
 DRAIN_S = 0.05
 # Live subscriptions: the front month's depth and trades, and the ES options' BBO, trades and
-# definitions (parent symbology: every option on ES; the normaliser keeps the 0DTE ones).
+# definitions (parent symbology under every ES option root, `selection.OPTION_PARENTS`: a date's
+# 0DTE chain is often under a weekly root such as E3A; the normaliser keeps the 0DTE ones).
+_OPTIONS = ",".join(selection.OPTION_PARENTS)
 SUBSCRIPTIONS = (
     ("mbp-10", "raw_symbol", "{front}"),
     ("trades", "raw_symbol", "{front}"),
-    ("definition", "parent", "ES.OPT"),
-    ("bbo-1s", "parent", "ES.OPT"),
-    ("trades", "parent", "ES.OPT"),
+    ("definition", "parent", _OPTIONS),
+    ("bbo-1s", "parent", _OPTIONS),
+    ("trades", "parent", _OPTIONS),
 )
 _SCHEMA_OF = {dbn_rec.MBP10Msg: "mbp-10", dbn_rec.TradeMsg: "trades", dbn_rec.MBP1Msg: "mbp-1"}
 
@@ -143,14 +145,16 @@ class RecordNormaliser:
         mbp = frame.get("mbp10")
         futures_trades = trades.filter(pl.col("symbol") == self.front_month) if trades.height else None
         odte = list(self.odte)
-        option_trades = trades.filter(pl.col("instrument_id").is_in(odte)) if trades.height else None
+        # Option rows as Bronze keeps them: 0DTE instruments, from the options window's start on.
+        kept = pl.col("instrument_id").is_in(odte) & (
+            pl.col("ts_event_ns") >= selection.options_window_ns(self.date)[0]
+        )
+        option_trades = trades.filter(kept) if trades.height else None
         bbo = frame.get("bbo")
         streams: list[Iterator[tuple[int, int, Event]]] = [
             replay.mbp10_events(_mbp10_batches(mbp, self.front_month)),
             replay.trade_events(futures_trades),
-            replay.option_quote_events(
-                bbo.filter(pl.col("instrument_id").is_in(odte)) if bbo is not None else None
-            ),
+            replay.option_quote_events(bbo.filter(kept) if bbo is not None else None),
             replay.option_trade_events(option_trades),
         ]
         return [ev for _ts, _k, ev in heapq.merge(*streams, key=lambda x: (x[0], x[1]))]

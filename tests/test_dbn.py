@@ -45,6 +45,19 @@ def test_prices_are_points_and_timestamps_ns(samples: Path) -> None:
     assert all(1_609_000_000 * 10**9 < x < 1_609_300_000 * 10**9 for x in ts)
 
 
+@pytest.mark.parametrize("schema", ["bbo-1s", "bbo-1m"])
+def test_sampled_bbo_is_stamped_at_the_interval_end(samples: Path, schema: str) -> None:
+    """Databento's bbo-1s/1m records carry the last trade's time in `ts_event` (before the quote's
+    interval); Bronze's `ts_event_ns` is the interval end (`ts_recv`), on whole seconds/minutes."""
+    f = samples / f"dbn/tests/data/test_data.{schema}.v3.dbn.zst"
+    raw = dbn.store_records(dbn.open_store(f), f)
+    assert (raw["ts_event"] < raw["ts_recv"]).all()  # the sample's last trades precede the interval end
+    t = dbn.decode_file(f).tables["bbo"].to_pydict()
+    step = 10**9 if schema == "bbo-1s" else 60 * 10**9
+    assert t["ts_event_ns"] == t["ts_recv_ns"] == [int(x) for x in raw["ts_recv"]]
+    assert all(x % step == 0 for x in t["ts_event_ns"]) and t["bid_px"][0] == 3702.25
+
+
 def test_trade_aggressor_from_side(samples: Path) -> None:
     f = (
         samples

@@ -21,6 +21,7 @@ from databento_dbn import Schema
 from spymaster_core import calendar
 from spymaster_core import schemas as S
 from spymaster_core.bronze import mbp10_stream as bronze_stream
+from spymaster_core.bronze import selection
 from spymaster_core.bronze.errors import DuplicateLandingError, NotInPartitionError
 from spymaster_core.bronze.selection import ES_OUTRIGHT, front_month, zero_dte
 from spymaster_core.io import csv_trades, dbn, lake
@@ -314,25 +315,33 @@ def _option_records(
     return pa.concat_tables(parts) if parts else None
 
 
+def _in_options_window(table: pa.Table, date: str) -> pa.Table:
+    lo, hi = selection.options_window_ns(date)
+    df = pl.from_arrow(table).filter((pl.col("ts_event_ns") >= lo) & (pl.col("ts_event_ns") <= hi))
+    return df.to_arrow().cast(table.schema)
+
+
 def options_bbo(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
-    """BBO of the kept 0DTE options from mbp-1, tbbo, bbo-1s or bbo-1m files."""
+    """BBO of the kept 0DTE options from mbp-1, tbbo, bbo-1s or bbo-1m files, in the options window
+    (`selection.options_window_ns`: 09:00 ET to the close)."""
     res = BronzeResult(S.OPTIONS_BBO.arrow.empty_table(), S.OPTIONS_BBO)
     t = _option_records(landing, date, definitions, dbn.BBO_SCHEMAS, "bbo", res)
     if t is None:
         res.missing.append("option BBO: none for the kept 0DTE instruments")
         return res
-    res.table = _in_session(t, date).sort_by([("ts_event_ns", "ascending")])
+    res.table = _in_options_window(t, date).sort_by([("ts_event_ns", "ascending")])
     return res
 
 
 def options_trades(landing: Path, date: str, definitions: pa.Table) -> BronzeResult:
-    """Trades of the kept 0DTE options (from `trades` files)."""
+    """Trades of the kept 0DTE options (from `trades` files) in the options window (09:00 ET to the
+    close, `selection.options_window_ns`)."""
     res = BronzeResult(S.OPTIONS_TRADES.arrow.empty_table(), S.OPTIONS_TRADES)
     t = _option_records(landing, date, definitions, (Schema.TRADES,), "trades", res)
     if t is None:
         res.missing.append("option trades: none for the kept 0DTE instruments")
         return res
-    res.table = _sorted(_in_session(t, date))
+    res.table = _sorted(_in_options_window(t, date))
     return res
 
 

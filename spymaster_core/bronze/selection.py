@@ -15,6 +15,20 @@ import pyarrow as pa
 from spymaster_core import calendar
 
 ES_OUTRIGHT = re.compile(r"^ES[FGHJKMNQUVXZ]\d{1,2}$")  # quarterly outrights: ESZ6, ESH27; no spreads
+# ES options trade under several parent roots (Databento parent symbology, `<root>.OPT`): the
+# quarterly and serial ES, the Friday weeklies EW and EW1-4, and the Monday-Thursday weeklies
+# E1A-E5D (week 1-5, day A-D); a date's 0DTE chain sits under one of them. Source: CME Group's
+# "E-mini S&P 500 options" contract specs; Databento's "Get options chain for a futures product".
+OPTION_PARENTS = (
+    "ES.OPT",
+    "EW.OPT",
+    *[f"EW{w}.OPT" for w in range(1, 5)],
+    *[f"E{w}{d}.OPT" for w in range(1, 6) for d in "ABCD"],
+)
+# Option trades and BBO are kept from this America/New_York time to the close: the RTH open minus a
+# 30-minute warm-up, so every quoted 0DTE instrument has a quote by 09:30. The download plan asks
+# for no earlier option data, and Bronze keeps no earlier rows (one rule for both).
+OPTIONS_WINDOW_START_ET = "09:00"
 
 
 def front_month(rows: pa.Table | pl.DataFrame, volume: str = "size") -> str | None:
@@ -40,6 +54,12 @@ def front_month_from_definitions(definitions: pa.Table, date: str) -> str | None
         & (pl.col("expiration_ns") > rth_open)
     )
     return None if df.is_empty() else str(df.sort("expiration_ns")["raw_symbol"][0])
+
+
+def options_window_ns(date: str) -> tuple[int, int]:
+    """(start, end] ns UTC of the option trades and BBO a date keeps: from `OPTIONS_WINDOW_START_ET`
+    on the date to the partition's close (`calendar.partition_window_ns`)."""
+    return calendar.et_ns(date, OPTIONS_WINDOW_START_ET), calendar.partition_window_ns(date)[1]
 
 
 def zero_dte_expr(front: str, date: str) -> pl.Expr:

@@ -259,9 +259,17 @@ def mbo_table(a: np.ndarray, symbols: dict[int, str]) -> pa.Table:
 
 
 def bbo_table(a: np.ndarray, symbols: dict[int, str], schema: str) -> pa.Table:
-    """mbp-1 / tbbo / bbo-1s / bbo-1m records -> `bbo.v1` (top of book after each record)."""
+    """mbp-1 / tbbo / bbo-1s / bbo-1m records -> `bbo.v1` (top of book after each record).
+
+    bbo-1s / bbo-1m: `ts_event_ns` is the record's `ts_recv`, the end of its interval, when the sampled
+    book is known; the DBN `ts_event` of these schemas is the time of the last trade, earlier than
+    the quote (and undefined before the session's first trade). Source: Databento's BBO schema
+    reference, https://databento.com/docs/schemas-and-data-formats/bbo."""
     n = len(a)
-    cols = _common(a, symbols) | {
+    common = _common(a, symbols)
+    if schema.startswith("bbo-"):
+        common["ts_event_ns"] = common["ts_recv_ns"]
+    cols = common | {
         "bid_px": prices(a["bid_px_00"]),
         "ask_px": prices(a["ask_px_00"]),
         "bid_sz": pa.array(a["bid_sz_00"].astype(np.int64)),

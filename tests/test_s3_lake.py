@@ -155,6 +155,43 @@ def test_landing_on_s3_sensor_digests_and_local_mirror(
     assert not mirrored_victim.exists()
 
 
+def test_databento_download_to_an_s3_landing_resumes(
+    s3: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`databento_landing` on an S3 lake: the first run uploads six files; the second mirrors them
+    back, verifies and keeps them, fetching nothing; switching the option BBO to mbp-1 uploads that
+    file and deletes the superseded bbo-1s object."""
+    import dagster as dg
+    import databento
+
+    from spymaster_assets.databento_resource import DatabentoResource
+    from spymaster_assets.defs.landing import databento_landing
+    from tests.fake_databento import FakeHistorical, Universe
+
+    u = Universe.build(DATE, tmp_path / "sim")
+    clients: list[FakeHistorical] = []
+    monkeypatch.setattr(
+        databento, "Historical", lambda key: clients.append(FakeHistorical(u, key)) or clients[-1]
+    )
+    monkeypatch.setenv("SPYMASTER_CACHE", str(tmp_path / "cache"))
+    mds = []
+    for bbo in ("bbo-1s", "bbo-1s", "mbp-1"):
+        res = dg.materialize(
+            [databento_landing],
+            partition_key=DATE,
+            resources={
+                "lake": LakeResource(root=s3),
+                "databento": DatabentoResource(api_key="k", option_bbo_schema=bbo),
+            },
+        )
+        mat = res.asset_materializations_for_node("databento_landing")[0]
+        mds.append({k: v.value for k, v in mat.metadata.items()})
+    fetches = [sum(e["kind"] == "get_range" for e in c.log) for c in clients]
+    assert fetches == [6, 0, 1] and [m["kept"] for m in mds] == [0, 6, 5]
+    keys = sorted(k.rsplit("/", 3)[-3] for k in _fs().find(f"{s3.removeprefix('s3://')}/landing"))
+    assert keys == ["definition", "mbp-1", "mbp-10", "statistics", "trades", "trades"]
+
+
 PROBE = r"""
 import sys
 import dagster as dg

@@ -1,6 +1,5 @@
 """Landing assets: what files are there, and a Databento download per date."""
 
-import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -42,12 +41,18 @@ def databento_landing(
     if not lake.remote:
         report = databento.download(date, Path(lake.landing), context.log)
         return dg.MaterializeResult(metadata=report.metadata())
-    # A remote landing: download to a local staging folder, then upload each file (one PUT each).
-    with tempfile.TemporaryDirectory(prefix="spymaster-landing-") as tmp:
-        report = databento.download(date, Path(tmp), context.log)
-        for f in report.files:
-            lake_io.upload_file(f, str(lake_io.join(lake.landing, f.relative_to(tmp).as_posix())))
-        return dg.MaterializeResult(metadata=report.metadata())
+    # A remote landing: the date's landed files are mirrored locally (so verified ones are kept, not
+    # fetched again), the download resumes there, then every file the remote landing lacks is
+    # uploaded (one PUT each) and superseded ones are deleted.
+    local = lake.local_landing(date)
+    report = databento.download(date, local, context.log)
+    for f in report.files:
+        dest = lake_io.join(lake.landing, f.relative_to(local).as_posix())
+        if f in report.fetched or not lake_io.exists(dest):
+            lake_io.upload_file(f, str(dest))
+    for f in report.superseded:
+        lake_io.remove_file(lake_io.join(lake.landing, f.relative_to(local).as_posix()))
+    return dg.MaterializeResult(metadata=report.metadata())
 
 
 assets = [landing_files, databento_landing]

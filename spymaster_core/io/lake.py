@@ -258,6 +258,16 @@ def upload_file(local: Path, dest: str) -> str:
     return dest
 
 
+def remove_file(path: LakePath) -> None:
+    """Delete one file or object (a missing one is not an error)."""
+    if not is_remote(path):
+        Path(path).unlink(missing_ok=True)
+        return
+    fs, p = _fs(str(path))
+    if fs.exists(p):
+        fs.rm_file(p)
+
+
 def partition_dir(root: LakePath, table: str, date: str) -> LakePath:
     """Directory (prefix on S3) of one daily partition, e.g. root/silver/touches/date=2026-11-16.
     Raises KeyError for an unknown table."""

@@ -291,7 +291,9 @@ def simulate(
     out: Path = typer.Option(..., help="Output directory (landing layout GLBX.MDP3/<schema>/<date>/)."),
     scale: str = typer.Option(
         "demo",
-        help="Size of the day: demo, small, realistic (real ES trade rates), or bench (>= 5 M MBP-10 records).",
+        help="Size of the day: demo, small, realistic (real ES trade rates), bench (>= 5 M MBP-10 records), "
+        "or real (a real ES day: >= 12 M MBP-10 records, 500 k trades, a 400-instrument 0DTE chain with "
+        ">= 8 M BBO updates).",
     ),
     mbo: bool = typer.Option(False, help="Also write the futures' market-by-order (MBO) file."),
 ) -> None:

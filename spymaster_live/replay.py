@@ -27,12 +27,24 @@ RETRY_DEADLINE_S = 120.0
 
 @dataclass
 class ReplayStats:
-    """What a replay published: events, wall seconds, events/s, re-publishes after lost acks."""
+    """What a replay published: events, wall seconds, events/s, re-publishes after lost acks, and
+    the pacing anchor of a timed replay (`speed` > 0): event `pace_event_ns` was due at wall time
+    `pace_wall_ns`, so event t is due at `due_wall_ns(t)`."""
 
     published: int = 0
     wall_s: float = 0.0
     retries: int = 0
     done: bool = False
+    speed: float = 0.0
+    pace_wall_ns: int = 0
+    pace_event_ns: int = 0
+
+    def due_wall_ns(self, ts_event_ns: int) -> int | None:
+        """Wall time (ns UTC) at which a timed replay meant event `ts_event_ns` to be published;
+        None for an untimed replay (speed 0) or before the first event."""
+        if self.speed <= 0 or not self.pace_wall_ns:
+            return None
+        return self.pace_wall_ns + int((ts_event_ns - self.pace_event_ns) / self.speed)
 
     @property
     def eps(self) -> float:
@@ -83,7 +95,10 @@ async def publish_events(
     ev0: int | None = None
     for ev in events:
         if speed > 0:
-            ev0 = ev.ts_event_ns if ev0 is None else ev0
+            if ev0 is None:
+                ev0 = ev.ts_event_ns
+                stats.speed, stats.pace_event_ns = speed, ev0
+                stats.pace_wall_ns = time.time_ns() - int((time.monotonic() - t0) * 1e9)
             ahead = (ev.ts_event_ns - ev0) / 1e9 / speed - (time.monotonic() - t0)
             if ahead > 0.002:
                 await _settle(js, pending, stats)

@@ -17,12 +17,14 @@ import logging
 import shutil
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 import uvicorn
@@ -89,6 +91,18 @@ class CoreStats:
     last_seq: int = 0
     out_of_order: int = 0
     last_ts_event_ns: int = 0
+    # Event-time lag of a timed replay, ms: per fetched batch, how long after its first event was
+    # due (`ReplayStats.due_wall_ns`) the core had applied the batch. The last 100k batches.
+    lag_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+
+    def lag_percentiles_ms(self, last: int | None = None) -> tuple[float, float] | None:
+        """(p50, p99) of `lag_ms` over the last `last` batches (all kept when None); None without
+        samples (an untimed replay, or Databento Live)."""
+        xs = list(self.lag_ms)[-last:] if last else list(self.lag_ms)
+        if not xs:
+            return None
+        p50, p99 = np.percentile(np.asarray(xs), [50, 99])
+        return float(p50), float(p99)
 
 
 def load_scorer(data_dir: Path) -> Scorer | None:
@@ -163,6 +177,7 @@ class LiveService:
             "duplicates_skipped": self.core_stats.duplicates,
             "out_of_order": self.core_stats.out_of_order,
             "payloads": self.core_stats.payloads,
+            "event_lag_ms_p50_p99": self.core_stats.lag_percentiles_ms(last=2000),
         }
 
     async def run(self) -> None:
@@ -348,6 +363,7 @@ class LiveService:
             if fetch_failing:
                 log.warning("core: fetching from the bus again")
                 fetch_failing = False
+            first_ts = None
             for m in msgs:
                 seq = m.metadata.sequence.stream
                 if seq <= st.last_seq:
@@ -360,6 +376,8 @@ class LiveService:
                     st.malformed += 1
                     log.warning("skipped malformed message seq %d: %s", seq, exc)
                     continue
+                if first_ts is None:
+                    first_ts = ev.ts_event_ns
                 if ev.ts_event_ns < st.last_ts_event_ns:
                     st.out_of_order += 1
                 st.last_ts_event_ns = max(st.last_ts_event_ns, ev.ts_event_ns)
@@ -368,6 +386,9 @@ class LiveService:
                 if payload is not None:
                     await self._out.put(loop.run_in_executor(self._pool, with_model, payload, self.scorer))
             if msgs:
+                due = self.replay_stats.due_wall_ns(first_ts) if first_ts is not None else None
+                if due is not None:
+                    st.lag_ms.append((time.time_ns() - due) / 1e6)
                 try:
                     await msgs[-1].ack()
                 except Exception as exc:  # noqa: BLE001 - unacked messages come back; duplicates are skipped

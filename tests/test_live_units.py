@@ -250,3 +250,13 @@ def test_inbound_frames_end_the_connection_instead_of_piling_up() -> None:
 
     asyncio.run(main())
     assert codes == {"big": 1009, "small": 1008}
+
+
+def test_replay_pacing_anchor_gives_each_event_its_due_time() -> None:
+    from spymaster_live.replay import ReplayStats
+
+    st = ReplayStats()
+    assert st.due_wall_ns(5) is None  # untimed, or before the first event
+    st.speed, st.pace_wall_ns, st.pace_event_ns = 2.0, 1_000_000_000_000, 7_000_000_000
+    assert st.due_wall_ns(7_000_000_000) == 1_000_000_000_000
+    assert st.due_wall_ns(8_000_000_000) == 1_000_500_000_000  # 1 s of event time at 2x: 0.5 s later

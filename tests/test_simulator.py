@@ -134,3 +134,41 @@ def test_queue_book_mbo_rebuilds_the_simulated_mbp10(tmp_path: Path) -> None:
     assert joined.height == ends.height > 10_000
     for c in cols:
         assert (joined[c] == joined[f"{c}_book"]).all(), c
+
+
+def test_real_scale_option_chain_is_dense_near_the_money() -> None:
+    """`--scale real`'s chain (`simulate_options_dense`) over 10 minutes: 402 instruments at 5-point
+    strikes +/-500 points, BBO updates as often as its Poisson rates say (the whole RTH then holds
+    >= 8 M), most of them within 25 points of the future, trades at the customer-flow rate, each
+    quote a valid Black-76 market; the day's figures are in `benchmarks/bench_bronze.py --scale real`."""
+    import datetime as dt
+
+    from spymaster_core.sim import options as sim_options
+    from spymaster_core.sim.path import PricePath
+    from spymaster_core.sim.session import CHAINS, SCALES
+
+    half_width, atm_qps = CHAINS["real"]
+    n_s = 600
+    ticks = (6000.0 / 0.25 + np.cumsum(np.random.default_rng(1).integers(-1, 2, n_s))).astype(np.int64)
+    path = PricePath(
+        ticks, np.full(n_s, 0.5), np.ones(n_s), [], np.zeros(n_s), np.zeros(n_s), np.zeros(n_s, bool), False
+    )
+    t0 = calendar.et_ns("2026-11-16", "09:30")
+    defs, info = sim_options.chain_definitions(
+        dt.date(2026, 11, 16), 6000.0, "ESZ6", 1, t0 + 6 * 3600 * 10**9, t0, 100, "Z6", half_width
+    )
+    strikes = sorted({k for _, k, _ in info.values()})
+    assert len(info) == 402 and np.all(np.diff(strikes) == 5.0) and strikes[-1] - strikes[0] == 1000.0
+    bbo, trades = sim_options.simulate_options_dense(
+        np.random.default_rng(2), path, t0, info, t0 + 6 * 3600 * 10**9, 0, n_s, SCALES["real"][2], atm_qps
+    )
+    K = np.array([info[int(i)][1] for i in bbo["instrument_id"]])
+    F = (ticks[(bbo["ts_event"] - t0) // 10**9] + 0.5) * 0.25
+    expected = sum(atm_qps * np.exp(-np.abs(k - (ticks + 0.5) * 0.25) / 25.0).sum() * 2 for k in strikes)
+    assert abs(len(bbo) / expected - 1) < 0.02
+    assert len(bbo) * 23_400 / n_s >= 8_000_000  # the RTH at this rate
+    assert np.mean(np.abs(K - F) <= 25) > 0.6  # concentrated near the money
+    assert np.all(np.diff(bbo["ts_event"].astype(np.int64)) >= 0) and np.all(
+        bbo["ask_px_00"] > bbo["bid_px_00"]
+    )
+    assert len(trades) * 23_400 / n_s >= 100_000

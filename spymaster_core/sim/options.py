@@ -1,9 +1,11 @@
 """A 0DTE ES option chain for a simulated session: definitions, BBO (mbp-1) and trades.
 
-Strikes every 5 points within +/-100 points of the 09:30 price; expiration 16:00 ET on the session
-date; the underlying is the simulated front-month future. Quotes are Black-76 values
-(Black 1976, "The pricing of commodity contracts", J. Financial Economics 3) on a skewed smile,
-refreshed once a minute through RTH, half-spread 0.25 points plus 2% of value, on a 0.05 grid.
+Strikes every 5 points within +/-100 points of the 09:30 price (+/-500 at real scale); expiration
+16:00 ET on the session date; the underlying is the simulated front-month future. Quotes are
+Black-76 values (Black 1976, "The pricing of commodity contracts", J. Financial Economics 3) on a
+skewed smile, half-spread 0.25 points plus 2% of value, on a 0.05 grid: refreshed once a minute
+through RTH (`simulate_options`), or at real scale updated as a Poisson process concentrated near
+the money (`simulate_options_dense`).
 """
 
 from __future__ import annotations
@@ -58,10 +60,13 @@ def chain_definitions(
     ts_ns: int,
     first_id: int,
     month_code: str,
+    half_width_pt: float = 100.0,
 ) -> tuple[list[dbn.InstrumentDefMsg], dict]:
-    """Definitions for calls and puts at 5-point strikes around `center`; returns (defs, info by id)."""
+    """Definitions for calls and puts at 5-point strikes within `half_width_pt` points of `center`;
+    returns (defs, info by id: (raw symbol, strike points, is_call))."""
     root = daily_root(date)
-    strikes = np.arange(np.floor(center / 5) * 5 - 100, np.floor(center / 5) * 5 + 105, 5.0)
+    lo = np.floor(center / 5) * 5
+    strikes = np.arange(lo - half_width_pt, lo + half_width_pt + 5, 5.0)
     defs, info = [], {}
     iid = first_id
     for k in strikes:
@@ -119,11 +124,7 @@ def simulate_options(
     for s in minutes:
         ts = t0_ns + int(s) * 1_000_000_000 + 500_000_000
         F = (path.bid_ticks[s] + 0.5) * TICK
-        t_years = max((expiration_ns - ts) / 1e9, 60.0) / (365.0 * 86400.0)
-        val = black76_price(np.full(len(K), F), K, np.full(len(K), t_years), smile_vol(F, K), is_call)
-        half = 0.25 + 0.02 * val
-        bid = np.maximum(np.floor((val - half) / OPT_TICK) * OPT_TICK, 0.0)
-        ask = np.maximum(np.ceil((val + half) / OPT_TICK) * OPT_TICK, OPT_TICK)
+        bid, ask = _quote(np.full(len(K), F), K, np.full(len(K), ts), expiration_ns, is_call)
         rows = bbo[k : k + len(ids)]
         rows["ts_event"] = ts + np.arange(len(ids)) * 1000
         rows["ts_recv"] = rows["ts_event"] + 200_000
@@ -139,22 +140,44 @@ def simulate_options(
         rows["bid_ct_00"] = 1
         rows["ask_ct_00"] = 1
         k += len(ids)
-        # Customer flow concentrates near the money; buys lift the ask, sells hit the bid. On a
-        # short-gamma day customers are net buyers (dealers short gamma), else net sellers.
-        near = np.exp(-np.abs(K - F) / 25.0)
-        n_tr = rng.poisson(trade_rate * near)
-        for j in np.nonzero(n_tr)[0]:
-            for _ in range(int(n_tr[j])):
-                buy = rng.random() < (0.75 if short_gamma else 0.3)
-                tr_rows.append(
-                    (
-                        ts + int(rng.integers(1_000_000, 59_000_000_000)),
-                        int(ids[j]),
-                        ask[j] if buy else bid[j],
-                        int(rng.integers(1, 30)),
-                        b"B" if buy else b"A",
-                    )
+        _minute_trades(rng, ts, ids, K, F, bid, ask, trade_rate, short_gamma, tr_rows)
+    return bbo[:k], _trade_records(tr_rows)
+
+
+def _minute_trades(
+    rng: np.random.Generator,
+    ts: int,
+    ids: np.ndarray,
+    K: np.ndarray,
+    F: float,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    trade_rate: float,
+    short_gamma: bool,
+    out: list[tuple],
+) -> None:
+    """One minute's customer trades, appended to `out` as (ts_event, instrument_id, price, size,
+    side). Customer flow concentrates near the money (Poisson, `trade_rate` x exp(-|K-F|/25) a
+    minute); buys lift the ask, sells hit the bid. On a short-gamma day customers are net buyers
+    (dealers short gamma), else net sellers."""
+    near = np.exp(-np.abs(K - F) / 25.0)
+    n_tr = rng.poisson(trade_rate * near)
+    for j in np.nonzero(n_tr)[0]:
+        for _ in range(int(n_tr[j])):
+            buy = rng.random() < (0.75 if short_gamma else 0.3)
+            out.append(
+                (
+                    ts + int(rng.integers(1_000_000, 59_000_000_000)),
+                    int(ids[j]),
+                    ask[j] if buy else bid[j],
+                    int(rng.integers(1, 30)),
+                    b"B" if buy else b"A",
                 )
+            )
+
+
+def _trade_records(tr_rows: list[tuple]) -> np.ndarray:
+    """`_minute_trades` rows -> trades records sorted by ts_event."""
     tr_rows.sort()
     trades = empty_records("trades", len(tr_rows))
     if tr_rows:
@@ -167,7 +190,74 @@ def simulate_options(
         trades["action"] = b"T"
         trades["side"] = side_arr
         trades["flags"] = 128
-    return bbo[:k], trades
+    return trades
+
+
+def _quote(
+    F: np.ndarray, K: np.ndarray, ts_ns: np.ndarray, expiration_ns: int, is_call: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bid, ask) points: the Black-76 value on the smile, half-spread 0.25 + 2% of value, on the
+    0.05 grid (ask at least one tick)."""
+    t_years = np.maximum((expiration_ns - ts_ns) / 1e9, 60.0) / (365.0 * 86400.0)
+    val = black76_price(F, K, t_years, smile_vol(F, K), is_call)
+    half = 0.25 + 0.02 * val
+    bid = np.maximum(np.floor((val - half) / OPT_TICK) * OPT_TICK, 0.0)
+    ask = np.maximum(np.ceil((val + half) / OPT_TICK) * OPT_TICK, OPT_TICK)
+    return bid, ask
+
+
+def simulate_options_dense(
+    rng: np.random.Generator,
+    path: PricePath,
+    t0_ns: int,
+    info: dict,
+    expiration_ns: int,
+    rth_open_s: int,
+    rth_close_s: int,
+    trade_rate: float,
+    atm_quotes_per_s: float,
+    short_gamma: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bbo mbp-1 records, trade records) for a real-scale chain: each instrument's top of book
+    changes as a Poisson process of `atm_quotes_per_s` x exp(-|K-F|/25) a second (F the future's
+    mid that second), so updates concentrate near the money as on a real 0DTE chain; each update is
+    the Black-76 quote at that second's F with fresh sizes. Trades as `simulate_options`, at the
+    minute's quotes. Sorted by ts_event."""
+    ids = np.array(sorted(info), dtype=np.int64)
+    K = np.array([info[i][1] for i in ids])
+    is_call = np.array([info[i][2] for i in ids])
+    secs = np.arange(rth_open_s, rth_close_s)
+    F_s = (path.bid_ticks[secs] + 0.5) * TICK
+    counts = rng.poisson(atm_quotes_per_s * np.exp(-np.abs(K[None, :] - F_s[:, None]) / 25.0))
+    si, ii = np.nonzero(counts)
+    reps = counts[si, ii]
+    ts_s = t0_ns + secs[si].astype(np.int64) * 1_000_000_000
+    bid, ask = _quote(F_s[si], K[ii], ts_s, expiration_ns, is_call[ii])
+    n = int(reps.sum())
+    rows = empty_records("mbp-1", n)
+    ts = np.repeat(ts_s, reps) + rng.integers(0, 1_000_000_000, n)
+    order = np.argsort(ts, kind="stable")
+    rows["ts_event"] = ts[order]
+    rows["ts_recv"] = rows["ts_event"] + 200_000
+    rows["instrument_id"] = np.repeat(ids[ii], reps)[order]
+    rows["action"] = b"A"
+    rows["side"] = b"N"
+    rows["flags"] = 128
+    b = np.round(np.repeat(bid, reps)[order] * PX_SCALE).astype(np.int64)
+    rows["price"] = b
+    rows["bid_px_00"] = b
+    rows["ask_px_00"] = np.round(np.repeat(ask, reps)[order] * PX_SCALE).astype(np.int64)
+    rows["bid_sz_00"] = rng.integers(5, 200, n)
+    rows["ask_sz_00"] = rng.integers(5, 200, n)
+    rows["bid_ct_00"] = 1
+    rows["ask_ct_00"] = 1
+    tr_rows: list[tuple] = []
+    for s in np.arange(rth_open_s, rth_close_s, 60):
+        ts_m = t0_ns + int(s) * 1_000_000_000 + 500_000_000
+        F = float((path.bid_ticks[s] + 0.5) * TICK)
+        mb, ma = _quote(np.full(len(K), F), K, np.full(len(K), ts_m), expiration_ns, is_call)
+        _minute_trades(rng, ts_m, ids, K, F, mb, ma, trade_rate, short_gamma, tr_rows)
+    return rows, _trade_records(tr_rows)
 
 
 def open_interest(rng: np.random.Generator, info: dict, center: float, ts_ns: int) -> list[dbn.StatMsg]:

@@ -22,7 +22,13 @@ SCALES = {
     "small": (0.3, 0.6, 0.2),
     "bench": (42.0, 75.0, 0.5),
     "realistic": (10.5, 40.0, 0.5),
+    # A real ES day's size (issue 21): >= 12 M front-month MBP-10 records, ~500 k trades.
+    "real": (14.0, 320.0, 14.5),
 }
+# Option chain per scale: (strike half-width in points, near-money quote updates a second per
+# instrument); None: every instrument quoted once a minute. "real": 400 instruments at 5-point
+# strikes, >= 8 M BBO updates concentrated near the money, ~100 k option trades.
+CHAINS: dict[str, tuple[float, float | None]] = {"real": (500.0, 18.5)}
 
 
 @dataclass
@@ -72,12 +78,27 @@ def simulate_session(
 
     expiration = calendar.et_ns(d, "16:00")
     center = (path.bid_ticks[rth_open] + 0.5) * TICK
+    half_width_pt, atm_quotes_per_s = CHAINS.get(scale, (100.0, None))
     defs, info = options.chain_definitions(
-        d, center, fut_sym, fut_id, expiration, t0 - 3_600_000_000_000, 5_000_000, fut_sym[2:]
+        d, center, fut_sym, fut_id, expiration, t0 - 3_600_000_000_000, 5_000_000, fut_sym[2:], half_width_pt
     )
-    opt_bbo, opt_trades = options.simulate_options(
-        rng, path, t0, info, expiration, int(rth_open), int(n_s), opt_rate, path.short_gamma
-    )
+    if atm_quotes_per_s is None:
+        opt_bbo, opt_trades = options.simulate_options(
+            rng, path, t0, info, expiration, int(rth_open), int(n_s), opt_rate, path.short_gamma
+        )
+    else:
+        opt_bbo, opt_trades = options.simulate_options_dense(
+            rng,
+            path,
+            t0,
+            info,
+            expiration,
+            int(rth_open),
+            int(n_s),
+            opt_rate,
+            atm_quotes_per_s,
+            path.short_gamma,
+        )
 
     out = Path(out_dir) / writer.DATASET
     stem = f"sim-{d.isoformat()}-seed{seed}"

@@ -92,14 +92,21 @@ def metadata(schema: str, start_ns: int, end_ns: int, symbols: dict[str, int], d
     return bytes(md)
 
 
-def write_dbn(path: Path, header: bytes, body: bytes) -> Path:
-    """Write header+body zstd-compressed to `path` atomically (temp file, then rename)."""
+def write_dbn(path: Path, header: bytes, body: bytes | np.ndarray) -> Path:
+    """Write header+body (bytes, or a contiguous record array, written without a copy) as one zstd
+    frame to `path` atomically (temp file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        # A content checksum per frame, as Databento writes: a flipped byte fails to decode instead of
-        # decoding to altered records.
-        fh.write(zstandard.ZstdCompressor(level=3, write_checksum=True).compress(header + body))
+    view = (
+        memoryview(np.ascontiguousarray(body)).cast("B") if isinstance(body, np.ndarray) else memoryview(body)
+    )
+    # A content checksum per frame, as Databento writes: a flipped byte fails to decode instead of
+    # decoding to altered records. Streamed in 64 MiB pieces: a real-scale day's MBP-10 is ~5 GB.
+    cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)
+    with open(tmp, "wb") as fh, cctx.stream_writer(fh, size=len(header) + view.nbytes, closefd=False) as w:
+        w.write(header)
+        for i in range(0, view.nbytes, 1 << 26):
+            w.write(view[i : i + (1 << 26)])
     os.replace(tmp, path)
     return path
 
@@ -110,7 +117,7 @@ def write_records(
     """Write structured records (sorted by ts_recv) as a DBN file of one schema."""
     start = int(records["ts_event"].min()) if len(records) else 0
     end = int(records["ts_event"].max()) + 1 if len(records) else 1
-    return write_dbn(path, metadata(schema, start, end, symbols, date), records.tobytes())
+    return write_dbn(path, metadata(schema, start, end, symbols, date), records)
 
 
 def write_messages(

@@ -554,6 +554,11 @@ def bench(
     name: str = typer.Argument("bronze", help="Which benchmark: bronze, silver, live or bars."),
     quick: bool = typer.Option(False, help="Small day, under 60 s."),
     workdir: Path | None = typer.Option(None, help="Keep (and reuse) the simulated day here."),
+    scale: str | None = typer.Option(
+        None,
+        help="bronze, silver, live: the simulated day's size; `real` is a real ES day with its 0DTE chain "
+        "(>= 12 M MBP-10 records, >= 8 M option BBO updates; ~11 GB RAM to simulate).",
+    ),
 ) -> None:
     """Run a benchmark from benchmarks/ (figures as ratios against a baseline run in the same process)."""
     import subprocess
@@ -567,6 +572,7 @@ def bench(
         str(script),
         *(["--quick"] if quick else []),
         *(["--workdir", str(workdir)] if workdir else []),
+        *(["--scale", scale] if scale else []),
     ]
     raise typer.Exit(subprocess.run(args, check=False).returncode)
 

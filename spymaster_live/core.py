@@ -21,12 +21,17 @@ import polars as pl
 from spymaster_core import calendar
 from spymaster_core.config import Config
 from spymaster_core.engines import feature_row
+from spymaster_core.engines import fuel as fuel_engine
 from spymaster_core.events import Event, FuturesTrade
 from spymaster_core.research import bar_features, bar_touches, bars, features
 from spymaster_core.research import levels as levels_mod
 from spymaster_core.research import touches as touches_mod
 from spymaster_core.research.bar_stream import BarStream
 
+# The trader's screen (issue 23): futures prints kept per payload (the latest, in a sweep burst),
+# and the option-flow strikes sent: within this many points of spot.
+MAX_PRINTS = 1000
+FLOW_BAND_PT = 50.0
 # Payload groups: flattened feature columns by prefix (DESIGN §9 payload).
 _GROUPS = ("barrier", "tape", "fuel", "ofi", "runway")
 _TOP = ("distance_pt", "break_score_raw", "break_score_smooth", "signal", "confidence")
@@ -104,6 +109,9 @@ class SignalCore:
         self._plan: list[tuple[str, list[tuple[str, str]]]] | None = None
         self._gex_of: object = None
         self._gex: dict[str, Any] = {}
+        self._prints: list[list[float]] = []
+        self._flow_sec = -1
+        self._flow: dict[str, dict[str, float]] = {}
 
     def set_levels(self, levels: pl.DataFrame, touches: pl.DataFrame) -> None:
         """Replace the date's levels (`silver.levels` frame) and touches (`ts_ns`, `level_id`)."""
@@ -154,6 +162,9 @@ class SignalCore:
         (`touches.touch_scan`), so touches count from the trade they happen on."""
         if not isinstance(ev, FuturesTrade):
             return
+        self._prints.append([ev.ts_event_ns / 1e6, ev.price, ev.size, ev.aggressor])
+        if len(self._prints) > 2 * MAX_PRINTS:
+            del self._prints[:-MAX_PRINTS]
         if self.bar_stream is not None:
             self.bar_stream.on_trade(ev.ts_event_ns, ev.price, ev.size)
         if not self.live_levels:
@@ -203,6 +214,36 @@ class SignalCore:
         self._keep_trade(ev)
         return out
 
+    def book(self, ts_ns: int) -> dict[str, list[float | None]] | None:
+        """The MBP-10 book of the last record before ts_ns (`EngineState.book_before`): bid_px,
+        bid_sz, ask_px, ask_sz, ten levels each (points, contracts; null where a level is empty),
+        or None before the first record."""
+        return _book_lists(self.state.book_before(ts_ns))
+
+    def option_flow(self, ts_ns: int, spot: float | None) -> dict[str, dict[str, float]]:
+        """Customer 0DTE volume (contracts) per strike within FLOW_BAND_PT of spot, as of the whole
+        second at or before ts_ns (`fuel.customer_flow_by_strike`): call/put buys and sells since
+        the RTH open and over the last minute (`_1m`). {} before the open or without spot."""
+        sec = ts_ns // 1_000_000_000 * 1_000_000_000
+        if sec == self._flow_sec:
+            return self._flow
+        self._flow_sec = sec
+        self._flow = {}
+        t_open = self.state.rth_open_ns
+        if spot is None or not math.isfinite(spot) or sec <= t_open:
+            return self._flow
+        day = fuel_engine.customer_flow_by_strike(self.state.chain, t_open, sec)
+        minute = fuel_engine.customer_flow_by_strike(self.state.chain, max(t_open, sec - 60_000_000_000), sec)
+        for k in sorted(day):
+            if abs(k - spot) <= FLOW_BAND_PT:
+                row = dict(zip(fuel_engine.FLOW_COLUMNS, day[k], strict=True))
+                row |= {
+                    f"{c}_1m": v
+                    for c, v in zip(fuel_engine.FLOW_COLUMNS, minute.get(k, [0.0] * 4), strict=True)
+                }
+                self._flow[f"{k:g}"] = row
+        return self._flow
+
     def payload(self, ts_ns: int) -> dict[str, Any]:
         """The DESIGN §9 payload at ts_ns (model fields null until `with_model` fills them).
         `gamma_by_strike` (strike points as text -> dealer GEX USD per 1%, flow + open interest)
@@ -245,10 +286,14 @@ class SignalCore:
                 br = bar_rows.get(lid)
                 lv["bar_features"] = {k: _clean(br[k]) for k in bar_features.NUMERIC} if br else None
             levels.append(lv)
+        prints, self._prints = self._prints[-MAX_PRINTS:], []
         return {
             "ts": ts_ns // 1_000_000,
             "ts_ns": ts_ns,
             "instrument": self.instrument,
+            "book": self.book(ts_ns),
+            "prints": prints,
+            "option_flow": self.option_flow(ts_ns, snap["spot"]),
             "spot": _clean(snap["spot"]),
             "bid": _clean(snap["bid"]),
             "ask": _clean(snap["ask"]),
@@ -258,6 +303,15 @@ class SignalCore:
             "gamma_flip": _clean(fuel.hvl),
             "levels": levels,
         }
+
+
+def _book_lists(book: tuple[np.ndarray, ...] | None) -> dict[str, list[float | None]] | None:
+    if book is None:
+        return None
+    return {
+        k: [_clean(float(v)) for v in a]
+        for k, a in zip(("bid_px", "bid_sz", "ask_px", "ask_sz"), book, strict=True)
+    }
 
 
 def _payload_plan(row: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:

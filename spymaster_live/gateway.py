@@ -1,5 +1,6 @@
 """The WebSocket gateway (FastAPI): `GET /` (dashboard), `GET /health`, `GET /api/levels`,
-WebSocket `/ws/stream`.
+`GET /api/depth` (the heatmap's history), `GET|POST /api/replay` (replay controls), WebSocket
+`/ws/stream`.
 
 `Hub` fans each `levels.signals` payload out to one bounded queue per client (`put_nowait`, never
 awaiting a client). A client whose queue is full is slow: it is dropped (closed with code 1013)
@@ -15,17 +16,21 @@ import contextlib
 import hmac
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from spymaster_core.io.lake import LakePath
 from spymaster_live import research as research_views
+from spymaster_live.replay import ReplayControl, replay_time_ns
 
 # uvicorn's sans-I/O websockets protocol (the non-deprecated one) waits for the transport to drain
 # (pause_writing/resume_writing) on send, so a client that stops reading blocks only its own sender
@@ -40,8 +45,10 @@ WS_PER_MESSAGE_DEFLATE = False
 WS_MAX_INBOUND_BYTES = 4096
 STATIC_DIR = Path(__file__).parent / "static"
 TOKEN_COOKIE = "spymaster_token"
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # the dashboard: plain HTML/CSS/JS, served locally
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+HHMM = re.compile(r"\d{2}:\d{2}(:\d{2})?")  # the dashboard: plain HTML/CSS/JS, served locally
 CLIENT_QUEUE = 64
+DEPTH_FRAMES = 3600  # 15 minutes of payloads at 4 a second: the heatmap's history
 CLOSE_TIMEOUT_S = 1.0  # payloads; at 4 payloads/s a client may fall 16 s behind before it is dropped
 
 
@@ -54,17 +61,27 @@ class Client:
 
 
 class Hub:
-    """The latest payload (bytes, as published) and the connected clients."""
+    """The latest payload (bytes, as published), the connected clients, and the depth history: per
+    payload `[ts_ms, book, prints]` (the payload's MBP-10 book and the futures prints since the one
+    before) for the last DEPTH_FRAMES payloads, which a page fetches once (`GET /api/depth`) to
+    fill its liquidity heatmap before the stream continues it."""
 
     def __init__(self) -> None:
         self.latest: bytes | None = None
         self.latest_wall: float | None = None
         self.clients: set[Client] = set()
         self.dropped_clients = 0
+        self.depth: deque[bytes] = deque(maxlen=DEPTH_FRAMES)
 
     def publish(self, body: bytes) -> None:
         """Cache `body` and queue it for every client without waiting; drop clients that are full."""
         self.latest, self.latest_wall = body, time.monotonic()
+        try:
+            p = orjson.loads(body)
+            if p.get("book") is not None:
+                self.depth.append(orjson.dumps([p["ts"], p["book"], p.get("prints") or []]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            pass  # not a payload with a book (e.g. a test's probe): the stream still carries it
         for c in list(self.clients):
             try:
                 c.queue.put_nowait(body)
@@ -93,9 +110,11 @@ def create_app(
     status: Callable[[], dict[str, Any]],
     token: str | None = None,
     research: tuple[LakePath, Path] | None = None,
+    replay: ReplayControl | None = None,
 ) -> FastAPI:
     """The gateway app over `hub`; `status()` adds bus/model fields to /health; `research` =
-    (lake root, data dir) enables the offline views under /research (`spymaster_live.research`)."""
+    (lake root, data dir) enables the offline views under /research (`spymaster_live.research`);
+    `replay` (a file replay's control) enables `POST /api/replay` (pause, resume, speed, jump)."""
     app = FastAPI(title="Spymaster live", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
@@ -114,6 +133,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(_service_routes(hub, status, token))
     app.include_router(_research_routes(research))
+    app.include_router(_replay_routes(replay))
     return app
 
 
@@ -168,6 +188,11 @@ def _service_routes(hub: Hub, status: Callable[[], dict[str, Any]], token: str |
             }
         return JSONResponse(body, status_code=503 if down else 200)
 
+    @router.get("/api/depth")
+    def api_depth() -> Response:
+        """The depth history (`Hub.depth`): a JSON array of `[ts_ms, book, prints]`, oldest first."""
+        return Response(b"[" + b",".join(hub.depth) + b"]", media_type="application/json")
+
     @router.get("/api/levels")
     def api_levels() -> Response:
         if hub.latest is None:
@@ -220,6 +245,54 @@ async def _serve_client(hub: Hub, ws: WebSocket) -> None:
         drop.cancel()
         inbound.cancel()
         hub.clients.discard(client)
+
+
+class ReplayCommand(BaseModel):
+    """`POST /api/replay` body: action pause | resume | speed (with `speed`, 0 = as fast as
+    possible) | jump (with `time_et`, HH:MM or HH:MM:SS America/New_York on the replayed date)."""
+
+    action: Literal["pause", "resume", "speed", "jump"]
+    speed: float | None = None
+    time_et: str | None = None
+
+
+def _replay_routes(control: ReplayControl | None) -> APIRouter:
+    """`GET /api/replay` (the replay's state) and `POST /api/replay` (a `ReplayCommand`); 409 when
+    the service is not replaying files (Databento Live), 400 naming the field for a bad command."""
+    router = APIRouter()
+
+    def need() -> ReplayControl:
+        if control is None:
+            raise HTTPException(409, "not a file replay: the live feed cannot be paused or moved")
+        return control
+
+    @router.get("/api/replay")
+    def replay_state() -> JSONResponse:
+        return JSONResponse(need().state())
+
+    @router.post("/api/replay")
+    def replay_command(cmd: ReplayCommand) -> JSONResponse:
+        c = need()
+        try:
+            if cmd.action == "pause":
+                c.pause()
+            elif cmd.action == "resume":
+                c.resume()
+            elif cmd.action == "speed":
+                if cmd.speed is None:
+                    raise ValueError("speed: required for action speed")
+                c.set_speed(cmd.speed)
+            else:
+                if not cmd.time_et or not HHMM.fullmatch(cmd.time_et):
+                    raise ValueError(
+                        f"time_et {cmd.time_et!r}: expected HH:MM or HH:MM:SS (America/New_York)"
+                    )
+                c.jump(replay_time_ns(c, cmd.time_et))
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return JSONResponse(c.state())
+
+    return router
 
 
 def _research_routes(research: tuple[LakePath, Path] | None) -> APIRouter:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
 
+from spymaster_core import calendar
 from spymaster_core.events import Event
 from spymaster_live.codec import encode, subject_of
 
@@ -49,6 +50,67 @@ class ReplayStats:
     @property
     def eps(self) -> float:
         return self.published / self.wall_s if self.wall_s > 0 else 0.0
+
+
+MAX_SPEED = 1000.0
+
+
+@dataclass
+class ReplayControl:
+    """Pause, speed and forward jumps of a running file replay, set from the gateway
+    (`POST /api/replay`) and read by `publish_events` before each event. `speed` 0 = as fast as
+    possible. `event_ns`: ts_event of the last event published (what the page shows as replayed).
+    Jumps go forward only: the engines' state cannot be rewound."""
+
+    paused: bool = False
+    speed: float = 1.0
+    jump_to_ns: int | None = None
+    event_ns: int = 0
+    done: bool = False
+    _resumed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._resumed.set()
+
+    def pause(self) -> None:
+        self.paused = True
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self.paused = False
+        self._resumed.set()
+
+    def set_speed(self, speed: float) -> None:
+        """Raises ValueError outside [0, MAX_SPEED] (0 = as fast as possible)."""
+        if not 0.0 <= speed <= MAX_SPEED:
+            raise ValueError(f"speed {speed}: expected 0 (as fast as possible) to {MAX_SPEED:g}")
+        self.speed = speed
+
+    def jump(self, ts_ns: int) -> None:
+        """Publish at full speed up to ts_ns, then go on at the set speed. Raises ValueError for a
+        time before the event already replayed."""
+        if ts_ns < self.event_ns:
+            raise ValueError(
+                f"cannot jump back to {ts_ns} ns: events up to {self.event_ns} ns are already applied "
+                "(jumps go forward; restart the replay with --from to see an earlier time)"
+            )
+        self.jump_to_ns = ts_ns
+
+    def state(self) -> dict[str, object]:
+        return {
+            "paused": self.paused, "speed": self.speed, "jump_to_ns": self.jump_to_ns,
+            "event_ns": self.event_ns, "done": self.done,
+        }  # fmt: skip
+
+
+def replay_time_ns(control: ReplayControl, time_et: str) -> int:
+    """ns UTC of wall-clock `time_et` (HH:MM or HH:MM:SS, America/New_York) on the date of the event
+    being replayed (`control.event_ns`)."""
+    date = calendar.trading_date_of(control.event_ns) if control.event_ns else None
+    if date is None:
+        raise ValueError("nothing replayed yet: the replay's date is not known")
+    hh, mm, *ss = time_et.split(":")
+    return calendar.et_ns(date, f"{hh}:{mm}") + int(ss[0] if ss else 0) * 1_000_000_000
 
 
 async def _settle(
@@ -86,23 +148,44 @@ async def publish_events(
     source: str = "replay",
     stats: ReplayStats | None = None,
     progress: Callable[[ReplayStats], None] | None = None,
+    control: ReplayControl | None = None,
 ) -> ReplayStats:
-    """Publish `events` in order; at `speed` x event time (0 = as fast as possible). Calls
-    `progress` about every 100k events. Returns (and fills) `stats`."""
+    """Publish `events` in order; at `speed` x event time (0 = as fast as possible). With `control`
+    its speed replaces `speed` and it can pause, change speed or jump forward between events (the
+    pacing re-anchors at the next event after each change). Calls `progress` about every 100k
+    events. Returns (and fills) `stats`."""
     stats = stats or ReplayStats()
     pending: list[tuple[str, str, bytes, asyncio.Future | None]] = []
-    t0 = time.monotonic()
+    t_start = time.monotonic()
+    t0 = t_start
     ev0: int | None = None
+    if control is not None:
+        control.speed = speed
     for ev in events:
-        if speed > 0:
+        if control is not None:
+            if control.paused:
+                await _settle(js, pending, stats)
+                await control._resumed.wait()
+                ev0 = None
+            if control.speed != speed:
+                speed, ev0 = control.speed, None
+            if control.jump_to_ns is not None:
+                if ev.ts_event_ns < control.jump_to_ns:
+                    ev0 = None
+                else:
+                    control.jump_to_ns = None
+            control.event_ns = ev.ts_event_ns
+        if speed > 0 and (control is None or control.jump_to_ns is None):
             if ev0 is None:
-                ev0 = ev.ts_event_ns
+                ev0, t0 = ev.ts_event_ns, time.monotonic()
                 stats.speed, stats.pace_event_ns = speed, ev0
-                stats.pace_wall_ns = time.time_ns() - int((time.monotonic() - t0) * 1e9)
+                stats.pace_wall_ns = time.time_ns()
             ahead = (ev.ts_event_ns - ev0) / 1e9 / speed - (time.monotonic() - t0)
             if ahead > 0.002:
                 await _settle(js, pending, stats)
                 await asyncio.sleep(ahead)
+        else:
+            stats.speed = 0.0  # not paced (speed 0, or jumping): no due time, no lag samples
         subject = subject_of(ev)
         body = encode(ev, source, time.time_ns())
         msg_id = f"{id_prefix}:{stats.published}"
@@ -115,9 +198,11 @@ async def publish_events(
         if len(pending) >= ACK_BATCH:
             await _settle(js, pending, stats)
         if progress and stats.published % 100_000 == 0:
-            stats.wall_s = time.monotonic() - t0
+            stats.wall_s = time.monotonic() - t_start
             progress(stats)
     await _settle(js, pending, stats)
-    stats.wall_s = time.monotonic() - t0
+    stats.wall_s = time.monotonic() - t_start
     stats.done = True
+    if control is not None:
+        control.done = True
     return stats

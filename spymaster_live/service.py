@@ -43,7 +43,7 @@ from spymaster_live import bus
 from spymaster_live.codec import decode
 from spymaster_live.core import Scorer, SignalCore, with_model
 from spymaster_live.gateway import WS_IMPL, WS_MAX_INBOUND_BYTES, WS_PER_MESSAGE_DEFLATE, Hub, create_app
-from spymaster_live.replay import ReplayStats, publish_events
+from spymaster_live.replay import ReplayControl, ReplayStats, publish_events
 from spymaster_live.writer import SignalsWriter
 
 log = logging.getLogger("spymaster.live")
@@ -147,6 +147,7 @@ class LiveService:
         self.server: bus.NatsServer | None = None
         self.hub = Hub()
         self.replay_stats = ReplayStats()
+        self.replay_control = ReplayControl()  # the gateway's pause/speed/jump (file replays only)
         self.core_stats = CoreStats()
         self.scorer: Scorer | None = None
         self.stop = asyncio.Event()
@@ -220,8 +221,9 @@ class LiveService:
             )  # fmt: skip
             await self.nc.subscribe(bus.SIGNALS_SUBJECT, cb=self._on_signal)
             app = create_app(
-                self.hub, self.status, self.opts.token, (self.opts.lake_root, self.opts.data_dir)
-            )
+                self.hub, self.status, self.opts.token, (self.opts.lake_root, self.opts.data_dir),
+                replay=None if live else self.replay_control,
+            )  # fmt: skip
             self.uvicorn = uvicorn.Server(
                 uvicorn.Config(
                     app,
@@ -313,6 +315,7 @@ class LiveService:
             f"{self.opts.date}:{self.run_id}",
             stats=self.replay_stats,
             progress=progress,
+            control=self.replay_control,
         )
         log.info(
             "replay %s done: %d events in %.1fs",

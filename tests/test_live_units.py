@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -260,3 +261,60 @@ def test_replay_pacing_anchor_gives_each_event_its_due_time() -> None:
     st.speed, st.pace_wall_ns, st.pace_event_ns = 2.0, 1_000_000_000_000, 7_000_000_000
     assert st.due_wall_ns(7_000_000_000) == 1_000_000_000_000
     assert st.due_wall_ns(8_000_000_000) == 1_000_500_000_000  # 1 s of event time at 2x: 0.5 s later
+
+
+def test_replay_control_pauses_changes_speed_and_jumps_forward() -> None:
+    """publish_events under a ReplayControl, against a stand-in JetStream that acks at once: a
+    pause holds the replayed event time, resume continues at the set pace, 5x replays event time
+    about 5 times faster than 1x, a jump publishes at once up to the time asked and refuses going
+    back."""
+    from spymaster_core.events import FuturesTrade
+    from spymaster_live.replay import ReplayControl, publish_events
+
+    class JS:
+        async def publish_async(self, subject, body, headers=None):  # noqa: ANN001, ANN202
+            f = asyncio.get_running_loop().create_future()
+            f.set_result(None)
+            return f
+
+    t0 = 1_700_000_000_000_000_000
+    events = [FuturesTrade(t0 + i * 10_000_000, 5000.0, 1.0, 1) for i in range(100_000)]  # 100 per s
+    ctl = ReplayControl()
+
+    async def main() -> list[tuple[str, float]]:
+        task = asyncio.create_task(publish_events(JS(), iter(events), 1.0, "t", control=ctl))
+        marks = []
+
+        async def rate(secs: float) -> float:  # event seconds replayed per wall second
+            a = ctl.event_ns
+            await asyncio.sleep(secs)
+            return (ctl.event_ns - a) / 1e9 / secs
+
+        await asyncio.sleep(0.3)
+        marks.append(("1x", await rate(1.0)))
+        ctl.pause()
+        await asyncio.sleep(0.1)
+        marks.append(("paused", await rate(0.6)))
+        ctl.resume()
+        ctl.set_speed(5.0)
+        await asyncio.sleep(0.1)
+        marks.append(("5x", await rate(1.0)))
+        target = ctl.event_ns + 300_000_000_000  # 5 minutes ahead
+        ctl.jump(target)
+        t_jump = time.monotonic()
+        while ctl.jump_to_ns is not None and time.monotonic() - t_jump < 10:
+            await asyncio.sleep(0.005)
+        marks.append(("jump_s", time.monotonic() - t_jump))  # 30 k events unpaced
+        marks.append(("jumped", (ctl.event_ns - target) / 1e9))
+        with pytest.raises(ValueError, match="cannot jump back"):
+            ctl.jump(t0)
+        with pytest.raises(ValueError, match="speed -1"):
+            ctl.set_speed(-1)
+        ctl.set_speed(0.0)
+        await task
+        return marks
+
+    marks = dict(asyncio.run(main()))
+    assert 0.8 < marks["1x"] < 1.15 and marks["paused"] == 0.0
+    assert 4.0 < marks["5x"] < 5.5 and 0.0 <= marks["jumped"] < 0.1 and marks["jump_s"] < 5.0, marks
+    assert ctl.done and ctl.event_ns == events[-1].ts_event_ns

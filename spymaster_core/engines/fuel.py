@@ -220,6 +220,27 @@ class OptionChain:
         return self._trades  # type: ignore[return-value]
 
 
+FLOW_COLUMNS = ("call_buy", "call_sell", "put_buy", "put_sell")
+
+
+def customer_flow_by_strike(chain: OptionChain, t0_ns: int, t_ns: int) -> dict[float, list[float]]:
+    """Customer volume (contracts) per strike (points) from the chain's classified trades in
+    [t0_ns, t_ns): [call_buy, call_sell, put_buy, put_sell] (`FLOW_COLUMNS`). A buy is a trade at
+    or above the ask quoted before it, a sell at or below the bid (`OptionChain.add_trades`, the
+    rule dealer positions use); trades inside the spread count in neither. Strikes without a
+    classified trade are left out."""
+    ts, iid, size, sign = chain.trades()
+    lo, hi = int(ts.searchsorted(t0_ns, side="left")), int(ts.searchsorted(t_ns, side="left"))
+    out: dict[float, list[float]] = {}
+    for i, q, sg in zip(iid[lo:hi].tolist(), size[lo:hi].tolist(), sign[lo:hi].tolist(), strict=True):
+        d = chain.definitions.get(i)
+        if d is None or sg == 0:
+            continue
+        col = (0 if d[1] else 2) + (0 if sg > 0 else 1)
+        out.setdefault(d[0], [0.0, 0.0, 0.0, 0.0])[col] += q
+    return out
+
+
 def _dealer_positions(chain: OptionChain, ids: np.ndarray, t0_ns: int, t_ns: int) -> np.ndarray:
     """Dealer contracts per instrument in `ids` (sorted) from classified trades in [t0, t):
     -customer net. Sizes are whole contracts, so the float sums are exact in any order."""

@@ -128,6 +128,23 @@ def load_champion(data_dir: Path):  # noqa: ANN201
         return mlflow.xgboost.load_model(local)
 
 
+def load_champion_index(data_dir: Path):  # noqa: ANN201
+    """The champion run's touch index (`ml.retrieval.load_index` of its INDEX_FILES artifacts), or
+    None when the run has none (trained before they were logged, or on no touches). Raises
+    MlflowException when no champion is promoted."""
+    from ml import retrieval
+
+    c = client(data_dir)
+    mv = c.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    names = {Path(f.path).name for f in c.list_artifacts(mv.run_id)}
+    if not set(retrieval.INDEX_FILES) <= names:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in retrieval.INDEX_FILES:
+            c.download_artifacts(mv.run_id, n, tmp)
+        return retrieval.load_index(Path(tmp))
+
+
 COMPARE_METRICS = (
     "direction_model_auc",
     "direction_base_rate_auc",

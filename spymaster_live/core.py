@@ -31,6 +31,7 @@ from spymaster_core.research.bar_stream import BarStream
 # The trader's screen (issue 23): futures prints kept per payload (the latest, in a sweep burst),
 # and the option-flow strikes sent: within this many points of spot.
 MAX_PRINTS = 1000
+NEIGHBORS = 10  # similar past touches per level (the FAISS index of the champion run)
 FLOW_BAND_PT = 50.0
 # Payload groups: flattened feature columns by prefix (DESIGN §9 payload).
 _GROUPS = ("barrier", "tape", "fuel", "ofi", "runway")
@@ -50,11 +51,13 @@ class Scorer:
     made into its input by `feature_row.model_matrix` as in training; a bar-tier model
     (`registry.BAR_RESOLUTION`) reads the level's `bar_features` (`bar_features.NUMERIC`, built by
     `BarStream` from the live trades) through `bar_features.model_matrix`, as in its training.
-    `version` is the MLflow model version."""
+    `version` is the MLflow model version. With `index` each level's `model.neighbors` lists its
+    NEIGHBORS nearest past touches (`TouchIndex.neighbors` of the level's features)."""
 
     model: Any
     version: str
     resolution: str = "trade"
+    index: Any = None  # the champion run's `ml.retrieval.TouchIndex` (tick tier), or None
 
     @property
     def bars(self) -> bool:
@@ -335,12 +338,22 @@ def with_model(payload: dict[str, Any], scorer: Scorer | None) -> dict[str, Any]
             {**lv["features"], "prior_touches": lv["prior_touches"], "direction": lv["direction"]}
             for lv in scored
         ]
-    for lv, p in zip(scored, scorer.predict(rows) if rows else [], strict=True):
+    near: list[list[dict[str, Any]] | None] = [None] * len(scored)
+    if scorer.index is not None and not scorer.bars and scored:
+        frame = pl.DataFrame([lv["features"] for lv in scored], infer_schema_length=None)
+        near = [
+            [{k: _clean(v) for k, v in h.items()} for h in hits]
+            for hits in scorer.index.neighbors(frame, NEIGHBORS)
+        ]
+    for lv, p, hits in zip(scored, scorer.predict(rows) if rows else [], near, strict=True):
         lv["model"] = {
             "p_break": p,
             "p_tradeable": None,
             "strength": None,
-            "neighbors": None,
+            "neighbors": hits,
+            "neighbors_break_share": (sum(h["outcome"] == "BREAK" for h in hits) / len(hits))
+            if hits
+            else None,
             "version": scorer.version,
         }
     payload["model_version"] = scorer.version

@@ -116,7 +116,10 @@ def load_scorer(data_dir: Path) -> Scorer | None:
         return None
     resolution = registry.champion_resolution(data_dir)
     log.info("champion model version %s (resolution %s)", version, resolution)
-    return Scorer(registry.load_champion(data_dir), str(version), resolution)
+    index = registry.load_champion_index(data_dir) if resolution == "trade" else None
+    if index is None:
+        log.info("champion run has no touch index: payloads carry model.neighbors: null")
+    return Scorer(registry.load_champion(data_dir), str(version), resolution, index)
 
 
 def live_session(date: str, front_month: str) -> Session:

@@ -318,3 +318,34 @@ def test_replay_control_pauses_changes_speed_and_jumps_forward() -> None:
     assert 0.8 < marks["1x"] < 1.15 and marks["paused"] == 0.0
     assert 4.0 < marks["5x"] < 5.5 and 0.0 <= marks["jumped"] < 0.1 and marks["jump_s"] < 5.0, marks
     assert ctl.done and ctl.event_ns == events[-1].ts_event_ns
+
+
+def test_champion_with_a_touch_index_lists_each_levels_nearest_past_touches() -> None:
+    """`model.neighbors` of each level is the FAISS query of its features (k = NEIGHBORS, nearest
+    first) and `neighbors_break_share` the share of them that broke."""
+    import polars as pl
+
+    from ml import retrieval
+    from spymaster_live.core import NEIGHBORS
+
+    rng = np.random.default_rng(1)
+    n = 300
+    gold = pl.DataFrame({c: rng.normal(size=n) for c in FEATURE_COLUMNS}).with_columns(
+        pl.Series("touch_id", [f"t{i}" for i in range(n)]), pl.Series("date", ["2026-11-16"] * n),
+        pl.Series("level_kind", ["PM_HIGH"] * n), pl.Series("outcome", rng.choice(["BREAK", "BOUNCE", "CHOP"], n)),
+        pl.Series("time_to_threshold_s", rng.uniform(10, 400, n)),
+    )  # fmt: skip
+    index = retrieval.build_index(gold, FEATURE_COLUMNS)
+    x = rng.normal(size=(200, len(MODEL_FEATURES))).astype(np.float32)
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(x, (x[:, 0] > 0).astype(int))
+    feats = [gold.row(i, named=True) for i in (5, 77)]
+    payload = {"levels": [{"direction": "SUPPORT", "prior_touches": 0,
+                           "features": {**{c: f[c] for c in FEATURE_COLUMNS}, **dict.fromkeys(STRING_COLUMNS)}}
+                          for f in feats]}  # fmt: skip
+    out = with_model(payload, Scorer(model, "3", index=index))
+    want = index.neighbors(pl.DataFrame([lv["features"] for lv in payload["levels"]]), NEIGHBORS)
+    for lv, hits in zip(out["levels"], want, strict=True):
+        got = lv["model"]["neighbors"]
+        assert [h["touch_id"] for h in got] == [h["touch_id"] for h in hits] and len(got) == NEIGHBORS
+        assert got[0]["distance"] == pytest.approx(0.0, abs=1e-5)  # the touch itself
+        assert lv["model"]["neighbors_break_share"] == sum(h["outcome"] == "BREAK" for h in hits) / NEIGHBORS

@@ -203,3 +203,35 @@ def test_mlflow_runs_compare_and_champion_loads_by_alias(
 
     # Nothing set MLflow's process-global tracking URI: the store was reached through a client.
     assert not mlflow.is_tracking_uri_set()
+
+
+def test_champion_touch_index_round_trips_through_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The touch index logged beside the model (`retrieval.save_index`) loads back from the champion
+    run (`registry.load_champion_index`) and answers as the built one; a run without it gives None;
+    a damaged index file set is refused naming the file."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    gold = synthetic_gold(n_dates=4, per_date=40).with_columns(
+        pl.when(pl.col("outcome") == "CHOP")
+        .then(None)
+        .otherwise(pl.col("ts_ns") % 300 / 1.0)
+        .alias("time_to_threshold_s")
+    )
+    r = heads.walk_forward(gold, "direction", CFG)
+    built = retrieval.build_index(gold, FEATURE_COLUMNS)
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    arts = retrieval.save_index(built, folder)
+    _, bare = registry.log_run(tmp_path, {}, {}, {}, model=r.final_model, register=True)
+    registry.promote(tmp_path, bare)
+    assert registry.load_champion_index(tmp_path) is None
+    _, version = registry.log_run(tmp_path, {}, {}, {}, model=r.final_model, artifacts=arts, register=True)
+    registry.promote(tmp_path, version)
+    loaded = registry.load_champion_index(tmp_path)
+    q = gold.slice(3, 4)
+    assert loaded is not None and loaded.neighbors(q, 5) == built.neighbors(q, 5)
+    assert "time_to_threshold_s" in loaded.neighbors(q, 1)[0][0]
+    (folder / retrieval.INDEX_FILES[1]).unlink()
+    with pytest.raises(FileNotFoundError, match="touch_index_touches.parquet: touch index file missing"):
+        retrieval.load_index(folder)

@@ -91,8 +91,6 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     gold_model_eval); it is not behind the gate, so a losing candidate's scores are still compared.
     The gate is the separate blocking check `beats_baselines` (its own step, so it blocks
     champion_model and nothing else). Raises ValueError when gold_training has no partition yet."""
-    import faiss
-
     from ml import heads, plots, registry, retrieval
 
     gold = lake_io.read_table(lake.path, "gold_training")
@@ -114,8 +112,7 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
         if gold.height:
             # The engine features Gold holds (the horizons that built them), as the design matrix uses.
             index = retrieval.build_index(gold, feature_columns(kinematics_horizons_of(gold.columns)))
-            faiss.write_index(index.index, str(Path(tmp) / "touch_index.faiss"))
-            arts.append(Path(tmp) / "touch_index.faiss")
+            arts += retrieval.save_index(index, Path(tmp))
         run_id, version = registry.log_run(
             lake.data_dir,
             params={

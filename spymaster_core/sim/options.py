@@ -101,6 +101,12 @@ def chain_definitions(
     return defs, info
 
 
+def _chain_arrays(info: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(instrument ids sorted, strikes in points, is_call) of a chain's `info` by id."""
+    ids = np.array(sorted(info), dtype=np.int64)
+    return ids, np.array([info[i][1] for i in ids]), np.array([info[i][2] for i in ids])
+
+
 def simulate_options(
     rng: np.random.Generator,
     path: PricePath,
@@ -113,9 +119,7 @@ def simulate_options(
     short_gamma: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(bbo mbp-1 records, trade records) for the chain, sorted by ts_event."""
-    ids = np.array(sorted(info), dtype=np.int64)
-    K = np.array([info[i][1] for i in ids])
-    is_call = np.array([info[i][2] for i in ids])
+    ids, K, is_call = _chain_arrays(info)
     minutes = np.arange(rth_open_s, rth_close_s, 60)
     n_q = len(minutes) * len(ids)
     bbo = empty_records("mbp-1", n_q)
@@ -223,9 +227,7 @@ def simulate_options_dense(
     mid that second), so updates concentrate near the money as on a real 0DTE chain; each update is
     the Black-76 quote at that second's F with fresh sizes. Trades as `simulate_options`, at the
     minute's quotes. Sorted by ts_event."""
-    ids = np.array(sorted(info), dtype=np.int64)
-    K = np.array([info[i][1] for i in ids])
-    is_call = np.array([info[i][2] for i in ids])
+    ids, K, is_call = _chain_arrays(info)
     secs = np.arange(rth_open_s, rth_close_s)
     F_s = (path.bid_ticks[secs] + 0.5) * TICK
     counts = rng.poisson(atm_quotes_per_s * np.exp(-np.abs(K[None, :] - F_s[:, None]) / 25.0))

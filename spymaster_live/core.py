@@ -115,6 +115,8 @@ class SignalCore:
         self._prints: list[list[float]] = []
         self._flow_sec = -1
         self._flow: dict[str, dict[str, float]] = {}
+        self._flow_day: dict[float, np.ndarray] = {}  # since the open, up to _flow_day_upto (ns)
+        self._flow_day_upto = calendar.et_ns(date, cfg.session.rth_open)
 
     def set_levels(self, levels: pl.DataFrame, touches: pl.DataFrame) -> None:
         """Replace the date's levels (`silver.levels` frame) and touches (`ts_ns`, `level_id`)."""
@@ -233,17 +235,20 @@ class SignalCore:
         self._flow_sec = sec
         self._flow = {}
         t_open = self.state.rth_open_ns
+        if sec > self._flow_day_upto:  # since-open totals grow by the trades of the new seconds only
+            chain = self.state.chain
+            for k, v in fuel_engine.customer_flow_by_strike(chain, self._flow_day_upto, sec).items():
+                self._flow_day[k] = self._flow_day[k] + v if k in self._flow_day else v
+            self._flow_day_upto = sec
         if spot is None or not math.isfinite(spot) or sec <= t_open:
             return self._flow
-        day = fuel_engine.customer_flow_by_strike(self.state.chain, t_open, sec)
         minute = fuel_engine.customer_flow_by_strike(self.state.chain, max(t_open, sec - 60_000_000_000), sec)
-        for k in sorted(day):
+        zero = np.zeros(4)
+        for k in sorted(self._flow_day):
             if abs(k - spot) <= FLOW_BAND_PT:
-                row = dict(zip(fuel_engine.FLOW_COLUMNS, day[k], strict=True))
-                row |= {
-                    f"{c}_1m": v
-                    for c, v in zip(fuel_engine.FLOW_COLUMNS, minute.get(k, [0.0] * 4), strict=True)
-                }
+                row = dict(zip(fuel_engine.FLOW_COLUMNS, self._flow_day[k].tolist(), strict=True))
+                m = minute.get(k, zero).tolist()
+                row |= {f"{c}_1m": v for c, v in zip(fuel_engine.FLOW_COLUMNS, m, strict=True)}
                 self._flow[f"{k:g}"] = row
         return self._flow
 

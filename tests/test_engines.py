@@ -607,3 +607,38 @@ def test_score_smoothing_and_break_trigger_hold() -> None:
     assert score.signal(dip, times, 3.0, 0.0, CFG) == "NEUTRAL"
     assert score.signal(np.full(len(times), 10.0), times, 1.0, 0.0, CFG) == "REJECT"
     assert score.signal(np.full(len(times), 10.0), times, 4.0, 0.0, CFG) == "NEUTRAL"  # not within TOUCH_BAND
+
+
+def test_customer_flow_by_strike_equals_a_trade_by_trade_count() -> None:
+    """Vectorised per-strike customer flow equals summing each classified trade by hand (buys at or
+    above the ask before it, sells at or below the bid, the rest in neither), in any window."""
+    from spymaster_core.engines import fuel
+
+    rng = np.random.default_rng(5)
+    chain = fuel.OptionChain()
+    iids = np.arange(100, 140, dtype=np.int64)
+    strikes = 5000.0 + 5.0 * (np.arange(40) // 2)
+    chain.add_definitions(iids, strikes, np.arange(40) % 2 == 0, np.full(40, 10**18, np.int64))
+    ts_q = np.sort(rng.integers(0, 10**12, 4000))
+    bid = rng.uniform(1, 10, 4000).round(2)
+    chain.add_quotes(ts_q, rng.choice(iids, 4000), bid, bid + 0.5)
+    ts_t = np.sort(rng.integers(0, 10**12, 3000))
+    tr_iid = rng.choice(np.r_[iids, [999]], 3000)  # 999: not a 0DTE definition, ignored
+    price = rng.uniform(0.5, 11, 3000).round(2)
+    size = rng.integers(1, 30, 3000).astype(float)
+    chain.add_trades(ts_t, tr_iid, price, size)
+    t0, t1 = int(ts_t[500]), int(ts_t[2500])
+    want: dict[float, list[float]] = {}
+    for t, i, px, q in zip(ts_t.tolist(), tr_iid.tolist(), price.tolist(), size.tolist(), strict=True):
+        if not t0 <= t < t1 or i == 999:
+            continue
+        b, a = chain.quote_before(i, t)
+        side = 0 if px >= a else 1 if px <= b else None
+        if side is None:
+            continue
+        k, is_call, _ = chain.definitions[i]
+        want.setdefault(k, [0.0] * 4)[(0 if is_call else 2) + side] += q
+    got = fuel.customer_flow_by_strike(chain, t0, t1)
+    assert sorted(got) == sorted(want) and len(want) > 10
+    for k, v in want.items():
+        assert got[k].tolist() == v

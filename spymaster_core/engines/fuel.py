@@ -223,22 +223,28 @@ class OptionChain:
 FLOW_COLUMNS = ("call_buy", "call_sell", "put_buy", "put_sell")
 
 
-def customer_flow_by_strike(chain: OptionChain, t0_ns: int, t_ns: int) -> dict[float, list[float]]:
+def customer_flow_by_strike(chain: OptionChain, t0_ns: int, t_ns: int) -> dict[float, np.ndarray]:
     """Customer volume (contracts) per strike (points) from the chain's classified trades in
-    [t0_ns, t_ns): [call_buy, call_sell, put_buy, put_sell] (`FLOW_COLUMNS`). A buy is a trade at
-    or above the ask quoted before it, a sell at or below the bid (`OptionChain.add_trades`, the
-    rule dealer positions use); trades inside the spread count in neither. Strikes without a
+    [t0_ns, t_ns): float64 [call_buy, call_sell, put_buy, put_sell] (`FLOW_COLUMNS`). A buy is a
+    trade at or above the ask quoted before it, a sell at or below the bid (`OptionChain.add_trades`,
+    the rule dealer positions use); trades inside the spread count in neither. Strikes without a
     classified trade are left out."""
     ts, iid, size, sign = chain.trades()
     lo, hi = int(ts.searchsorted(t0_ns, side="left")), int(ts.searchsorted(t_ns, side="left"))
-    out: dict[float, list[float]] = {}
-    for i, q, sg in zip(iid[lo:hi].tolist(), size[lo:hi].tolist(), sign[lo:hi].tolist(), strict=True):
-        d = chain.definitions.get(i)
-        if d is None or sg == 0:
-            continue
-        col = (0 if d[1] else 2) + (0 if sg > 0 else 1)
-        out.setdefault(d[0], [0.0, 0.0, 0.0, 0.0])[col] += q
-    return out
+    ids, strike, is_call, _ = chain.definition_arrays()
+    if hi <= lo or len(ids) == 0:
+        return {}
+    sub, sg, q = iid[lo:hi], sign[lo:hi], size[lo:hi]
+    pos = np.minimum(ids.searchsorted(sub), len(ids) - 1)
+    keep = (ids[pos] == sub) & (sg != 0)
+    if not keep.any():
+        return {}
+    pos, sg, q = pos[keep], sg[keep], q[keep]
+    col = np.where(is_call[pos], 0, 2) + np.where(sg > 0, 0, 1)
+    ks, inv = np.unique(strike[pos], return_inverse=True)
+    out = np.zeros((len(ks), 4))
+    np.add.at(out, (inv, col), q)  # whole contracts: exact in any order
+    return {float(k): row for k, row in zip(ks.tolist(), out, strict=True)}
 
 
 def _dealer_positions(chain: OptionChain, ids: np.ndarray, t0_ns: int, t_ns: int) -> np.ndarray:

@@ -66,6 +66,39 @@ def missing_fuel(reason: str) -> FuelMetrics:
     return FuelMetrics("NEUTRAL", nan, nan, nan, None, None, nan, {}, 0, 0, reason)
 
 
+class QuoteHistory:
+    """One instrument's quotes in time order: ts_ns int64, bid and ask float64 (points), in arrays
+    that double when full, so appending is amortised O(1) (a real 0DTE chain quotes its near-the-money
+    strikes hundreds of thousands of times a day; re-concatenating the history on each new quote
+    made the chain quadratic)."""
+
+    __slots__ = ("ask", "bid", "n", "ts")
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.ts = np.empty(capacity, np.int64)
+        self.bid = np.empty(capacity, np.float64)
+        self.ask = np.empty(capacity, np.float64)
+        self.n = 0
+
+    def append(self, ts_ns: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
+        end = self.n + len(ts_ns)
+        if end > len(self.ts):
+            cap = max(end, 2 * len(self.ts))
+            for name in ("ts", "bid", "ask"):
+                old = getattr(self, name)
+                new = np.empty(cap, old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        self.ts[self.n : end] = ts_ns
+        self.bid[self.n : end] = bid
+        self.ask[self.n : end] = ask
+        self.n = end
+
+    def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ts_ns, bid, ask) of every quote so far (views, not copies)."""
+        return self.ts[: self.n], self.bid[: self.n], self.ask[: self.n]
+
+
 @dataclass
 class OptionChain:
     """The 0DTE chain's definitions and its quote and trade history, per instrument.
@@ -78,13 +111,12 @@ class OptionChain:
     """
 
     definitions: dict[int, tuple[float, bool, int]] = field(default_factory=dict)
-    quotes: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    quotes: dict[int, QuoteHistory] = field(default_factory=dict)
     trade_ts: list[np.ndarray] = field(default_factory=list)
     trade_iid: list[np.ndarray] = field(default_factory=list)
     trade_size: list[np.ndarray] = field(default_factory=list)
     trade_sign: list[np.ndarray] = field(default_factory=list)
     open_interest: dict[int, float] = field(default_factory=dict)
-    _compact: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _trades: tuple[np.ndarray, ...] | None = None
     _defs: tuple[np.ndarray, ...] | None = None
     # The latest quote of each definition (definition_arrays order): ts (-1 when none), bid, ask.
@@ -133,8 +165,10 @@ class OptionChain:
         cuts = np.flatnonzero(np.diff(iid_s)) + 1
         for grp in np.split(order, cuts):
             i = int(iid[grp[0]])
-            self.quotes.setdefault(i, []).append((ts_ns[grp].astype(np.int64), bid[grp], ask[grp]))
-            self._compact.pop(i, None)
+            hist = self.quotes.get(i)
+            if hist is None:
+                hist = self.quotes[i] = QuoteHistory()
+            hist.append(ts_ns[grp], bid[grp], ask[grp])
             k = self._pos.get(i)
             if k is not None and self._last is not None and ts_ns[grp[-1]] >= self._last[0][k]:
                 j = grp[-1]
@@ -178,15 +212,8 @@ class OptionChain:
         return last_bid, last_ask
 
     def _quotes(self, iid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        if iid in self._compact:
-            return self._compact[iid]
-        parts = self.quotes.get(iid)
-        if not parts:
-            return None
-        out = tuple(np.concatenate(x) for x in zip(*parts, strict=True)) if len(parts) > 1 else parts[0]
-        self.quotes[iid] = [out]  # type: ignore[list-item]
-        self._compact[iid] = out  # type: ignore[assignment]
-        return out  # type: ignore[return-value]
+        hist = self.quotes.get(iid)
+        return None if hist is None or hist.n == 0 else hist.view()
 
     def add_trades(self, ts_ns: np.ndarray, iid: np.ndarray, price: np.ndarray, size: np.ndarray) -> None:
         """Append trades sorted by time; each is classified against the quotes known so far."""

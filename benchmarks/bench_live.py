@@ -267,6 +267,11 @@ def main() -> None:
     ap.add_argument(
         "--workdir", type=Path, default=None, help="keep the simulated day here (reused if present)"
     )
+    ap.add_argument(
+        "--phases",
+        default="core,publish,ws,lag,service",
+        help="comma-separated phases (lag and service at real scale only); the BENCH line needs all",
+    )
     args = ap.parse_args()
     scale = args.scale or ("small" if args.quick else "bench")
     real = scale == "real"
@@ -279,34 +284,39 @@ def main() -> None:
         session = build_sim_day(DATE, seed, day_dir, CFG, scale=scale)
         print(f"day ready in {time.perf_counter() - t0:.1f}s", flush=True)
         start_ns, end_ns = _window(DATE, scale)
-        core_eps, update_eps, payloads, core_rss = bench_core(session, start_ns, end_ns)
-        print(
-            f"core: {core_eps:,.0f} events/s with {payloads} payloads; update only: {update_eps:,.0f} events/s; "
-            f"bench process RSS {core_rss[0]:.0f} MB after the first chunk, {max(core_rss):.0f} MB peak",
-            flush=True,
-        )
-        rep_eps, raw_eps, n = asyncio.run(bench_publish(session, start_ns, end_ns, workdir / "js"))
-        print(
-            f"publish: replay {rep_eps:,.0f}/s, raw nats-py loop {raw_eps:,.0f}/s ({n:,} events)", flush=True
-        )
-        lat = np.array(asyncio.run(bench_ws(session, day_dir, args.quick)))
-        p50, p99 = (
-            (float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
-            if lat.size
-            else (float("nan"),) * 2
-        )
-        print(
-            f"websocket: {lat.size:,} deliveries to {CLIENTS} clients, p50 {p50:.2f} ms, p99 {p99:.2f} ms",
-            flush=True,
-        )
-        extra = ""
-        if real:
+        phases = set(args.phases.split(","))
+        nan = float("nan")
+        core_eps = rep_eps = raw_eps = p50 = p99 = lag99 = svc_peak = nan
+        if "core" in phases:
+            core_eps, update_eps, payloads, core_rss = bench_core(session, start_ns, end_ns)
+            print(
+                f"core: {core_eps:,.0f} events/s with {payloads} payloads; update only: {update_eps:,.0f} "
+                f"events/s; bench process RSS {core_rss[0]:.0f} MB after the first chunk, {max(core_rss):.0f} MB peak",
+                flush=True,
+            )
+        if "publish" in phases:
+            rep_eps, raw_eps, n = asyncio.run(bench_publish(session, start_ns, end_ns, workdir / "js"))
+            print(
+                f"publish: replay {rep_eps:,.0f}/s, raw nats-py loop {raw_eps:,.0f}/s ({n:,} events)",
+                flush=True,
+            )
+        if "ws" in phases:
+            lat = np.array(asyncio.run(bench_ws(session, day_dir, args.quick)))
+            p50, p99 = (
+                (float(np.percentile(lat, 50)), float(np.percentile(lat, 99))) if lat.size else (nan, nan)
+            )
+            print(
+                f"websocket: {lat.size:,} deliveries to {CLIENTS} clients, p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+                flush=True,
+            )
+        if real and "lag" in phases:
             (lag50, lag99, lagmax), n_lag = asyncio.run(bench_lag(session, day_dir, args.lag_minutes))
             print(
                 f"1x replay of {args.lag_minutes} min from 09:30 ET ({n_lag:,} events): event-time lag "
                 f"p50 {lag50:.1f} ms, p99 {lag99:.1f} ms, max {lagmax:.1f} ms",
                 flush=True,
             )
+        if real and "service" in phases:
             del session
             summary, samples = bench_service_rss(day_dir, seed, scale)
             svc_peak = max(r for _, r, _ in samples)
@@ -321,9 +331,10 @@ def main() -> None:
                 f"the run {' / '.join(f'{q:.0f}' for q in quarters)} MB; its nats-server peak {nats_peak:.0f} MB",
                 flush=True,
             )
-            extra = f" lag_p99_ms={lag99:.1f} peak_rss_mb={svc_peak:.0f}"
+        extra = f" lag_p99_ms={lag99:.1f} peak_rss_mb={svc_peak:.0f}" if real else ""
+    ratio = rep_eps / raw_eps if raw_eps == raw_eps else nan
     print(
-        f"BENCH live core_eps={core_eps:.0f} publish_ratio_vs_raw={rep_eps / raw_eps:.2f} "
+        f"BENCH live core_eps={core_eps:.0f} publish_ratio_vs_raw={ratio:.2f} "
         f"ws_p50_ms={p50:.2f} ws_p99_ms={p99:.2f}{extra}"
     )
 

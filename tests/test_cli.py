@@ -91,7 +91,9 @@ def _bench_line(name: str, workdir: Path) -> str:
 def test_quick_bronze_benchmark_prints_bench_line(tmp_path: Path) -> None:
     last = _bench_line("bronze", tmp_path)
     m = re.fullmatch(
-        r"BENCH bronze mbp10_rps=(\d+) trades_rps=(\d+) ratio_vs_to_parquet=([\d.]+) peak_rss_mb=(\d+)", last
+        r"BENCH bronze mbp10_rps=(\d+) trades_rps=(\d+) ratio_vs_to_parquet=([\d.]+) peak_rss_mb=(\d+) "
+        r"all_inputs_s=([\d.]+)",
+        last,
     )
     assert m, last
     assert int(m.group(1)) > 0 and float(m.group(3)) > 0
@@ -101,7 +103,8 @@ def test_quick_bronze_benchmark_prints_bench_line(tmp_path: Path) -> None:
 def test_bench_silver_quick_prints_its_bench_line(tmp_path: Path) -> None:
     last = _bench_line("silver", tmp_path)
     m = re.fullmatch(
-        r"BENCH silver day_s=([\d.]+) scan_s=([\d.]+) ratio_vs_scan=([\d.]+) live_eps=(\d+)", last
+        r"BENCH silver day_s=([\d.]+) scan_s=([\d.]+) ratio_vs_scan=([\d.]+) live_eps=(\d+) peak_rss_mb=(\d+)",
+        last,
     )
     assert m, last
     assert float(m.group(1)) > 0 and int(m.group(4)) > 0

@@ -112,7 +112,7 @@ def _bronze_flow(session: Session, ts_ns: int, spot: float) -> dict[str, dict[st
         .sort("ts")
     )
     # quotes stamped ts+1 and an exact match allowed: the latest quote strictly before the trade
-    j = tr.join_asof(q, on="ts", by="instrument_id", strategy="backward")
+    j = tr.join_asof(q, on="ts", by="instrument_id", strategy="backward", check_sortedness=False)
     j = j.with_columns(
         pl.when(pl.col("price") >= pl.col("ask_px"))
         .then(1)

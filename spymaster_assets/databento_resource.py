@@ -156,6 +156,10 @@ class DatabentoResource(dg.ConfigurableResource):
         (e.g. `mbp-1` after switching to `bbo-1s`) are removed after the new ones landed.
         Raises dagster.Failure without a key or over the cost limit, ValueError (naming the file and
         field) when a downloaded file is not what was asked for."""
+        if self.option_bbo_schema not in plan.OPTION_BBO_SCHEMAS:
+            raise dg.Failure(
+                description=f"option_bbo_schema={self.option_bbo_schema!r}: expected one of {plan.OPTION_BBO_SCHEMAS}"
+            )
         client = self._client()
         fronts = plan.resolve_futures(client, date)
         raw = tuple(sorted(set(fronts.values())))

@@ -157,6 +157,12 @@ def test_bbo_1s_lands_the_last_quote_of_each_second(vendor: dict, tmp_path: Path
     )
 
 
+def test_a_bad_option_bbo_schema_is_refused_before_any_call(vendor: dict, tmp_path: Path) -> None:
+    with pytest.raises(dg.Failure, match="option_bbo_schema='tbbo': expected one of"):
+        dr.DatabentoResource(api_key=KEY, option_bbo_schema="tbbo").download(DATE, tmp_path)
+    assert vendor["clients"] == []
+
+
 def test_cost_above_limit_is_refused_before_any_download(vendor: dict, tmp_path: Path) -> None:
     with pytest.raises(dg.Failure, match=r"estimates \d+\.\d\d USD, above max_cost_usd=0.50"):
         dr.DatabentoResource(api_key=KEY, max_cost_usd=0.5).download(DATE, tmp_path)

@@ -79,7 +79,15 @@ def _wait_replayed(proc: subprocess.Popen, port: int, log: Path, timeout_s: floa
     raise AssertionError(f"spymaster live on port {port} did not finish its replay in {timeout_s} s:\n{tail}")
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def link_landing(sim_day: Session, data_dir: Path) -> None:
+    """`data_dir/lake/landing` -> the simulated day's landing folder (what `spymaster live --data-dir`
+    replays)."""
+    landing = Path(next(iter(sim_day.sim.files.values()))).parents[3]  # type: ignore[attr-defined]
+    (data_dir / "lake").mkdir()
+    (data_dir / "lake" / "landing").symlink_to(landing)
+
+
+def kill_service(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
 
@@ -89,9 +97,7 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    landing = Path(next(iter(sim_day.sim.files.values()))).parents[3]  # type: ignore[attr-defined]
-    (tmp_path / "lake").mkdir()
-    (tmp_path / "lake" / "landing").symlink_to(landing)
+    link_landing(sim_day, tmp_path)
     touch = (
         sim_day.touches.filter(pl.col("ts_ns") > calendar.et_ns(sim_day.date, "10:00"))
         .sort("ts_ns")
@@ -135,7 +141,7 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
             page.go_back()
             expect(page.get_by_test_id("conn")).to_have_text("connected", timeout=15_000)
 
-            _kill(proc)  # the gateway goes away: the page says so and the data turns stale
+            kill_service(proc)  # the gateway goes away: the page says so and the data turns stale
             expect(page.get_by_test_id("conn")).not_to_have_text("connected", timeout=10_000)
             expect(page.get_by_test_id("age")).to_contain_text("STALE", timeout=10_000)
             page.screenshot(path=str(ARTIFACTS / "dashboard_disconnected.png"), full_page=True)
@@ -147,4 +153,4 @@ def test_dashboard_shows_the_latest_payload_and_survives_a_gateway_restart(
             browser.close()
     finally:
         if proc.poll() is None:
-            _kill(proc)
+            kill_service(proc)

@@ -31,7 +31,7 @@ from spymaster_core.config import DEFAULT_CONFIG
 from spymaster_core.engines.feature_row import feature_columns, model_columns
 from spymaster_core.research.session import Session
 from spymaster_live import bus
-from tests.test_dashboard import ARTIFACTS, CHROMIUM, FLAGS, _kill
+from tests.test_dashboard import ARTIFACTS, CHROMIUM, FLAGS, kill_service, link_landing
 
 pytestmark = [
     pytest.mark.slow,
@@ -151,9 +151,7 @@ def test_trader_screen_panels_equal_their_sources_and_replay_controls_work(
 
     from ml import retrieval
 
-    landing = Path(next(iter(sim_day.sim.files.values()))).parents[3]  # type: ignore[attr-defined]
-    (tmp_path / "lake").mkdir()
-    (tmp_path / "lake" / "landing").symlink_to(landing)
+    link_landing(sim_day, tmp_path)
     index = retrieval.load_index(_champion_with_index(tmp_path, tmp_path))
     port = bus.free_port()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -284,4 +282,4 @@ def test_trader_screen_panels_equal_their_sources_and_replay_controls_work(
             browser.close()
     finally:
         if proc.poll() is None:
-            _kill(proc)
+            kill_service(proc)

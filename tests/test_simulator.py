@@ -137,7 +137,7 @@ def test_queue_book_mbo_rebuilds_the_simulated_mbp10(tmp_path: Path) -> None:
 
 
 def test_real_scale_option_chain_is_dense_near_the_money() -> None:
-    """`--scale real`'s chain (`simulate_options_dense`) over 10 minutes: 402 instruments at 5-point
+    """`--scale real`'s chain (`simulate_options` with `atm_quotes_per_s`) over 10 minutes: 402 instruments at 5-point
     strikes +/-500 points, BBO updates as often as its Poisson rates say (the whole RTH then holds
     >= 8 M), most of them within 25 points of the future, trades at the customer-flow rate, each
     quote a valid Black-76 market; the day's figures are in `benchmarks/bench_bronze.py --scale real`."""
@@ -159,8 +159,16 @@ def test_real_scale_option_chain_is_dense_near_the_money() -> None:
     )
     strikes = sorted({k for _, k, _ in info.values()})
     assert len(info) == 402 and np.all(np.diff(strikes) == 5.0) and strikes[-1] - strikes[0] == 1000.0
-    bbo, trades = sim_options.simulate_options_dense(
-        np.random.default_rng(2), path, t0, info, t0 + 6 * 3600 * 10**9, 0, n_s, SCALES["real"][2], atm_qps
+    bbo, trades = sim_options.simulate_options(
+        np.random.default_rng(2),
+        path,
+        t0,
+        info,
+        t0 + 6 * 3600 * 10**9,
+        0,
+        n_s,
+        SCALES["real"][2],
+        atm_quotes_per_s=atm_qps,
     )
     K = np.array([info[int(i)][1] for i in bbo["instrument_id"]])
     F = (ticks[(bbo["ts_event"] - t0) // 10**9] + 0.5) * 0.25

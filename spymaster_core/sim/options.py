@@ -4,8 +4,8 @@ Strikes every 5 points within +/-100 points of the 09:30 price (+/-500 at real s
 16:00 ET on the session date; the underlying is the simulated front-month future. Quotes are
 Black-76 values (Black 1976, "The pricing of commodity contracts", J. Financial Economics 3) on a
 skewed smile, half-spread 0.25 points plus 2% of value, on a 0.05 grid: refreshed once a minute
-through RTH (`simulate_options`), or at real scale updated as a Poisson process concentrated near
-the money (`simulate_options_dense`).
+through RTH, or at real scale updated as a Poisson process concentrated near the money
+(`simulate_options` with `atm_quotes_per_s`).
 """
 
 from __future__ import annotations
@@ -117,35 +117,49 @@ def simulate_options(
     rth_close_s: int,
     trade_rate: float,
     short_gamma: bool = False,
+    atm_quotes_per_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(bbo mbp-1 records, trade records) for the chain, sorted by ts_event."""
+    """(bbo mbp-1 records, trade records) for the chain, sorted by ts_event. Quotes: every
+    instrument once a minute through RTH, or, with `atm_quotes_per_s` (real scale), each
+    instrument's top of book changing as a Poisson process (`_dense_quotes`). Trades: customer
+    flow each minute at that minute's quotes (`_minute_trades`)."""
     ids, K, is_call = _chain_arrays(info)
-    minutes = np.arange(rth_open_s, rth_close_s, 60)
-    n_q = len(minutes) * len(ids)
-    bbo = empty_records("mbp-1", n_q)
-    tr_rows = []
-    k = 0
-    for s in minutes:
+    dense = None
+    if atm_quotes_per_s is not None:
+        dense = _dense_quotes(
+            rng, path, t0_ns, ids, K, is_call, expiration_ns, rth_open_s, rth_close_s, atm_quotes_per_s
+        )
+    blocks, tr_rows = [], []
+    for s in np.arange(rth_open_s, rth_close_s, 60):
         ts = t0_ns + int(s) * 1_000_000_000 + 500_000_000
         F = (path.bid_ticks[s] + 0.5) * TICK
         bid, ask = _quote(np.full(len(K), F), K, np.full(len(K), ts), expiration_ns, is_call)
-        rows = bbo[k : k + len(ids)]
-        rows["ts_event"] = ts + np.arange(len(ids)) * 1000
-        rows["ts_recv"] = rows["ts_event"] + 200_000
-        rows["instrument_id"] = ids
-        rows["action"] = b"A"
-        rows["side"] = b"N"
-        rows["flags"] = 128
-        rows["price"] = np.round(bid * PX_SCALE).astype(np.int64)
-        rows["bid_px_00"] = np.round(bid * PX_SCALE).astype(np.int64)
-        rows["ask_px_00"] = np.round(ask * PX_SCALE).astype(np.int64)
-        rows["bid_sz_00"] = rng.integers(5, 200, len(ids))
-        rows["ask_sz_00"] = rng.integers(5, 200, len(ids))
-        rows["bid_ct_00"] = 1
-        rows["ask_ct_00"] = 1
-        k += len(ids)
+        if dense is None:
+            blocks.append(_minute_quotes(rng, ts, ids, bid, ask))
         _minute_trades(rng, ts, ids, K, F, bid, ask, trade_rate, short_gamma, tr_rows)
-    return bbo[:k], _trade_records(tr_rows)
+    quotes = dense if dense is not None else (np.concatenate(blocks) if blocks else empty_records("mbp-1", 0))
+    return quotes, _trade_records(tr_rows)
+
+
+def _minute_quotes(
+    rng: np.random.Generator, ts: int, ids: np.ndarray, bid: np.ndarray, ask: np.ndarray
+) -> np.ndarray:
+    """One minute's refresh of every instrument's quote (mbp-1 records 1 us apart from `ts`)."""
+    rows = empty_records("mbp-1", len(ids))
+    rows["ts_event"] = ts + np.arange(len(ids)) * 1000
+    rows["ts_recv"] = rows["ts_event"] + 200_000
+    rows["instrument_id"] = ids
+    rows["action"] = b"A"
+    rows["side"] = b"N"
+    rows["flags"] = 128
+    rows["price"] = np.round(bid * PX_SCALE).astype(np.int64)
+    rows["bid_px_00"] = np.round(bid * PX_SCALE).astype(np.int64)
+    rows["ask_px_00"] = np.round(ask * PX_SCALE).astype(np.int64)
+    rows["bid_sz_00"] = rng.integers(5, 200, len(ids))
+    rows["ask_sz_00"] = rng.integers(5, 200, len(ids))
+    rows["bid_ct_00"] = 1
+    rows["ask_ct_00"] = 1
+    return rows
 
 
 def _minute_trades(
@@ -210,24 +224,22 @@ def _quote(
     return bid, ask
 
 
-def simulate_options_dense(
+def _dense_quotes(
     rng: np.random.Generator,
     path: PricePath,
     t0_ns: int,
-    info: dict,
+    ids: np.ndarray,
+    K: np.ndarray,
+    is_call: np.ndarray,
     expiration_ns: int,
     rth_open_s: int,
     rth_close_s: int,
-    trade_rate: float,
     atm_quotes_per_s: float,
-    short_gamma: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(bbo mbp-1 records, trade records) for a real-scale chain: each instrument's top of book
-    changes as a Poisson process of `atm_quotes_per_s` x exp(-|K-F|/25) a second (F the future's
-    mid that second), so updates concentrate near the money as on a real 0DTE chain; each update is
-    the Black-76 quote at that second's F with fresh sizes. Trades as `simulate_options`, at the
-    minute's quotes. Sorted by ts_event."""
-    ids, K, is_call = _chain_arrays(info)
+) -> np.ndarray:
+    """mbp-1 records of a real-scale chain: each instrument's top of book changes as a Poisson
+    process of `atm_quotes_per_s` x exp(-|K-F|/25) a second (F the future's mid that second), so
+    updates concentrate near the money as on a real 0DTE chain; each update is the Black-76 quote
+    at that second's F with fresh sizes. Sorted by ts_event."""
     secs = np.arange(rth_open_s, rth_close_s)
     F_s = (path.bid_ticks[secs] + 0.5) * TICK
     counts = rng.poisson(atm_quotes_per_s * np.exp(-np.abs(K[None, :] - F_s[:, None]) / 25.0))
@@ -253,13 +265,7 @@ def simulate_options_dense(
     rows["ask_sz_00"] = rng.integers(5, 200, n)
     rows["bid_ct_00"] = 1
     rows["ask_ct_00"] = 1
-    tr_rows: list[tuple] = []
-    for s in np.arange(rth_open_s, rth_close_s, 60):
-        ts_m = t0_ns + int(s) * 1_000_000_000 + 500_000_000
-        F = float((path.bid_ticks[s] + 0.5) * TICK)
-        mb, ma = _quote(np.full(len(K), F), K, np.full(len(K), ts_m), expiration_ns, is_call)
-        _minute_trades(rng, ts_m, ids, K, F, mb, ma, trade_rate, short_gamma, tr_rows)
-    return rows, _trade_records(tr_rows)
+    return rows
 
 
 def open_interest(rng: np.random.Generator, info: dict, center: float, ts_ns: int) -> list[dbn.StatMsg]:

@@ -82,23 +82,9 @@ def simulate_session(
     defs, info = options.chain_definitions(
         d, center, fut_sym, fut_id, expiration, t0 - 3_600_000_000_000, 5_000_000, fut_sym[2:], half_width_pt
     )
-    if atm_quotes_per_s is None:
-        opt_bbo, opt_trades = options.simulate_options(
-            rng, path, t0, info, expiration, int(rth_open), int(n_s), opt_rate, path.short_gamma
-        )
-    else:
-        opt_bbo, opt_trades = options.simulate_options_dense(
-            rng,
-            path,
-            t0,
-            info,
-            expiration,
-            int(rth_open),
-            int(n_s),
-            opt_rate,
-            atm_quotes_per_s,
-            path.short_gamma,
-        )
+    opt_bbo, opt_trades = options.simulate_options(
+        rng, path, t0, info, expiration, int(rth_open), int(n_s), opt_rate, path.short_gamma, atm_quotes_per_s
+    )
 
     out = Path(out_dir) / writer.DATASET
     stem = f"sim-{d.isoformat()}-seed{seed}"

@@ -97,12 +97,17 @@ def continuous_symbols(date: str) -> tuple[str, ...]:
     return (FRONT, NEXT) if calendar.in_roll_window(date) else (FRONT,)
 
 
+def _resolve_span(date: str) -> dict[str, str]:
+    """`symbology.resolve`'s date range for one trading date: [date, date + 1 day)."""
+    d0 = dt.date.fromisoformat(date)
+    return {"start_date": d0.isoformat(), "end_date": (d0 + dt.timedelta(days=1)).isoformat()}
+
+
 def resolve_futures(client: Any, date: str) -> dict[str, str]:
     """{continuous symbol: raw symbol} on `date`, with Databento's free `symbology.resolve`
     (continuous -> instrument_id, then instrument_id -> raw_symbol, the supported pairs).
     Raises ValueError naming the symbol when one does not resolve to exactly one contract."""
-    d0 = dt.date.fromisoformat(date)
-    span = {"start_date": d0.isoformat(), "end_date": (d0 + dt.timedelta(days=1)).isoformat()}
+    span = _resolve_span(date)
     cont = continuous_symbols(date)
     by_id = client.symbology.resolve(
         dataset=DATASET, symbols=list(cont), stype_in="continuous", stype_out="instrument_id", **span
@@ -127,6 +132,19 @@ def resolve_futures(client: Any, date: str) -> dict[str, str]:
             )
         out[c] = names[0]
     return out
+
+
+def parent_instruments(client: Any, date: str, parents: tuple[str, ...]) -> int:
+    """How many instruments the parent symbols name on `date` (free `symbology.resolve`, parent ->
+    instrument_id)."""
+    res = client.symbology.resolve(
+        dataset=DATASET,
+        symbols=list(parents),
+        stype_in="parent",
+        stype_out="instrument_id",
+        **_resolve_span(date),
+    )["result"]
+    return len({str(m["s"]) for ms in res.values() for m in ms})
 
 
 def futures_requests(date: str, raw_symbols: tuple[str, ...]) -> list[DownloadRequest]:

@@ -9,7 +9,6 @@ Reference: https://databento.com/docs/api-reference-historical
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,7 +172,7 @@ class DatabentoResource(dg.ConfigurableResource):
         for r, dest in [t for t in todo1 if t[0] == defs_req]:
             self._fetch(client, r, dest)
             fetched.append(dest)
-        defs_file = landing / DATASET / str(defs_req.schema) / date / defs_req.filename(date)
+        defs_file = self._dest(defs_req, date, landing)
         defs = pl.from_arrow(dbn.decode_file(defs_file).tables["definitions"])
         odte = plan.zero_dte_symbols(defs, raw, date)
         if not odte and log is not None:
@@ -258,18 +257,13 @@ def _compare(
     this one; this plan's USD counts every request, kept ones too."""
     priced = dict(costs)
     legacy = plan.legacy_plan(date)
-    d0 = dt.date.fromisoformat(date)
-    span = {"start_date": d0.isoformat(), "end_date": (d0 + dt.timedelta(days=1)).isoformat()}
     sizes: dict[tuple[str, ...], int] = {}
 
     def instruments(r: DownloadRequest) -> int:
         if r.stype_in != SType.PARENT:
             return len(r.symbols)
         if r.symbols not in sizes:
-            res = client.symbology.resolve(
-                dataset=DATASET, symbols=list(r.symbols), stype_in="parent", stype_out="instrument_id", **span
-            )["result"]
-            sizes[r.symbols] = len({str(m["s"]) for ms in res.values() for m in ms})
+            sizes[r.symbols] = plan.parent_instruments(client, date, r.symbols)
         return sizes[r.symbols]
 
     def usd(r: DownloadRequest) -> float:

@@ -116,7 +116,7 @@ class SignalCore:
         self._flow_sec = -1
         self._flow: dict[str, dict[str, float]] = {}
         self._flow_day: dict[float, np.ndarray] = {}  # since the open, up to _flow_day_upto (ns)
-        self._flow_day_upto = calendar.et_ns(date, cfg.session.rth_open)
+        self._flow_day_upto = self.state.rth_open_ns
 
     def set_levels(self, levels: pl.DataFrame, touches: pl.DataFrame) -> None:
         """Replace the date's levels (`silver.levels` frame) and touches (`ts_ns`, `level_id`)."""

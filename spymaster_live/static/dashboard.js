@@ -26,17 +26,12 @@ window.spymaster = {
   stats,
   frames: () => frames,
   // The heatmap's cells, as drawn: per frame, price (points) -> resting size (contracts), both sides.
-  heatCells: (n) => frames.slice(-n).map(([ts, book]) => ({ ts, cells: bookCells(book) })),
+  heatCells: (n) => frames.slice(-n).map((f) => {
+    const [ticks, sizes] = packed(f), cells = {};
+    ticks.forEach((t, i) => { cells[(t * 0.25).toFixed(2)] = sizes[i]; });
+    return { ts: f[0], cells };
+  }),
 };
-
-function bookCells(book) {
-  const cells = {};
-  if (!book) return cells;
-  for (const [pxs, szs] of [[book.bid_px, book.bid_sz], [book.ask_px, book.ask_sz]]) {
-    pxs.forEach((px, i) => { if (px !== null && szs[i]) cells[px.toFixed(2)] = szs[i]; });
-  }
-  return cells;
-}
 
 const ET = new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", hour12: false,
   hour: "2-digit", minute: "2-digit", second: "2-digit" });

@@ -3,9 +3,12 @@
 Events come from `spymaster_core.engines.streams.merged_events` over the date's Bronze built from its
 landing DBN files (`spymaster_core.research.session.load_session`): MBP-10 streams from Parquet parts in
 batches, so memory is bounded by a batch plus the day's trades and option quotes. Publishing uses
-JetStream async publish with a `Nats-Msg-Id` per event (`<date>:<n>`): a message whose ack is
-lost (server crash, reconnect) is re-published with the same id and the server drops the
-duplicate, so every event is stored once.
+JetStream async publish with a `Nats-Msg-Id` per message (`<date>:<run>:<n>`, n the index of its
+first event): a message whose ack is lost (server crash, reconnect) is re-published with the same
+id and the server drops the duplicate, so every event is stored once. Consecutive events of one
+subject that are due together go in one message (`codec.encode_batch`, at most BATCH_EVENTS):
+order is kept exactly, and a replay at speed 0 no longer pays the client's per-message cost per
+event.
 """
 
 from __future__ import annotations
@@ -19,20 +22,22 @@ from nats.js import JetStreamContext
 
 from spymaster_core import calendar
 from spymaster_core.events import Event
-from spymaster_live.codec import encode, subject_of
+from spymaster_live.codec import encode_batch, subject_of
 
-ACK_BATCH = 2000
+ACK_BATCH = 2000  # messages in flight before their acks are awaited
+BATCH_EVENTS = 256  # events per message at most
 ACK_TIMEOUT_S = 2.0
 RETRY_DEADLINE_S = 120.0
 
 
 @dataclass
 class ReplayStats:
-    """What a replay published: events, wall seconds, events/s, re-publishes after lost acks, and
+    """What a replay published: events, bus messages (a message holds a run of events), wall seconds, events/s, re-publishes after lost acks, and
     the pacing anchor of a timed replay (`speed` > 0): event `pace_event_ns` was due at wall time
     `pace_wall_ns`, so event t is due at `due_wall_ns(t)`."""
 
     published: int = 0
+    messages: int = 0
     wall_s: float = 0.0
     retries: int = 0
     done: bool = False
@@ -156,14 +161,41 @@ async def publish_events(
     events. Returns (and fills) `stats`."""
     stats = stats or ReplayStats()
     pending: list[tuple[str, str, bytes, asyncio.Future | None]] = []
+    group: list[Event] = []
+    group_subject = ""
     t_start = time.monotonic()
     t0 = t_start
     ev0: int | None = None
+    next_progress = (stats.published // 100_000 + 1) * 100_000
+
+    async def send() -> None:
+        """Publish the group as one message (id: its first event's index) and clear it."""
+        nonlocal next_progress
+        if not group:
+            return
+        body = encode_batch(group, source, time.time_ns())
+        msg_id = f"{id_prefix}:{stats.published}"
+        try:
+            fut = await js.publish_async(group_subject, body, headers={"Nats-Msg-Id": msg_id})
+        except Exception:  # noqa: BLE001 - bus down: _settle re-publishes it
+            fut = None
+        pending.append((msg_id, group_subject, body, fut))
+        stats.published += len(group)
+        stats.messages += 1
+        group.clear()
+        if len(pending) >= ACK_BATCH:
+            await _settle(js, pending, stats)
+        if progress and stats.published >= next_progress:
+            next_progress = (stats.published // 100_000 + 1) * 100_000
+            stats.wall_s = time.monotonic() - t_start
+            progress(stats)
+
     if control is not None:
         control.speed = speed
     for ev in events:
         if control is not None:
             if control.paused:
+                await send()
                 await _settle(js, pending, stats)
                 await control._resumed.wait()
                 ev0 = None
@@ -181,25 +213,18 @@ async def publish_events(
                 stats.speed, stats.pace_event_ns = speed, ev0
                 stats.pace_wall_ns = time.time_ns()
             ahead = (ev.ts_event_ns - ev0) / 1e9 / speed - (time.monotonic() - t0)
-            if ahead > 0.002:
+            if ahead > 0.002:  # what is due goes out before the wait
+                await send()
                 await _settle(js, pending, stats)
                 await asyncio.sleep(ahead)
         else:
             stats.speed = 0.0  # not paced (speed 0, or jumping): no due time, no lag samples
         subject = subject_of(ev)
-        body = encode(ev, source, time.time_ns())
-        msg_id = f"{id_prefix}:{stats.published}"
-        try:
-            fut = await js.publish_async(subject, body, headers={"Nats-Msg-Id": msg_id})
-        except Exception:  # noqa: BLE001 - bus down: _settle re-publishes it
-            fut = None
-        pending.append((msg_id, subject, body, fut))
-        stats.published += 1
-        if len(pending) >= ACK_BATCH:
-            await _settle(js, pending, stats)
-        if progress and stats.published % 100_000 == 0:
-            stats.wall_s = time.monotonic() - t_start
-            progress(stats)
+        if subject != group_subject or len(group) >= BATCH_EVENTS:
+            await send()
+            group_subject = subject
+        group.append(ev)
+    await send()
     await _settle(js, pending, stats)
     stats.wall_s = time.monotonic() - t_start
     stats.done = True

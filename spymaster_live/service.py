@@ -40,7 +40,7 @@ from spymaster_core.io.lake import LakePath
 from spymaster_core.research import bar_stream, features, option_chain
 from spymaster_core.research.session import Session, load_session
 from spymaster_live import bus
-from spymaster_live.codec import decode
+from spymaster_live.codec import decode_all
 from spymaster_live.core import Scorer, SignalCore, with_model
 from spymaster_live.gateway import WS_IMPL, WS_MAX_INBOUND_BYTES, WS_PER_MESSAGE_DEFLATE, Hub, create_app
 from spymaster_live.replay import ReplayControl, ReplayStats, publish_events
@@ -377,20 +377,21 @@ class LiveService:
                     continue
                 st.last_seq = seq
                 try:
-                    ev = decode(m.subject, m.data)
+                    evs = decode_all(m.subject, m.data)
                 except ValueError as exc:
                     st.malformed += 1
                     log.warning("skipped malformed message seq %d: %s", seq, exc)
                     continue
                 if first_ts is None:
-                    first_ts = ev.ts_event_ns
-                if ev.ts_event_ns < st.last_ts_event_ns:
-                    st.out_of_order += 1
-                st.last_ts_event_ns = max(st.last_ts_event_ns, ev.ts_event_ns)
-                payload = core.on_event(ev)
-                st.processed += 1
-                if payload is not None:
-                    await self._out.put(loop.run_in_executor(self._pool, with_model, payload, self.scorer))
+                    first_ts = evs[0].ts_event_ns
+                for ev in evs:
+                    if ev.ts_event_ns < st.last_ts_event_ns:
+                        st.out_of_order += 1
+                    st.last_ts_event_ns = max(st.last_ts_event_ns, ev.ts_event_ns)
+                    payload = core.on_event(ev)
+                    st.processed += 1
+                    if payload is not None:
+                        await self._out.put(loop.run_in_executor(self._pool, with_model, payload, self.scorer))
             if msgs:
                 due = self.replay_stats.due_wall_ns(first_ts) if first_ts is not None else None
                 if due is not None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from spymaster_core.config import Config
 from spymaster_core.engines.greeks import black76_chain, gamma_undiscounted
+from spymaster_core.engines.quote_store import QuoteStore
 
 NS_PER_YEAR = 365.0 * 86400 * 1e9
 
@@ -66,52 +67,19 @@ def missing_fuel(reason: str) -> FuelMetrics:
     return FuelMetrics("NEUTRAL", nan, nan, nan, None, None, nan, {}, 0, 0, reason)
 
 
-class QuoteHistory:
-    """One instrument's quotes in time order: ts_ns int64, bid and ask float64 (points), in arrays
-    that double when full, so appending is amortised O(1) (a real 0DTE chain quotes its near-the-money
-    strikes hundreds of thousands of times a day; re-concatenating the history on each new quote
-    made the chain quadratic)."""
-
-    __slots__ = ("ask", "bid", "n", "ts")
-
-    def __init__(self, capacity: int = 64) -> None:
-        self.ts = np.empty(capacity, np.int64)
-        self.bid = np.empty(capacity, np.float64)
-        self.ask = np.empty(capacity, np.float64)
-        self.n = 0
-
-    def append(self, ts_ns: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
-        end = self.n + len(ts_ns)
-        if end > len(self.ts):
-            cap = max(end, 2 * len(self.ts))
-            for name in ("ts", "bid", "ask"):
-                old = getattr(self, name)
-                new = np.empty(cap, old.dtype)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        self.ts[self.n : end] = ts_ns
-        self.bid[self.n : end] = bid
-        self.ask[self.n : end] = ask
-        self.n = end
-
-    def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ts_ns, bid, ask) of every quote so far (views, not copies)."""
-        return self.ts[: self.n], self.bid[: self.n], self.ask[: self.n]
-
-
 @dataclass
 class OptionChain:
     """The 0DTE chain's definitions and its quote and trade history, per instrument.
 
-    definitions: instrument_id -> (strike points, is_call, expiration_ns). Quotes per instrument:
-    sorted ts_ns, bid, ask (points). Trades: ts_ns, instrument_id, price, size (contracts) and the
+    definitions: instrument_id -> (strike points, is_call, expiration_ns). Quotes: a `QuoteStore`
+    (ts_ns, bid, ask points, per instrument in time order). Trades: ts_ns, instrument_id, price, size (contracts) and the
     customer sign (+1/-1/0) assigned on arrival against the latest quote strictly before the trade.
     Open interest: instrument_id -> contracts. Batch builds it from a day's arrays, live appends;
     both through `add_quotes` / `add_trades`, so both classify the same way.
     """
 
     definitions: dict[int, tuple[float, bool, int]] = field(default_factory=dict)
-    quotes: dict[int, QuoteHistory] = field(default_factory=dict)
+    quotes: QuoteStore = field(default_factory=QuoteStore)
     trade_ts: list[np.ndarray] = field(default_factory=list)
     trade_iid: list[np.ndarray] = field(default_factory=list)
     trade_size: list[np.ndarray] = field(default_factory=list)
@@ -119,9 +87,9 @@ class OptionChain:
     open_interest: dict[int, float] = field(default_factory=dict)
     _trades: tuple[np.ndarray, ...] | None = None
     _defs: tuple[np.ndarray, ...] | None = None
-    # The latest quote of each definition (definition_arrays order): ts (-1 when none), bid, ask.
-    _pos: dict[int, int] = field(default_factory=dict)
-    _last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _def_slots: np.ndarray | None = None  # the quote store's slot of each definition
+    # Dealer contracts per definition from classified trades in [t0, upto): t0 -> (upto, positions).
+    _positions: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
 
     def add_definitions(
         self, iid: np.ndarray, strike: np.ndarray, is_call: np.ndarray, expiration_ns: np.ndarray
@@ -143,89 +111,37 @@ class OptionChain:
                 np.array([d[1] for _, d in items], np.bool_),
                 np.array([d[2] for _, d in items], np.int64),
             )
-            self._pos = {i: k for k, (i, _) in enumerate(items)}
-            last = (
-                np.full(len(items), -1, np.int64),
-                np.full(len(items), math.nan),
-                np.full(len(items), math.nan),
-            )
-            for i, k in self._pos.items():
-                q = self._quotes(i)
-                if q is not None:
-                    last[0][k], last[1][k], last[2][k] = q[0][-1], q[1][-1], q[2][-1]
-            self._last = last
+            self._def_slots = self.quotes.slots(self._defs[0])
+            self._positions.clear()
         return self._defs  # type: ignore[return-value]
 
     def add_quotes(self, ts_ns: np.ndarray, iid: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
-        """Append quotes sorted by time (any mix of instruments)."""
-        if len(ts_ns) == 0:
-            return
-        order = np.argsort(iid, kind="stable")
-        iid_s = iid[order]
-        cuts = np.flatnonzero(np.diff(iid_s)) + 1
-        for grp in np.split(order, cuts):
-            i = int(iid[grp[0]])
-            hist = self.quotes.get(i)
-            if hist is None:
-                hist = self.quotes[i] = QuoteHistory()
-            hist.append(ts_ns[grp], bid[grp], ask[grp])
-            k = self._pos.get(i)
-            if k is not None and self._last is not None and ts_ns[grp[-1]] >= self._last[0][k]:
-                j = grp[-1]
-                self._last[0][k], self._last[1][k], self._last[2][k] = ts_ns[j], bid[j], ask[j]
+        """Append quotes sorted by time (any mix of instruments; `QuoteStore.append`)."""
+        self.quotes.append(ts_ns, iid, bid, ask)
 
     def quote_before(self, iid: int, t_ns: int) -> tuple[float, float]:
         """(bid, ask) of the latest quote of `iid` strictly before t_ns; (NaN, NaN) if none."""
-        q = self._quotes(iid)
-        if q is None:
-            return math.nan, math.nan
-        ts, bid, ask = q
-        j = int(ts.searchsorted(t_ns, side="left")) - 1
-        return (float(bid[j]), float(ask[j])) if j >= 0 else (math.nan, math.nan)
+        b, a = self.quotes_before(np.array([iid], np.int64), t_ns)
+        return float(b[0]), float(a[0])
 
     def quotes_before(self, iids: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
         """(bid, ask) arrays (points) of the latest quote of each of `iids` strictly before t_ns;
         NaN where an instrument has none."""
-        nan = math.nan
-        bids, asks = [], []
-        for i in iids.tolist():
-            q = self._quotes(i)
-            j = -1 if q is None else int(q[0].searchsorted(t_ns, side="left")) - 1
-            if j >= 0:
-                bids.append(q[1].item(j))  # type: ignore[index]
-                asks.append(q[2].item(j))  # type: ignore[index]
-            else:
-                bids.append(nan)
-                asks.append(nan)
-        return np.array(bids, np.float64), np.array(asks, np.float64)
+        return self.quotes.before(self.quotes.known(iids), t_ns)
 
     def definition_quotes_before(self, mask: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
-        """`quotes_before` for the definitions selected by `mask` (over `definition_arrays`): the
-        latest quote of each is kept as quotes arrive, so only an instrument quoted at or after
-        t_ns needs a search of its history."""
-        iids = self.definition_arrays()[0][mask]
-        last_ts, last_bid, last_ask = (x[mask] for x in self._last)  # type: ignore[union-attr]
-        stale = np.flatnonzero(last_ts >= t_ns)
-        if len(stale):
-            b, a = self.quotes_before(iids[stale], t_ns)
-            last_bid[stale], last_ask[stale] = b, a
-        return last_bid, last_ask
-
-    def _quotes(self, iid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        hist = self.quotes.get(iid)
-        return None if hist is None or hist.n == 0 else hist.view()
+        """`quotes_before` for the definitions selected by `mask` (over `definition_arrays`)."""
+        self.definition_arrays()
+        return self.quotes.before(self._def_slots[mask], t_ns)  # type: ignore[index]
 
     def add_trades(self, ts_ns: np.ndarray, iid: np.ndarray, price: np.ndarray, size: np.ndarray) -> None:
         """Append trades sorted by time; each is classified against the quotes known so far."""
         if len(ts_ns) == 0:
             return
-        sign = np.zeros(len(ts_ns), np.int8)
-        for k in range(len(ts_ns)):
-            bid, ask = self.quote_before(int(iid[k]), int(ts_ns[k]))
-            if price[k] >= ask:
-                sign[k] = 1
-            elif price[k] <= bid:
-                sign[k] = -1
+        bid, ask = self.quotes.before(self.quotes.known(np.asarray(iid, np.int64)), ts_ns)
+        sign = np.where(price >= ask, 1, np.where(price <= bid, -1, 0)).astype(np.int8)
+        if self._positions and ts_ns[0] < max(upto for upto, _ in self._positions.values()):
+            self._positions.clear()  # a trade earlier than a kept sum: recompute from the trades
         self.trade_ts.append(ts_ns.astype(np.int64))
         self.trade_iid.append(iid.astype(np.int64))
         self.trade_size.append(size.astype(np.float64))
@@ -274,7 +190,7 @@ def customer_flow_by_strike(chain: OptionChain, t0_ns: int, t_ns: int) -> dict[f
     return {float(k): row for k, row in zip(ks.tolist(), out, strict=True)}
 
 
-def _dealer_positions(chain: OptionChain, ids: np.ndarray, t0_ns: int, t_ns: int) -> np.ndarray:
+def _positions_in(chain: OptionChain, ids: np.ndarray, t0_ns: int, t_ns: int) -> np.ndarray:
     """Dealer contracts per instrument in `ids` (sorted) from classified trades in [t0, t):
     -customer net. Sizes are whole contracts, so the float sums are exact in any order."""
     ts, iid, size, sign = chain.trades()
@@ -287,6 +203,22 @@ def _dealer_positions(chain: OptionChain, ids: np.ndarray, t0_ns: int, t_ns: int
     return np.bincount(k[hit], weights=-(size[lo:hi] * sign[lo:hi])[hit], minlength=len(ids))
 
 
+def dealer_positions(chain: OptionChain, t0_ns: int, t_ns: int, keep: bool = False) -> np.ndarray:
+    """Dealer contracts per definition (`definition_arrays` order) from the trades classified in
+    [t0_ns, t_ns): minus the customer net. `keep`: remember the sums so the next call with the same
+    t0 and a later t only adds the trades in between (the since-open positions, asked every
+    second); the same numbers as summing from t0 again, since whole contracts add exactly."""
+    ids = chain.definition_arrays()[0]
+    kept = chain._positions.get(t0_ns)
+    if kept is not None and kept[0] <= t_ns:
+        pos = kept[1] + _positions_in(chain, ids, kept[0], t_ns)
+    else:
+        pos = _positions_in(chain, ids, t0_ns, t_ns)
+    if keep:
+        chain._positions[t0_ns] = (t_ns, pos)
+    return pos
+
+
 def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg: Config) -> FuelMetrics:
     """Fuel at t_ns with the future at F (points); see module docstring. Never raises on missing
     data: returns `missing_fuel(reason)` instead."""
@@ -297,6 +229,7 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     rng = cfg.fuel.FUEL_STRIKE_RANGE_pt
     all_iid, all_k, all_call, all_exp = chain.definition_arrays()
     near = (np.abs(all_k - F) <= rng) & (all_exp > t_ns)
+    sel = np.flatnonzero(near)
     ids, K, is_call = all_iid[near], all_k[near], all_call[near]
     ty = (all_exp[near] - t_ns) / NS_PER_YEAR
     bid, ask = chain.definition_quotes_before(near, t_ns)
@@ -306,9 +239,10 @@ def fuel_metrics(chain: OptionChain, F: float, t_ns: int, rth_open_ns: int, cfg:
     if not valid.any():
         return missing_fuel(f"no option with a valid implied vol within {rng:g} pt ({skipped} skipped)")
     ids, K, is_call, ty, iv, gamma = ids[valid], K[valid], is_call[valid], ty[valid], iv[valid], gamma[valid]
+    sel = sel[valid]
     dollar = cfg.instrument.es_multiplier_usd_per_pt * F * F * 0.01
-    pos_open = _dealer_positions(chain, ids, rth_open_ns, t_ns)
-    pos_win = _dealer_positions(chain, ids, t_ns - int(round(cfg.windows.W_g_s * 1e9)), t_ns)
+    pos_open = dealer_positions(chain, rth_open_ns, t_ns, keep=True)[sel]
+    pos_win = _positions_in(chain, ids, t_ns - int(round(cfg.windows.W_g_s * 1e9)), t_ns)
     oi = np.array([chain.open_interest.get(i, 0.0) for i in ids.tolist()])
     pos_oi = np.where(is_call, oi, -oi)
     gex_flow, gex_win, gex_oi = gamma * pos_open * dollar, gamma * pos_win * dollar, gamma * pos_oi * dollar

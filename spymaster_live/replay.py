@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 
 from spymaster_core import calendar
 from spymaster_core.events import Event
+from spymaster_live.bus import SUBJECTS
 from spymaster_live.codec import encode_batch, subject_of
 
 ACK_BATCH = 2000  # messages in flight before their acks are awaited
@@ -145,6 +146,16 @@ async def _settle(
     pending.clear()
 
 
+# The order in which one time slice's messages go out (`publish_events` with `slice_ns`): option
+# quotes before option trades, so a trade is classified against every quote before it.
+SLICE_ORDER = (
+    SUBJECTS["mbp10"],
+    SUBJECTS["futures_trade"],
+    SUBJECTS["option_quote"],
+    SUBJECTS["option_trade"],
+)
+
+
 async def publish_events(
     js: JetStreamContext,
     events: Iterable[Event],
@@ -154,35 +165,49 @@ async def publish_events(
     stats: ReplayStats | None = None,
     progress: Callable[[ReplayStats], None] | None = None,
     control: ReplayControl | None = None,
+    slice_ns: int = 0,
 ) -> ReplayStats:
     """Publish `events` in order; at `speed` x event time (0 = as fast as possible). With `control`
     its speed replaces `speed` and it can pause, change speed or jump forward between events (the
     pacing re-anchors at the next event after each change). Calls `progress` about every 100k
-    events. Returns (and fills) `stats`."""
+    events. Returns (and fills) `stats`.
+
+    Messages: a paced replay sends each run of consecutive events of one subject that are due
+    together as one message. Unpaced (speed 0, or jumping) with `slice_ns` > 0, the events of each
+    time slice [k slice_ns, (k+1) slice_ns) go out as at most one message per subject (up to
+    BATCH_EVENTS events each), in SLICE_ORDER: each subject's events stay in order, the slices stay
+    in order, and only events of different subjects within one slice change places. The live core
+    with slice_ns = its SNAP_INTERVAL computes the same payloads from that (its engines keep each
+    kind's stream apart, a payload only reads events of earlier slices, and quotes precede the
+    option trades they classify; tests/test_live.py checks it), with ~1/50th of the messages."""
     stats = stats or ReplayStats()
     pending: list[tuple[str, str, bytes, asyncio.Future | None]] = []
-    group: list[Event] = []
-    group_subject = ""
+    groups: dict[str, list[Event]] = {s: [] for s in SLICE_ORDER}
+    waiting: set[str] = set()  # subjects with events not yet sent
     t_start = time.monotonic()
     t0 = t_start
     ev0: int | None = None
+    cur_slice = None
     next_progress = (stats.published // 100_000 + 1) * 100_000
 
     async def send() -> None:
-        """Publish the group as one message (id: its first event's index) and clear it."""
+        """Publish each subject's waiting events as one message (id: its first event's index)."""
         nonlocal next_progress
-        if not group:
-            return
-        body = encode_batch(group, source, time.time_ns())
-        msg_id = f"{id_prefix}:{stats.published}"
-        try:
-            fut = await js.publish_async(group_subject, body, headers={"Nats-Msg-Id": msg_id})
-        except Exception:  # noqa: BLE001 - bus down: _settle re-publishes it
-            fut = None
-        pending.append((msg_id, group_subject, body, fut))
-        stats.published += len(group)
-        stats.messages += 1
-        group.clear()
+        for subject in SLICE_ORDER if len(waiting) > 1 else list(waiting):
+            group = groups[subject]
+            if not group:
+                continue
+            body = encode_batch(group, source, time.time_ns())
+            msg_id = f"{id_prefix}:{stats.published}"
+            try:
+                fut = await js.publish_async(subject, body, headers={"Nats-Msg-Id": msg_id})
+            except Exception:  # noqa: BLE001 - bus down: _settle re-publishes it
+                fut = None
+            pending.append((msg_id, subject, body, fut))
+            stats.published += len(group)
+            stats.messages += 1
+            group.clear()
+        waiting.clear()
         if len(pending) >= ACK_BATCH:
             await _settle(js, pending, stats)
         if progress and stats.published >= next_progress:
@@ -207,7 +232,8 @@ async def publish_events(
                 else:
                     control.jump_to_ns = None
             control.event_ns = ev.ts_event_ns
-        if speed > 0 and (control is None or control.jump_to_ns is None):
+        paced = speed > 0 and (control is None or control.jump_to_ns is None)
+        if paced:
             if ev0 is None:
                 ev0, t0 = ev.ts_event_ns, time.monotonic()
                 stats.speed, stats.pace_event_ns = speed, ev0
@@ -220,10 +246,16 @@ async def publish_events(
         else:
             stats.speed = 0.0  # not paced (speed 0, or jumping): no due time, no lag samples
         subject = subject_of(ev)
-        if subject != group_subject or len(group) >= BATCH_EVENTS:
+        sl = ev.ts_event_ns // slice_ns if slice_ns > 0 and not paced else None
+        if waiting and (
+            len(groups[subject]) >= BATCH_EVENTS
+            or (sl is None and subject not in waiting)  # runs: a new subject ends the run
+            or sl != cur_slice
+        ):
             await send()
-            group_subject = subject
-        group.append(ev)
+        cur_slice = sl
+        groups[subject].append(ev)
+        waiting.add(subject)
     await send()
     await _settle(js, pending, stats)
     stats.wall_s = time.monotonic() - t_start

@@ -81,8 +81,8 @@ class LiveOptions:
 @dataclass
 class CoreStats:
     """Core counters: events applied, redeliveries skipped, malformed messages, payloads, and
-    events applied with a ts_event earlier than the one before (`out_of_order`; a replay publishes
-    in ts_event order, so anything but 0 means the bus reordered it)."""
+    events applied with a ts_event earlier than the one before on their subject (`out_of_order`; a
+    replay publishes each subject in ts_event order, so anything but 0 means the bus reordered it)."""
 
     processed: int = 0
     duplicates: int = 0
@@ -90,7 +90,7 @@ class CoreStats:
     payloads: int = 0
     last_seq: int = 0
     out_of_order: int = 0
-    last_ts_event_ns: int = 0
+    last_ts_event_ns: dict[str, int] = field(default_factory=dict)  # per subject
     # Event-time lag of a timed replay, ms: per fetched batch, how long after its first event was
     # due (`ReplayStats.due_wall_ns`) the core had applied the batch. The last 100k batches.
     lag_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
@@ -319,6 +319,7 @@ class LiveService:
             stats=self.replay_stats,
             progress=progress,
             control=self.replay_control,
+            slice_ns=self.cfg.live.SNAP_INTERVAL_MS * 1_000_000,
         )
         log.info(
             "replay %s done: %d events in %.1fs",
@@ -384,14 +385,18 @@ class LiveService:
                     continue
                 if first_ts is None:
                     first_ts = evs[0].ts_event_ns
+                last = st.last_ts_event_ns.get(m.subject, 0)
                 for ev in evs:
-                    if ev.ts_event_ns < st.last_ts_event_ns:
+                    if ev.ts_event_ns < last:
                         st.out_of_order += 1
-                    st.last_ts_event_ns = max(st.last_ts_event_ns, ev.ts_event_ns)
+                    last = max(last, ev.ts_event_ns)
                     payload = core.on_event(ev)
                     st.processed += 1
                     if payload is not None:
-                        await self._out.put(loop.run_in_executor(self._pool, with_model, payload, self.scorer))
+                        await self._out.put(
+                            loop.run_in_executor(self._pool, with_model, payload, self.scorer)
+                        )
+                st.last_ts_event_ns[m.subject] = last
             if msgs:
                 due = self.replay_stats.due_wall_ns(first_ts) if first_ts is not None else None
                 if due is not None:

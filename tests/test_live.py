@@ -22,10 +22,12 @@ from spymaster_core import calendar
 from spymaster_core.config import DEFAULT_CONFIG
 from spymaster_core.engines import feature_row
 from spymaster_core.engines import streams as replay
-from spymaster_core.events import FuturesTrade, Mbp10Update
+from spymaster_core.engines.state import EngineState
+from spymaster_core.events import FuturesTrade, Mbp10Update, OptionQuote, OptionTrade
 from spymaster_core.research import features
 from spymaster_core.research.session import Session
 from spymaster_live import bus, codec
+from spymaster_live.core import SignalCore
 from spymaster_live.replay import BATCH_EVENTS, publish_events
 from spymaster_live.service import LiveOptions, LiveService
 
@@ -116,6 +118,58 @@ def test_replay_sends_runs_of_one_subject_per_message_in_order(session: Session)
     assert all(subjects[i] != subjects[i + 1] for i in full)  # a run ends where the subject changes
     ids = [m for _, _, m in js.sent]
     assert ids == [f"t:{k}" for k in np.cumsum([0, *sizes[:-1]]).tolist()]
+
+
+def test_sliced_replay_sends_quotes_before_the_option_trades_they_classify() -> None:
+    """Within a slice an option trade follows the quote 1 ms before it on the bus, whatever order
+    the subjects first appeared in, so the core classifies it as a customer buy (at the ask)."""
+    t = 1_794_841_260_000_000_000
+    evs = [OptionTrade(t, 7, 2.0, 1.0), OptionQuote(t + 1_000_000, 7, 1.0, 1.5),
+           OptionTrade(t + 2_000_000, 7, 1.5, 10.0), FuturesTrade(t + 10**9, 6000.0, 1.0, 1)]  # fmt: skip
+    js = _RecordingJetStream()
+    asyncio.run(publish_events(js, evs, 0.0, "t", slice_ns=250_000_000))  # type: ignore[arg-type]
+    st = EngineState("2026-11-16", DEFAULT_CONFIG)
+    st.set_option_definitions(np.array([7]), np.array([6000.0]), np.array([True]), np.array([t + 10**13]))
+    for subject, body, _ in js.sent:
+        for e in codec.decode_all(subject, body):
+            st.update(e)
+        st.flush()  # the state flushes every FLUSH_EVENTS events: that may fall between any messages
+    assert st.chain.trades()[3].tolist() == [0, 1]  # the first had no quote before it
+
+
+def test_sliced_replay_gives_the_core_the_same_payloads(session: Session) -> None:
+    """Speed 0 with the core's SNAP_INTERVAL as slice: each 250 ms slice goes out as one message per
+    subject, so events of different subjects trade places within a slice; every subject keeps its
+    order, and the core computes byte-identical payloads from that stream and from the events in
+    ts_event order (the engines keep each kind apart; quotes go before the option trades)."""
+    start, end, _ = _window(session)
+    s_ns, e_ns = (calendar.et_ns(session.date, x) for x in (start, end))
+    evs = list(itertools.takewhile(lambda e: e.ts_event_ns < e_ns, replay.merged_events(
+        features.mbp10_batches(session.mbp10_files), session.trades, session.options)))  # fmt: skip
+    warm, live = [e for e in evs if e.ts_event_ns < s_ns], [e for e in evs if e.ts_event_ns >= s_ns]
+    js = _RecordingJetStream()
+    slice_ns = DEFAULT_CONFIG.live.SNAP_INTERVAL_MS * 1_000_000
+    asyncio.run(publish_events(js, live, 0.0, "t", slice_ns=slice_ns))  # type: ignore[arg-type]
+    sliced = [e for subject, body, _ in js.sent for e in codec.decode_all(subject, body)]
+    kinds = {type(e) for e in live}
+    assert len(kinds) == 4, kinds  # futures trades and MBP-10, option quotes and trades
+    assert sliced != live and all(
+        [e for e in sliced if type(e) is k] == [e for e in live if type(e) is k] for k in kinds
+    )
+    assert len(js.sent) == len(
+        {(e.ts_event_ns // slice_ns, type(e)) for e in live}
+    )  # one per slice and subject
+
+    def payloads(stream: list) -> bytes:
+        core = SignalCore(session.date, DEFAULT_CONFIG, session.levels, session.touches, session.options,
+                          session.front_month)  # fmt: skip
+        for e in warm:
+            core.warm(e)
+        got = [p for e in stream if (p := core.on_event(e)) is not None]
+        assert len(got) > 100 and any(lv for p in got for lv in p["levels"])
+        return orjson.dumps(got)
+
+    assert payloads(sliced) == payloads(live)
 
 
 @pytest.mark.slow

@@ -142,9 +142,13 @@ async def connect(url: str, name: str) -> nats.NATS:
     """A client that reconnects forever (every 0.25 s) when the server goes away; `url` may list a
     cluster's nodes (see `server_urls`), and the client then moves to another node when its own
     dies. It logs one line per state change (disconnected, reconnected, closed); the failed attempts
-    in between are DEBUG only, so an outage is not a traceback per retry."""
+    in between are DEBUG only, so an outage is not a traceback per retry. Closing the client
+    itself logs nothing (the client is already closed when its disconnect callback runs)."""
+    client: list[nats.NATS] = []
 
     async def disconnected() -> None:
+        if client and client[0].is_closed:
+            return
         log.warning("NATS %s: disconnected; reconnecting every 0.25 s", url)
 
     async def reconnected() -> None:
@@ -153,7 +157,7 @@ async def connect(url: str, name: str) -> nats.NATS:
     async def error(exc: Exception) -> None:
         log.debug("NATS %s: %s: %s", url, type(exc).__name__, exc)
 
-    return await nats.connect(
+    nc = await nats.connect(
         server_urls(url),
         name=name,
         max_reconnect_attempts=-1,
@@ -164,6 +168,8 @@ async def connect(url: str, name: str) -> nats.NATS:
         reconnected_cb=reconnected,
         error_cb=error,
     )
+    client.append(nc)
+    return nc
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int | None = None, wait_s: float = 30.0) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import logging
 import math
 import os
 import socket
@@ -72,6 +73,28 @@ def test_codec_round_trip_and_errors() -> None:
         codec.decode("market.futures.trades", b'{"ts_event_ns": 1, "size": 1, "aggressor": 1}')
     with pytest.raises(ValueError, match="market.futures.mbp10"):
         codec.decode("market.futures.mbp10", b"not json")
+
+
+def test_closing_the_client_logs_no_disconnect_but_losing_the_server_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = bus.NatsServer(tmp_path / "js").start()
+
+    async def main() -> None:
+        nc = await bus.connect(server.url, "closes")
+        await nc.close()
+        lost = await bus.connect(server.url, "loses")
+        server.kill()
+        await asyncio.sleep(0.5)
+        await lost.close()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="spymaster.bus"):
+            asyncio.run(main())
+    finally:
+        server.stop()
+    said = [r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(said) == 1, said
 
 
 def test_codec_batch_round_trip_and_errors_name_the_event() -> None:

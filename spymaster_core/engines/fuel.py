@@ -72,8 +72,9 @@ class OptionChain:
     """The 0DTE chain's definitions and its quote and trade history, per instrument.
 
     definitions: instrument_id -> (strike points, is_call, expiration_ns). Quotes: a `QuoteStore`
-    (ts_ns, bid, ask points, per instrument in time order). Trades: ts_ns, instrument_id, price, size (contracts) and the
-    customer sign (+1/-1/0) assigned on arrival against the latest quote strictly before the trade.
+    (ts_ns, bid, ask points, per instrument in time order). Trades: ts_ns, instrument_id, price,
+    size (contracts) and the customer sign (+1/-1/0) assigned on arrival against the latest quote
+    strictly before the trade.
     Open interest: instrument_id -> contracts. Batch builds it from a day's arrays, live appends;
     both through `add_quotes` / `add_trades`, so both classify the same way.
     """

@@ -11,8 +11,9 @@ BBO updates, shared with bench_bronze/bench_silver through --workdir), the windo
     (the events are streamed from the files, never held for the whole window); update_eps: the
     same events through `EngineState.update` only;
   - publish_ratio_vs_raw: the replay's publish rate (`publish_events`, speed 0, Msg-Id headers
-    and ack handling) / a raw `js.publish_async` loop over the same pre-encoded bodies (the
-    window's first 500 k events);
+    and ack handling; runs of one subject per message, no slices) / a raw `js.publish_async` loop
+    over the same events pre-encoded one per message (the window's first 500 k events); above 1
+    since a message holds several events;
   - ws_p50_ms / ws_p99_ms: payload `published_ns` to receipt by 100 WebSocket clients (in
     BENCH_CLIENT_PROCS=2 separate processes, like browsers) while `spymaster live` replays at 1x
     for 20 s (`--quick`: 10 s);

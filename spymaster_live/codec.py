@@ -76,9 +76,8 @@ def decode_all(subject: str, data: bytes) -> list[Event]:
     elif isinstance(d, list) and d:
         items, where = d, " event {}"
     else:
-        raise ValueError(
-            f"bad message on {subject}: body is {type(d).__name__}{' (empty)' if d == [] else ''}, not an object or a batch"
-        )
+        what = "an empty array" if d == [] else type(d).__name__
+        raise ValueError(f"bad message on {subject}: body is {what}, not an object or a batch")
     out = []
     for k, item in enumerate(items):
         try:

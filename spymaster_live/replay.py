@@ -33,8 +33,8 @@ RETRY_DEADLINE_S = 120.0
 
 @dataclass
 class ReplayStats:
-    """What a replay published: events, bus messages (a message holds a run of events), wall seconds, events/s, re-publishes after lost acks, and
-    the pacing anchor of a timed replay (`speed` > 0): event `pace_event_ns` was due at wall time
+    """What a replay published: events, bus messages (a message holds several events), wall
+    seconds, events/s, re-publishes after lost acks, and the pacing anchor of a timed replay (`speed` > 0): event `pace_event_ns` was due at wall time
     `pace_wall_ns`, so event t is due at `due_wall_ns(t)`."""
 
     published: int = 0
@@ -182,19 +182,19 @@ async def publish_events(
     option trades they classify; tests/test_live.py checks it), with ~1/50th of the messages."""
     stats = stats or ReplayStats()
     pending: list[tuple[str, str, bytes, asyncio.Future | None]] = []
-    groups: dict[str, list[Event]] = {s: [] for s in SLICE_ORDER}
-    waiting: set[str] = set()  # subjects with events not yet sent
+    groups: dict[str, list[Event]] = {s: [] for s in SLICE_ORDER}  # events not yet sent
     t_start = time.monotonic()
     t0 = t_start
     ev0: int | None = None
     cur_slice = None
+    last_subject = ""
     next_progress = (stats.published // 100_000 + 1) * 100_000
 
     async def send() -> None:
-        """Publish each subject's waiting events as one message (id: its first event's index)."""
+        """Publish each subject's held events as one message (id: its first event's index), in
+        SLICE_ORDER (a run holds one subject only, so its order is the stream's)."""
         nonlocal next_progress
-        for subject in SLICE_ORDER if len(waiting) > 1 else list(waiting):
-            group = groups[subject]
+        for subject, group in groups.items():
             if not group:
                 continue
             body = encode_batch(group, source, time.time_ns())
@@ -207,7 +207,6 @@ async def publish_events(
             stats.published += len(group)
             stats.messages += 1
             group.clear()
-        waiting.clear()
         if len(pending) >= ACK_BATCH:
             await _settle(js, pending, stats)
         if progress and stats.published >= next_progress:
@@ -247,15 +246,14 @@ async def publish_events(
             stats.speed = 0.0  # not paced (speed 0, or jumping): no due time, no lag samples
         subject = subject_of(ev)
         sl = ev.ts_event_ns // slice_ns if slice_ns > 0 and not paced else None
-        if waiting and (
+        if (
             len(groups[subject]) >= BATCH_EVENTS
-            or (sl is None and subject not in waiting)  # runs: a new subject ends the run
+            or (sl is None and subject != last_subject)  # runs: a new subject ends the run
             or sl != cur_slice
         ):
             await send()
-        cur_slice = sl
+        cur_slice, last_subject = sl, subject
         groups[subject].append(ev)
-        waiting.add(subject)
     await send()
     await _settle(js, pending, stats)
     stats.wall_s = time.monotonic() - t_start

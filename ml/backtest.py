@@ -125,7 +125,7 @@ def decide(
                 decisions["base_rate"][tid] = side_of_kind[kind]
         train = tr.filter(pl.col("outcome").is_in(TRADEABLE))
         y = (train["outcome"] == "BREAK").to_numpy().astype(int)
-        if len(np.unique(y)) < 2:
+        if not heads.trainable(y, cfg.model):
             continue
         model = heads.new_model(cfg.model).fit(features(train)[0], y)
         p = model.predict_proba(features(te)[0])[:, 1]

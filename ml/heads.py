@@ -8,7 +8,8 @@ Heads (binary, on touches whose look-forward window is complete):
 Walk-forward: each test date is predicted by models trained only on earlier dates, minus
 `purge_dates` dates before it (dates are tested in blocks of consecutive dates when there are
 more than `max_refits` of them: the block is trained on the dates before its first) (labels look 8 minutes ahead, so a purge of 0 dates is leak-free;
-a positive purge guards against multi-day effects). Calibration: isotonic regression fit on the
+a positive purge guards against multi-day effects). A step is judged only when its training dates
+hold at least `min_train_rows` rows of the head with both classes. Calibration: isotonic regression fit on the
 pooled held-out predictions of earlier test dates only (identity until 20 of them with both
 classes exist). Baselines on the same training dates: the level kind's rate (Laplace-smoothed)
 and a logistic regression on prior-touch count and |distance|. Metrics: AUC (scikit-learn
@@ -75,6 +76,13 @@ def baseline_matrix(gold: pl.DataFrame) -> np.ndarray:
     return df.select(BASELINE_FEATURES).to_numpy().astype(np.float64)
 
 
+def trainable(y_train: np.ndarray, cfg: ModelConfig) -> bool:
+    """Whether a walk-forward step may fit a model on these 0/1 training labels: both classes
+    present and at least `cfg.min_train_rows` rows. Shared by the heads, the sequence baseline and
+    the backtest's model policy."""
+    return len(y_train) >= cfg.min_train_rows and len(np.unique(y_train)) == 2
+
+
 def new_model(cfg: ModelConfig) -> xgb.XGBClassifier:
     """An untrained head model with the configured trees, depth, learning rate and seed."""
     return xgb.XGBClassifier(
@@ -102,6 +110,17 @@ def metrics_of(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
 
 
 @dataclass
+class HeldOutBlock:
+    """One walk-forward step's model and the inputs of its held-out rows, which are rows
+    [start, stop) of the pooled arrays of its `HeadResult` (kept for `ml.diagnostics`)."""
+
+    model: xgb.XGBClassifier
+    x_test: np.ndarray
+    start: int
+    stop: int
+
+
+@dataclass
 class HeadResult:
     """Pooled held-out predictions of one head and its baselines, their metrics, the final model
     (fit on every labelled date), its calibrator and per-feature importance (gain)."""
@@ -119,6 +138,9 @@ class HeadResult:
     final_model: xgb.XGBClassifier | None = None
     calibrator: IsotonicRegression | None = None
     importance: dict[str, float] = field(default_factory=dict)
+    p_raw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    blocks: list[HeldOutBlock] = field(default_factory=list)
+    feature_names: list[str] = field(default_factory=list)
 
     def beats_baselines(self, cfg: ModelConfig) -> bool:
         """The promotion gate on these held-out predictions: see `gate`."""
@@ -239,16 +261,21 @@ def walk_forward(
     row_dates: list[str] = []
     oof_y: list[np.ndarray] = []
     oof_p: list[np.ndarray] = []
+    blocks: list[HeldOutBlock] = []
+    names: list[str] = []
+    n_done = 0
     for train_dates, test_dates in walk_forward_blocks(dates, cfg):
         tr = rows.filter(pl.col("date").is_in(train_dates))
         te = rows.filter(pl.col("date").is_in(test_dates))
         y_tr = tr["_y"].to_numpy()
-        if len(np.unique(y_tr)) < 2 or te.is_empty():
+        if not trainable(y_tr, cfg) or te.is_empty():
             continue
         # float64: metrics and the SQL re-scoring in gold_model_eval then agree to rounding.
-        raw = (
-            new_model(cfg).fit(features(tr)[0], y_tr).predict_proba(features(te)[0])[:, 1].astype(np.float64)
-        )
+        x_te, names = features(te)
+        model = new_model(cfg).fit(features(tr)[0], y_tr)
+        raw = model.predict_proba(x_te)[:, 1].astype(np.float64)
+        blocks.append(HeldOutBlock(model, x_te, n_done, n_done + te.height))
+        n_done += te.height
         cal = _calibrator(oof_y, oof_p)
         oof_y.append(te["_y"].to_numpy())
         oof_p.append(raw)
@@ -268,6 +295,7 @@ def walk_forward(
     cat = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
     y, p_m, p_b, p_l = cat(ys, int), cat(pm, float), cat(pb, float), cat(pl_, float)
     res = HeadResult(head, rows.height, tds, y, p_m, p_b, p_l, ids, row_dates)
+    res.p_raw, res.blocks, res.feature_names = cat(oof_p, float), blocks, names
     res.metrics = {
         "model": metrics_of(y, p_m),
         "base_rate": metrics_of(y, p_b),

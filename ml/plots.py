@@ -1,4 +1,4 @@
-"""PNG artifacts: a head's reliability curve and feature importance, the backtest's equity curves
+"""PNG artifacts: a head's reliability curve, feature importance (gain, and grouped permutation), the backtest's equity curves
 (matplotlib, Agg)."""
 
 from __future__ import annotations
@@ -41,6 +41,26 @@ def importance_png(res: HeadResult, path: Path, top: int = 20) -> Path:
     fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * len(items) + 1)))
     ax.barh([k for k, _ in items], [v for _, v in items], color="#4477aa")
     ax.set(xlabel="gain", title=f"{res.head}: feature importance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def grouped_importance_png(importance: dict[str, dict[str, dict[str, float]]], path: Path) -> Path:
+    """Held-out AUC drop per physics group (`ml.diagnostics.grouped_permutation_importance`), one
+    panel per head, with +/- one sd over the permutation repeats; a drop at or below zero means the
+    model does not use that group on held-out dates."""
+    heads_ = [h for h, v in importance.items() if v]
+    fig, axes = plt.subplots(1, len(heads_), figsize=(3.2 * len(heads_), 3.4), sharey=True, squeeze=False)
+    for ax, h in zip(axes[0], heads_, strict=True):
+        groups = list(importance[h])
+        drops = [importance[h][g]["auc_drop"] for g in groups]
+        sds = [importance[h][g]["sd"] for g in groups]
+        ax.barh(groups, drops, xerr=sds, color=["#4477aa" if d > 0 else "#bbbbbb" for d in drops])
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set(title=h, xlabel="held-out AUC drop")
+    fig.suptitle("grouped permutation importance (held-out dates)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -123,7 +123,7 @@ def walk_forward_seq(
     gold: pl.DataFrame, bars: pl.DataFrame, cfg: ModelConfig, head: str = "direction"
 ) -> SeqResult:
     """The sequence baseline for `head`, walk-forward by date with the heads' rules (train on
-    earlier dates minus `purge_dates`, at least `min_train_dates`, both classes present)."""
+    earlier dates minus `purge_dates`, at least `min_train_dates`, `heads.trainable` labels)."""
     rows, y_all = heads.head_target(gold, head)
     rows = rows.with_columns(_y=pl.Series(y_all)).sort("ts_ns")
     x_all = sequences(rows, bars)
@@ -135,7 +135,7 @@ def walk_forward_seq(
     for i, d in enumerate(ordered):
         train_dates = ordered[: max(0, i - cfg.purge_dates)]
         tr, te = np.isin(dates, train_dates), dates == d
-        if len(train_dates) < cfg.min_train_dates or len(np.unique(y_vec[tr])) < 2 or not te.any():
+        if len(train_dates) < cfg.min_train_dates or not heads.trainable(y_vec[tr], cfg) or not te.any():
             continue
         ps.append(fit_predict(x_all[tr], y_vec[tr], x_all[te], cfg.seed))
         ys.append(y_vec[te])

@@ -104,42 +104,89 @@ def planted_score(touches: pl.DataFrame, truth: pl.DataFrame | None) -> pl.DataF
     return df.with_columns(oracle_p_break=score)
 
 
+ORACLE_MIN_EDGE = 0.02  # below 0.52 the oracle knows too little for a ratio to it to mean anything
+
+
 def recovery(auc_model: float | None, auc_oracle: float | None) -> float | None:
     """(AUC_model - 0.5) / (AUC_oracle - 0.5): the share of what can be known (the planted truth)
-    that the model recovers; None when either AUC is missing or the oracle is no better than chance."""
-    if auc_model is None or auc_oracle is None or auc_oracle <= 0.5:
+    that the model recovers; None when either AUC is missing or the oracle is less than
+    ORACLE_MIN_EDGE above chance (the ratio would be noise over noise)."""
+    if auc_model is None or auc_oracle is None or auc_oracle < 0.5 + ORACLE_MIN_EDGE:
         return None
     return (auc_model - 0.5) / (auc_oracle - 0.5)
 
 
-def direction_study(gold: pl.DataFrame, cfg: Config) -> dict[str, object]:
-    """Walk-forward direction head vs both baselines on `gold`: AUC/Brier per predictor, n,
-    held-out dates, the promotion gate's result (`ml.heads.gate`) and, when `gold` carries the
-    simulator's truth (`oracle_p_break`), the oracle's AUC on the same held-out touches and the
-    model's recovery of it (`recovery`)."""
-    r = heads.walk_forward(gold, "direction", cfg.model)
-    g = heads.gate(r.y_true, r.p_model, {"base_rate": r.p_base_rate, "logistic": r.p_logistic}, cfg.model)
+ORACLE_SCORES: dict[str, dict[str, float]] = {
+    "direction": {"BREAK": 1.0, "BOUNCE": 0.0},
+    "tradeable": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
+    "strength": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
+    "fast": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
+}
+"""The planted truth as each head's score; a touch with no planted reaction (or one the head's map
+lacks) scores 0.5. direction: a planted BREAK 1, BOUNCE 0. tradeable, strength and fast: a planted
+BREAK or BOUNCE (a 5-minute drift through or away) 1, a planted CHOP (a pin) 0."""
+
+
+def oracle_scores(gold: pl.DataFrame, head: str) -> dict[str, float]:
+    """{touch_id: the oracle's score for `head`} from gold's `planted_outcome` (`ORACLE_SCORES`).
+    Raises KeyError for a head without an oracle."""
+    table = ORACLE_SCORES[head]
+    return {
+        t: table.get(o, 0.5) if o is not None else 0.5
+        for t, o in zip(gold["touch_id"], gold["planted_outcome"], strict=True)
+    }
+
+
+def head_study(
+    gold: pl.DataFrame, cfg: Config, head: str = "direction", n_perm: int = 200
+) -> dict[str, object]:
+    """Walk-forward `head` vs both baselines on `gold`: AUC/Brier per predictor, n, held-out dates,
+    the promotion gate's result (`ml.heads.gate`), the checks of `ml.diagnostics.head_report`
+    (same-date AUC, per-date spread, within-date permutation), the grouped permutation importance
+    (`importance_<group>`: held-out AUC drop) and, when `gold` carries the simulator's truth
+    (`planted_outcome`), the oracle's AUC on the same held-out touches (`ORACLE_SCORES`), the
+    model's recovery of it (`recovery`), both again on same-date pairs only (`oracle_auc_stratified`,
+    `recovery_stratified`), and both AUCs on the touches with a planted break or bounce."""
+    from ml import diagnostics
+
+    r = heads.walk_forward(gold, head, cfg.model)
+    two = len(np.unique(r.y_true)) == 2
+    g = (
+        heads.gate(r.y_true, r.p_model, {"base_rate": r.p_base_rate, "logistic": r.p_logistic}, cfg.model)
+        if two
+        else {"passed": False, "lift_lb_base_rate": None, "lift_lb_logistic": None}
+    )
     oracle: dict[str, object] = {}
-    if "oracle_p_break" in gold.columns and len(r.touch_ids):
-        score = dict(zip(gold["touch_id"], gold["oracle_p_break"], strict=True))
+    if "planted_outcome" in gold.columns and len(r.touch_ids):
+        score = oracle_scores(gold, head)
         p = np.array([score[t] for t in r.touch_ids])
-        auc = float(roc_auc_score(r.y_true, p)) if len(np.unique(r.y_true)) == 2 else None
+        auc = float(roc_auc_score(r.y_true, p)) if two else None
         planted_ids = set(
             gold.filter(pl.col("planted_outcome").is_in(["BREAK", "BOUNCE"]))["touch_id"].to_list()
         )
         on = np.array([t in planted_ids for t in r.touch_ids])
         y_on = r.y_true[on]
         both = len(np.unique(y_on)) == 2
+        auc_same_day = diagnostics.stratified_auc(r.y_true, p, r.dates)
         oracle = {
             "oracle_auc": auc,
             "recovery": recovery(r.metrics["model"]["auc"], auc),
+            # The same on pairs of touches from one date: what the model knows about the touch, not
+            # about the date (a model that only ranks dates scores 0.5 here).
+            "oracle_auc_stratified": auc_same_day,
+            "recovery_stratified": recovery(
+                diagnostics.stratified_auc(r.y_true, r.p_model, r.dates), auc_same_day
+            ),
             # Where the simulator planted a break or bounce: how well the truth and the model rank
             # those touches (the ceiling, and the model's reach, on the planted part).
             "test_touches_with_planted_break_or_bounce": int(on.sum()),
             "oracle_auc_planted": float(roc_auc_score(y_on, p[on])) if both else None,
             "model_auc_planted": float(roc_auc_score(y_on, r.p_model[on])) if both else None,
         }
+    checks = diagnostics.head_report(r, n_perm=n_perm)
+    importance = diagnostics.grouped_permutation_importance(r)
     return {
+        "head": head,
         "n_touches": gold.height,
         "n_test": len(r.y_true),
         "test_dates": len(r.test_dates),
@@ -148,4 +195,43 @@ def direction_study(gold: pl.DataFrame, cfg: Config) -> dict[str, object]:
         "lift_lb_base_rate": g["lift_lb_base_rate"],
         "lift_lb_logistic": g["lift_lb_logistic"],
         **oracle,
+        **{k: v for k, v in checks.items() if k not in ("n_test", "auc")},
+        **{f"importance_{k}": v["auc_drop"] for k, v in importance.items()},
     }
+
+
+def direction_study(gold: pl.DataFrame, cfg: Config) -> dict[str, object]:
+    """`head_study` of the direction head (the figure the issue's recovery target is about)."""
+    return head_study(gold, cfg, "direction")
+
+
+def render(results: dict[str, dict[str, object]]) -> list[str]:
+    """The study's table, one row per head: pooled held-out AUC of the model and both baselines, the
+    oracle's AUC and the recovery; the model's and the oracle's AUC on same-date pairs and that
+    recovery; the per-date spread (p10..p90); the within-date permutation's z and p-values; then
+    each head's grouped permutation importance."""
+
+    def f(v: object, w: int = 6) -> str:
+        return f"{v:>{w}.3f}" if isinstance(v, float) else f"{'n/a':>{w}}"
+
+    lines = [
+        "pooled held-out AUC: model, level-kind rate, logistic, oracle, recovery | same-date pairs: model,"
+        " oracle, recovery | per-date AUC p10..p90 | labels shuffled within dates: z, p_low, p_high",
+        f"{'head':<10} {'n':>5} {'model':>6} {'rate':>6} {'logit':>6} {'oracle':>6} {'recov':>6} |"
+        f" {'model':>6} {'oracle':>6} {'recov':>6} | {'p10':>6} {'p90':>6} | {'z':>6} {'p_low':>6} {'p_high':>6}",
+    ]
+    for h, r in results.items():
+        lines.append(
+            f"{h:<10} {r['n_test']:>5} {f(r.get('model_auc'))} {f(r.get('base_rate_auc'))} "
+            f"{f(r.get('logistic_auc'))} {f(r.get('oracle_auc'))} {f(r.get('recovery'))} | "
+            f"{f(r.get('auc_stratified'))} {f(r.get('oracle_auc_stratified'))} {f(r.get('recovery_stratified'))} | "
+            f"{f(r.get('auc_date_p10'))} {f(r.get('auc_date_p90'))} | "
+            f"{f(r.get('perm_z'))} {f(r.get('perm_p_low'))} {f(r.get('perm_p_high'))}"
+        )
+    lines.append("grouped permutation importance (held-out AUC drop when the group is permuted):")
+    for h, r in results.items():
+        parts = [
+            f"{k.removeprefix('importance_')} {v:+.3f}" for k, v in r.items() if k.startswith("importance_")
+        ]
+        lines.append(f"  {h:<10} " + ("  ".join(parts) if parts else "n/a"))
+    return lines

@@ -81,19 +81,28 @@ def study(
     seed: int = typer.Option(7, help="Simulator seed."),
     workdir: Path = typer.Option(Path("data/study"), help="Where the simulated dates are kept (reused)."),
 ) -> None:
-    """The planted-regime study: simulated dates through Bronze, Silver and the engines, the direction
-    head walk-forward against both baselines, the promotion gate, and the oracle (the simulator's
-    planted truth as a score) with the model's recovery of it (no Dagster); prints the figures, last
+    """The planted-regime study: simulated dates through Bronze, Silver and the engines; every head
+    walk-forward against both baselines beside the oracle (the simulator's planted truth as a score)
+    and the model's recovery of it, with each head's same-date AUC, per-date spread, within-date
+    label-permutation check and grouped permutation importance (no Dagster). Prints the direction
+    head's full figures, the table of heads, last
     `STUDY dates=<n> head=direction auc=<x> oracle_auc=<x> recovery=<x>`."""
-    from ml import sim_study
+    from ml import heads, sim_study
     from spymaster_core.config import load_config
 
     cfg = load_config()
     dates = sim_study.study_dates(days)
     typer.echo(f"simulating and building {len(dates)} dates under {workdir} ({dates[0]} .. {dates[-1]})")
-    res = sim_study.direction_study(sim_study.simulated_gold(dates, seed, workdir, cfg, echo=typer.echo), cfg)
+    gold = sim_study.simulated_gold(dates, seed, workdir, cfg, echo=typer.echo)
+    results = {}
+    for h in heads.HEADS:
+        typer.echo(f"[study] {h}: walk-forward, oracle, permutation checks")
+        results[h] = sim_study.head_study(gold, cfg, h)
+    res = results["direction"]
     for k, v in res.items():
-        typer.echo(f"  {k:<22} {v:.3f}" if isinstance(v, float) else f"  {k:<22} {v}")
+        typer.echo(f"  {k:<42} {v:.3f}" if isinstance(v, float) else f"  {k:<42} {v}")
+    for line in sim_study.render(results):
+        typer.echo(line)
 
     def f(v: object) -> str:
         return f"{v:.3f}" if isinstance(v, float) else "n/a"

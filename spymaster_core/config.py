@@ -214,13 +214,18 @@ class LabelsConfig(_Section):
 
 class ModelConfig(_Section):
     """XGBoost head and walk-forward settings (trees 1-5000, depth 1-16, learning rate (0, 1],
-    at least one training date, purge 0-20 dates, at least one refit, bootstrap >= 100, alpha in
+    at least one training date and row, purge 0-20 dates, at least one refit, bootstrap >= 100, alpha in
     (0, 0.5))."""
 
     n_estimators: Annotated[int, Field(ge=1, le=5000)] = 200
     max_depth: Annotated[int, Field(ge=1, le=16)] = 4
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     min_train_dates: Annotated[int, Field(ge=1, le=1000)] = 2
+    # A walk-forward step is judged only when its training dates hold at least this many rows of
+    # the head (and both classes): a model fit on a dozen touches is noise, and its held-out scores
+    # made the demo's pooled AUCs swing far below 0.5 (issue 20). Counted per head, so the
+    # direction head (break or bounce touches only) starts later than the tradeable head.
+    min_train_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 50
     purge_dates: Annotated[int, Field(ge=0, le=20)] = 0
     # Walk-forward refits at most this often: test dates go in blocks of ceil(dates / max_refits)
     # consecutive dates (1 date per block up to max_refits dates; 1,000 dates: blocks of 17, under a

@@ -12,7 +12,8 @@ from ml import heads, registry, retrieval
 from spymaster_core.config import DEFAULT_CONFIG
 from spymaster_core.engines.feature_row import feature_columns
 
-CFG = DEFAULT_CONFIG.model.model_copy(update={"n_estimators": 60})
+# min_train_rows 1: the walk-forward mechanics below count steps from the second date on.
+CFG = DEFAULT_CONFIG.model.model_copy(update={"n_estimators": 60, "min_train_rows": 1})
 FEATURE_COLUMNS = feature_columns(DEFAULT_CONFIG.windows.kinematics_horizons_s)
 
 
@@ -135,6 +136,23 @@ def test_walk_forward_refits_at_most_max_refits_times_in_blocks_of_earlier_dates
     n_by_date = heads.head_target(gold, "direction")[0].group_by("date").len().sort("date")["len"].to_list()
     assert fits[:3] == [sum(n_by_date[:3]), sum(n_by_date[:6]), sum(n_by_date[:9])]
     assert len(blocks.y_true) == sum(n_by_date[3:])
+
+
+def test_a_step_with_too_few_training_rows_is_not_judged() -> None:
+    """`min_train_rows`: a walk-forward step is judged only once its training dates hold that many
+    rows of the head; the direction head (break/bounce rows only) starts later than tradeable."""
+    gold = synthetic_gold(n_dates=8, per_date=30)
+    n_dir = heads.head_target(gold, "direction")[0].group_by("date").len().sort("date")["len"].to_list()
+    need = sum(n_dir[:5])  # the first five dates' direction rows
+    cfg = CFG.model_copy(update={"min_train_rows": need})
+    dates = sorted(gold["date"].unique().to_list())
+    assert heads.walk_forward(gold, "direction", cfg).test_dates == dates[5:]
+    assert heads.walk_forward(gold, "direction", CFG).test_dates == dates[2:]  # min_train_dates 2
+    # The rule counts the head's own rows: the tradeable head (every touch) gets there sooner.
+    n_all = heads.head_target(gold, "tradeable")[0].group_by("date").len().sort("date")["len"].to_list()
+    first = next(i for i in range(len(dates)) if sum(n_all[:i]) >= need)
+    assert first < 5 and heads.walk_forward(gold, "tradeable", cfg).test_dates == dates[max(first, 2) :]
+    assert not heads.trainable(np.ones(need), cfg) and heads.trainable(np.r_[np.ones(need - 1), 0], cfg)
 
 
 def test_weighted_auc_equals_scikit_learn_on_the_expanded_resample() -> None:

@@ -58,3 +58,4 @@ def test_planted_score_matches_touches_by_side_level_and_time() -> None:
 def test_recovery() -> None:
     assert sim_study.recovery(0.65, 0.8) == pytest.approx(0.5)
     assert sim_study.recovery(0.7, 0.5) is None and sim_study.recovery(None, 0.9) is None
+    assert sim_study.recovery(0.6, 0.515) is None  # an oracle this close to chance knows nothing

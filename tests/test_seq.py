@@ -81,10 +81,12 @@ def _planted(
 
 
 def test_patchtst_learns_a_planted_approach_and_not_noise() -> None:
-    cfg = DEFAULT_CONFIG.model
+    cfg = DEFAULT_CONFIG.model.model_copy(update={"min_train_rows": 36})  # two dates of 18 touches
     gold, bars = _planted(5, 18, seed=3)
     res = seq.walk_forward_seq(gold, bars, cfg)
     assert res.test_dates == ["2026-11-18", "2026-11-19", "2026-11-20"]  # min_train_dates=2
+    # The default 50 training rows are reached after three dates (54 touches).
+    assert seq.walk_forward_seq(gold, bars, DEFAULT_CONFIG.model).test_dates == ["2026-11-19", "2026-11-20"]
     assert len(res.y_true) == 54 and res.metrics["auc"] > 0.9
     again = seq.walk_forward_seq(gold, bars, cfg)
     np.testing.assert_array_equal(again.p_seq, res.p_seq)  # seeded: reproducible

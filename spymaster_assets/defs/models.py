@@ -33,6 +33,24 @@ def _flat_metrics(results: "dict[str, HeadResult]") -> dict[str, float | None]:
     return out
 
 
+def _diagnostic_metrics(
+    results: "dict[str, HeadResult]", importance: dict[str, dict[str, dict[str, float]]]
+) -> dict[str, float | None]:
+    """Per head: the checks of `ml.diagnostics.head_report` (`<head>_auc_stratified`,
+    `<head>_auc_date_p10` ..., `<head>_perm_z`, `<head>_perm_p_low` ...) and the grouped permutation
+    importance (`<head>_importance_<group>`: held-out AUC drop)."""
+    from ml import diagnostics
+
+    out: dict[str, float | None] = {}
+    for h, r in results.items():
+        for k, v in diagnostics.head_report(r).items():
+            if k not in ("n_test", "auc"):
+                out[f"{h}_{k}"] = None if v is None else float(v)
+        for g, v in importance.get(h, {}).items():
+            out[f"{h}_importance_{g}"] = v["auc_drop"]
+    return out
+
+
 def _sequence_baseline(
     context: dg.AssetExecutionContext, lake: LakeResource, gold: pl.DataFrame
 ) -> dict[str, float | None]:
@@ -85,13 +103,14 @@ _MODEL_CODE_VERSION = code_version(*MODEL_SECTIONS)
 def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[object]:
     """Heads tradeable / direction / strength / fast (XGBoost, isotonic calibration), walk-forward
     by date, each beside the level-kind base rate and a logistic baseline on the same held-out
-    dates; one MLflow run with params, metrics, config hash, Gold data version, reliability and
-    importance PNGs and a FAISS index of past touches; the direction model is registered.
+    dates; one MLflow run with params, metrics (with each head's per-date AUC spread, same-date AUC,
+    within-date label-permutation check and grouped permutation importance: `ml.diagnostics`),
+    config hash, Gold data version, reliability, gain-importance and grouped-importance PNGs and a FAISS index of past touches; the direction model is registered.
     The pooled held-out predictions are the asset `model_predictions` (read by the dbt mart
     gold_model_eval); it is not behind the gate, so a losing candidate's scores are still compared.
     The gate is the separate blocking check `beats_baselines` (its own step, so it blocks
     champion_model and nothing else). Raises ValueError when gold_training has no partition yet."""
-    from ml import heads, plots, registry, retrieval
+    from ml import diagnostics, heads, plots, registry, retrieval
 
     gold = lake_io.read_table(lake.path, "gold_training")
     if gold is None:
@@ -100,10 +119,13 @@ def break_bounce_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     results = {h: heads.walk_forward(gold, h, cfg.model) for h in heads.HEADS}
     direction = results["direction"]
     data_version = _gold_data_version(lake.path)  # the exact Gold files trained on
-    metrics = _flat_metrics(results)
+    importance = {h: diagnostics.grouped_permutation_importance(r) for h, r in results.items()}
+    metrics = _flat_metrics(results) | _diagnostic_metrics(results, importance)
     metrics |= _sequence_baseline(context, lake, gold)
     with tempfile.TemporaryDirectory() as tmp:
         arts = []
+        if any(importance.values()):
+            arts.append(plots.grouped_importance_png(importance, Path(tmp) / "grouped_importance.png"))
         for h, r in results.items():
             if len(r.y_true):
                 arts.append(plots.reliability_png(r, Path(tmp) / f"{h}_reliability.png"))

@@ -125,6 +125,29 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+FEATURE_GROUPS = ("kinematics", "tape", "barrier", "ofi", "fuel", "context")
+"""The physics a model input belongs to, for grouped permutation importance (`ml.diagnostics`)."""
+
+
+def feature_group(column: str) -> str:
+    """The `FEATURE_GROUPS` member of a model column: kinematics (distance, velocity, acceleration,
+    jerk), tape (`tape_*`, `score_tape`), barrier (`barrier_*`, `score_liquidity`), ofi (`ofi_*`),
+    fuel (`fuel_*`, `score_hedge`), context (everything else: the composite `break_score_*`,
+    `runway_*`, `prior_touches`, `is_support`). A composite of several physics sits in context, so
+    permuting one physics group leaves its share of the composite in place."""
+    if column == "distance_pt" or column.startswith(("velocity_", "acceleration_", "jerk_")):
+        return "kinematics"
+    if column.startswith("tape_") or column == "score_tape":
+        return "tape"
+    if column.startswith("barrier_") or column == "score_liquidity":
+        return "barrier"
+    if column.startswith("ofi_"):
+        return "ofi"
+    if column.startswith("fuel_") or column == "score_hedge":
+        return "fuel"
+    return "context"
+
+
 def model_columns(kinematics_horizons_s: Sequence[float]) -> list[str]:
     """The model's input columns: the numeric features, then `prior_touches` and `is_support`."""
     return [*feature_columns(kinematics_horizons_s), *MODEL_EXTRA_COLUMNS]

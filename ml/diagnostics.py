@@ -24,6 +24,11 @@ from sklearn.metrics import roc_auc_score
 from ml.heads import HeadResult
 from spymaster_core.engines.feature_row import FEATURE_GROUPS, feature_group
 
+MIN_JUDGED_ROWS = 30
+"""Held-out rows below which a head's AUC is shown as not judged: on fewer, one AUC's standard
+error is 0.1 or more, and a figure far from 0.5 is as likely luck as skill (the demo's 13-touch
+direction head scored 1.000 and its strength head 0.167 on one date)."""
+
 
 def per_date_auc(y: np.ndarray, p: np.ndarray, dates: list[str]) -> pl.DataFrame:
     """One row per date: date, n (rows), n_pos (positives), auc (null when the date has one class).
@@ -146,15 +151,23 @@ def grouped_permutation_importance(
     return out
 
 
-def head_report(res: HeadResult, n_perm: int = 200, seed: int = 0) -> dict[str, float | int | None]:
-    """The flat figures of one head's checks: auc (pooled, calibrated), auc_stratified (same-date
-    pairs), the per-date spread (`auc_date_*`), the within-date permutation (`perm_*`)."""
-    spread = auc_spread(per_date_auc(res.y_true, res.p_model, res.dates))
-    perm = within_date_permutation(res.y_true, res.p_model, res.dates, n_perm, seed)
+def checks(
+    y: np.ndarray, p: np.ndarray, dates: list[str], n_perm: int = 200, seed: int = 0
+) -> dict[str, float | int | None]:
+    """The flat figures of the checks on held-out scores p of 0/1 labels y by date: n_test, auc
+    (pooled), auc_stratified (same-date pairs), the per-date spread (`auc_date_*`), the within-date
+    permutation (`perm_*`)."""
+    spread = auc_spread(per_date_auc(y, p, dates))
+    perm = within_date_permutation(y, p, dates, n_perm, seed)
     return {
-        "n_test": len(res.y_true),
-        "auc": res.metrics.get("model", {}).get("auc"),
-        "auc_stratified": stratified_auc(res.y_true, res.p_model, res.dates),
+        "n_test": len(y),
+        "auc": perm["auc"],
+        "auc_stratified": stratified_auc(y, p, dates),
         **{f"auc_date_{k}": v for k, v in spread.items()},
         **{f"perm_{k}": v for k, v in perm.items() if k != "auc"},
     }
+
+
+def head_report(res: HeadResult, n_perm: int = 200, seed: int = 0) -> dict[str, float | int | None]:
+    """`checks` of a head's pooled held-out (calibrated) predictions."""
+    return checks(res.y_true, res.p_model, res.dates, n_perm, seed)

@@ -18,6 +18,7 @@ import polars as pl
 from sklearn.metrics import roc_auc_score
 
 from ml import heads
+from ml.diagnostics import MIN_JUDGED_ROWS
 from spymaster_core import calendar
 from spymaster_core.config import Config
 from spymaster_core.research import features
@@ -127,13 +128,37 @@ lacks) scores 0.5. direction: a planted BREAK 1, BOUNCE 0. tradeable, strength a
 BREAK or BOUNCE (a 5-minute drift through or away) 1, a planted CHOP (a pin) 0."""
 
 
-def oracle_scores(gold: pl.DataFrame, head: str) -> dict[str, float]:
-    """{touch_id: the oracle's score for `head`} from gold's `planted_outcome` (`ORACLE_SCORES`).
-    Raises KeyError for a head without an oracle."""
+def oracle_figures(
+    head: str,
+    y: np.ndarray,
+    p_model: np.ndarray,
+    touch_ids: list[str],
+    dates: list[str],
+    planted: dict[str, str | None],
+) -> dict[str, object]:
+    """The oracle beside a head's held-out scores: y (0/1), p_model, each row's touch_id and date,
+    and {touch_id: planted outcome or None}. Returns oracle_auc (the planted truth as the score,
+    `ORACLE_SCORES`), recovery; oracle_auc_stratified and recovery_stratified (same-date pairs only:
+    what the model knows about the touch, not the date; a model that only ranks dates scores 0.5
+    there); the number of rows with a planted break or bounce and both AUCs on them (the ceiling,
+    and the model's reach, on the planted part). Raises KeyError for a head without an oracle."""
+    from ml import diagnostics
+
     table = ORACLE_SCORES[head]
+    p = np.array([table.get(planted.get(t) or "", 0.5) for t in touch_ids])
+    two = len(np.unique(y)) == 2
+    auc = float(roc_auc_score(y, p)) if two else None
+    same_day = diagnostics.stratified_auc(y, p, dates)
+    on = np.array([planted.get(t) in ("BREAK", "BOUNCE") for t in touch_ids], dtype=bool)
+    both = len(np.unique(y[on])) == 2
     return {
-        t: table.get(o, 0.5) if o is not None else 0.5
-        for t, o in zip(gold["touch_id"], gold["planted_outcome"], strict=True)
+        "oracle_auc": auc,
+        "recovery": recovery(float(roc_auc_score(y, p_model)) if two else None, auc),
+        "oracle_auc_stratified": same_day,
+        "recovery_stratified": recovery(diagnostics.stratified_auc(y, p_model, dates), same_day),
+        "test_touches_with_planted_break_or_bounce": int(on.sum()),
+        "oracle_auc_planted": float(roc_auc_score(y[on], p[on])) if both else None,
+        "model_auc_planted": float(roc_auc_score(y[on], p_model[on])) if both else None,
     }
 
 
@@ -158,31 +183,8 @@ def head_study(
     )
     oracle: dict[str, object] = {}
     if "planted_outcome" in gold.columns and len(r.touch_ids):
-        score = oracle_scores(gold, head)
-        p = np.array([score[t] for t in r.touch_ids])
-        auc = float(roc_auc_score(r.y_true, p)) if two else None
-        planted_ids = set(
-            gold.filter(pl.col("planted_outcome").is_in(["BREAK", "BOUNCE"]))["touch_id"].to_list()
-        )
-        on = np.array([t in planted_ids for t in r.touch_ids])
-        y_on = r.y_true[on]
-        both = len(np.unique(y_on)) == 2
-        auc_same_day = diagnostics.stratified_auc(r.y_true, p, r.dates)
-        oracle = {
-            "oracle_auc": auc,
-            "recovery": recovery(r.metrics["model"]["auc"], auc),
-            # The same on pairs of touches from one date: what the model knows about the touch, not
-            # about the date (a model that only ranks dates scores 0.5 here).
-            "oracle_auc_stratified": auc_same_day,
-            "recovery_stratified": recovery(
-                diagnostics.stratified_auc(r.y_true, r.p_model, r.dates), auc_same_day
-            ),
-            # Where the simulator planted a break or bounce: how well the truth and the model rank
-            # those touches (the ceiling, and the model's reach, on the planted part).
-            "test_touches_with_planted_break_or_bounce": int(on.sum()),
-            "oracle_auc_planted": float(roc_auc_score(y_on, p[on])) if both else None,
-            "model_auc_planted": float(roc_auc_score(y_on, r.p_model[on])) if both else None,
-        }
+        planted = dict(zip(gold["touch_id"], gold["planted_outcome"], strict=True))
+        oracle = oracle_figures(head, r.y_true, r.p_model, r.touch_ids, r.dates, planted)
     checks = diagnostics.head_report(r, n_perm=n_perm)
     importance = diagnostics.grouped_permutation_importance(r)
     return {
@@ -221,6 +223,11 @@ def render(results: dict[str, dict[str, object]]) -> list[str]:
         f" {'model':>6} {'oracle':>6} {'recov':>6} | {'p10':>6} {'p90':>6} | {'z':>6} {'p_low':>6} {'p_high':>6}",
     ]
     for h, r in results.items():
+        if int(r["n_test"]) < MIN_JUDGED_ROWS:  # type: ignore[call-overload]
+            lines.append(
+                f"{h:<10} {r['n_test']:>5}  not judged: fewer than {MIN_JUDGED_ROWS} held-out touches"
+            )
+            continue
         lines.append(
             f"{h:<10} {r['n_test']:>5} {f(r.get('model_auc'))} {f(r.get('base_rate_auc'))} "
             f"{f(r.get('logistic_auc'))} {f(r.get('oracle_auc'))} {f(r.get('recovery'))} | "
@@ -230,6 +237,8 @@ def render(results: dict[str, dict[str, object]]) -> list[str]:
         )
     lines.append("grouped permutation importance (held-out AUC drop when the group is permuted):")
     for h, r in results.items():
+        if int(r["n_test"]) < MIN_JUDGED_ROWS:  # type: ignore[call-overload]
+            continue
         parts = [
             f"{k.removeprefix('importance_')} {v:+.3f}" for k, v in r.items() if k.startswith("importance_")
         ]

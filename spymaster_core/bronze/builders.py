@@ -152,12 +152,16 @@ def landed_definitions(landing: Path, date: str) -> pa.Table:
     return pa.concat_tables(parts) if parts else S.DEFINITIONS.arrow.empty_table()
 
 
+FUTURES_TRADE_SCHEMAS = (Schema.TRADES, Schema.TBBO, Schema.MBP_1, Schema.MBO)
+"""Landed schemas Bronze takes futures prints from, in order of preference (`futures_trades`)."""
+
+
 def futures_trades(landing: Path, date: str) -> BronzeResult:
     """ES front-month trades of a date: from `trades` files; else from mbp-1/tbbo `T` records; else
     from MBO `T` records; plus any trades CSVs landed for the date."""
     res = BronzeResult(S.FUTURES_TRADES.arrow.empty_table(), S.FUTURES_TRADES)
     parts: list[pa.Table] = []
-    for schema in (Schema.TRADES, Schema.TBBO, Schema.MBP_1, Schema.MBO):
+    for schema in FUTURES_TRADE_SCHEMAS:
         files = landing_files(landing, schema, date)
         got: list[tuple[Path, pa.Table]] = []
         for f in files:

@@ -55,8 +55,8 @@ def run_demo(
     _materialize_gold_daily(lake_root, ordered, echo)
     model_md = _materialize_models(echo)
     summary = _summary(lake_root, ordered, model_md)
-    summary["oracle"] = _oracle_lines(lake_root, sim_dates, model_md)
-    summary["realism"] = _realism_lines(lake_root)
+    summary["oracle"] = oracle_lines(lake_root, sim_dates, model_md)
+    summary["realism"] = realism_lines(lake_root)
     summary["bar_tier"] = _bar_tier(data_dir, lake_root, [d for d in ordered if d in sim_dates], echo)
     summary["wall_s"] = time.time() - t_start
     _print_summary(summary, data_dir, lake_root, echo)
@@ -249,7 +249,7 @@ def _materialize_models(echo) -> dict:  # noqa: ANN001
     return {}
 
 
-def _oracle_lines(lake_root: Path, sim_dates: list[str], model_md: dict) -> list[str]:
+def oracle_lines(lake_root: Path, sim_dates: list[str], model_md: dict) -> list[str]:
     """The heads' held-out predictions on the simulated dates beside the oracle (the simulator's
     planted truth as the score, `ml.sim_study.oracle_figures`), with the same-date and within-date
     permutation checks (`ml.diagnostics.checks`) and the grouped permutation importance the model
@@ -294,7 +294,7 @@ def _oracle_lines(lake_root: Path, sim_dates: list[str], model_md: dict) -> list
     return sim_study.render(results)
 
 
-def _realism_lines(lake_root: Path) -> list[str]:
+def realism_lines(lake_root: Path) -> list[str]:
     """The path and level rows of the `realism_report` table (the demo's simulated dates against the
     real 1-minute bars); the tape and book rows need the realistic scale (`spymaster realism
     --simulate 40`), the demo's thin scale leaves their rates out of band by design."""

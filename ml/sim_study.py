@@ -77,10 +77,22 @@ def simulated_gold(
 MATCH_BEFORE_S, MATCH_AFTER_S = 300, 60
 
 
+ORACLE_SCORES: dict[str, dict[str, float]] = {
+    "direction": {"BREAK": 1.0, "BOUNCE": 0.0},
+    "tradeable": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
+    "strength": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
+    "fast": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
+}
+"""The planted truth as each head's score; a touch with no planted reaction (or one the head's map
+lacks) scores 0.5. direction: a planted BREAK 1, BOUNCE 0. tradeable, strength and fast: a planted
+BREAK or BOUNCE (a 5-minute drift through or away) 1, a planted CHOP (a pin) 0."""
+
+
 def planted_score(touches: pl.DataFrame, truth: pl.DataFrame | None) -> pl.DataFrame:
-    """Per touch (`touch_id`, `ts_ns`, `level_price`, `direction`) the oracle's P(BREAK): 1 when the
-    simulator planted a BREAK at that level and side, 0 for a BOUNCE, 0.5 for a planted CHOP or no
-    planted reaction (`planted_outcome` null). A planted reaction matches a touch of the same side
+    """Per touch (`touch_id`, `ts_ns`, `level_price`, `direction`) the planted outcome and the
+    direction oracle's P(BREAK) (`ORACLE_SCORES["direction"]`): 1 when the simulator planted a BREAK
+    at that level and side, 0 for a BOUNCE, 0.5 for a planted CHOP or no planted reaction
+    (`planted_outcome` null). A planted reaction matches a touch of the same side
     whose level is within a tick of it and whose time is from MATCH_BEFORE_S before the planted touch
     (the touch band is wider than the simulator's) to MATCH_AFTER_S after; the nearest in time wins."""
     out = touches.select("touch_id", "ts_ns", "level_price", "direction")
@@ -100,7 +112,7 @@ def planted_score(touches: pl.DataFrame, truth: pl.DataFrame | None) -> pl.DataF
         rows.append({"touch_id": r["touch_id"], "planted_outcome": best})
     df = pl.DataFrame(rows, schema={"touch_id": pl.String, "planted_outcome": pl.String})
     score = pl.col("planted_outcome").replace_strict(
-        {"BREAK": 1.0, "BOUNCE": 0.0}, default=0.5, return_dtype=pl.Float64
+        ORACLE_SCORES["direction"], default=0.5, return_dtype=pl.Float64
     )
     return df.with_columns(oracle_p_break=score)
 
@@ -115,17 +127,6 @@ def recovery(auc_model: float | None, auc_oracle: float | None) -> float | None:
     if auc_model is None or auc_oracle is None or auc_oracle < 0.5 + ORACLE_MIN_EDGE:
         return None
     return (auc_model - 0.5) / (auc_oracle - 0.5)
-
-
-ORACLE_SCORES: dict[str, dict[str, float]] = {
-    "direction": {"BREAK": 1.0, "BOUNCE": 0.0},
-    "tradeable": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
-    "strength": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
-    "fast": {"BREAK": 1.0, "BOUNCE": 1.0, "CHOP": 0.0},
-}
-"""The planted truth as each head's score; a touch with no planted reaction (or one the head's map
-lacks) scores 0.5. direction: a planted BREAK 1, BOUNCE 0. tradeable, strength and fast: a planted
-BREAK or BOUNCE (a 5-minute drift through or away) 1, a planted CHOP (a pin) 0."""
 
 
 def oracle_figures(

@@ -166,7 +166,7 @@ def _land_samples(land: Path, echo) -> set[str]:  # noqa: ANN001
     landed = {dest.parent.name for _, dest in rep.landed}
     # Only dates with futures prints build anything: a date holding only definitions, statistics,
     # status or OHLCV files gives no bars, levels or touches, and its run is pure Dagster overhead
-    # (~2 s each; 11 of the 15 sample dates). They stay landed for a backfill from the UI.
+    # (~2 s each; 10 of the 15 sample dates). They stay landed for a backfill from the UI.
     with_prints = [str(s) for s in (*FUTURES_TRADE_SCHEMAS, "mbp-10")]
     dates = {d for d in landed if any((land / "GLBX.MDP3" / s / d).is_dir() for s in with_prints)}
     csv = samples_dir() / "rTrawl" / "data" / "ESM8_trades_2018-05-07.from_RData.csv"
@@ -254,7 +254,6 @@ def oracle_lines(lake_root: Path, sim_dates: list[str], model_md: dict) -> list[
     planted truth as the score, `ml.sim_study.oracle_figures`), with the same-date and within-date
     permutation checks (`ml.diagnostics.checks`) and the grouped permutation importance the model
     run logged: `ml.sim_study.render`'s table."""
-    import numpy as np
     import polars as pl
 
     from ml import diagnostics, heads, sim_study
@@ -279,7 +278,7 @@ def oracle_lines(lake_root: Path, sim_dates: list[str], model_md: dict) -> list[
         if wide.is_empty() or "model" not in wide.columns:
             continue
         y, p = wide["y_true"].to_numpy().astype(int), wide["model"].to_numpy()
-        r: dict[str, object] = {k: v for k, v in diagnostics.checks(y, p, wide["date"].to_list()).items()}
+        r: dict[str, object] = dict(diagnostics.checks(y, p, wide["date"].to_list()))
         r["model_auc"] = r.pop("auc")
         for who in ("base_rate", "logistic"):
             r[f"{who}_auc"] = (
@@ -288,8 +287,7 @@ def oracle_lines(lake_root: Path, sim_dates: list[str], model_md: dict) -> list[
         r |= sim_study.oracle_figures(h, y, p, wide["touch_id"].to_list(), wide["date"].to_list(), planted)
         r |= {k.removeprefix(f"{h}_"): v for k, v in model_md.items() if k.startswith(f"{h}_importance_")}
         results[h] = r
-    n = int(np.sum([r["n_test"] for r in results.values()])) if results else 0
-    if not n:
+    if not results:
         return ["no held-out predictions on simulated dates: the oracle comparison is skipped"]
     return sim_study.render(results)
 
